@@ -1,0 +1,82 @@
+"""The twin's knobs: simulated latencies and injected faults, read from a TOML file.
+
+Defaults are small so the demo feels alive; tests use ``SandboxConfig.instant()``; benchmarks
+raise the latencies to realistic values and scale them down by a factor.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "SANDBOX_CONFIG"
+
+
+@dataclass(frozen=True)
+class Delays:
+    """Seconds until things the cloud does on its own are done."""
+
+    node_ready: float = 8.0  # instance launched -> Node Ready (kops validate passes)
+    nlb_active: float = 4.0  # NLB created -> State active
+    target_healthy: float = 3.0  # target registered -> healthy (per health rules)
+    ssm_online: float = 3.0  # instance running with an SSM profile -> PingStatus Online
+    ssm_command: float = 0.0  # extra time before a Run Command starts
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Injected failures; rates are fractions of calls, seeded."""
+
+    aws_throttle_rate: float = 0.0
+    kube_5xx_rate: float = 0.0
+    validate_flaps: int = 0  # times `kops validate` fails again after first passing
+    ssm_lost_rate: float = 0.0  # Run Commands whose invocation never shows up
+    ssm_slow_seconds: float = 0.0  # extra seconds every Run Command takes
+    invocation_visible_after: float = 0.0  # InvocationDoesNotExist window after SendCommand
+    seed: int = 7
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Everything configurable about the twin."""
+
+    region: str = "ap-northeast-1"
+    aws_port: int = 4566
+    kube_port: int = 6443
+    vpc_cidr: str = "127.20.0.0/16"
+    pod_cidr: str = "127.96.0.0/12"
+    delays: Delays = field(default_factory=Delays)
+    faults: Faults = field(default_factory=Faults)
+
+    @classmethod
+    def instant(cls, **overrides: Any) -> SandboxConfig:
+        """A config with every delay zero and no faults, for tests (ports picked freely)."""
+        zero = Delays(**{f.name: 0.0 for f in fields(Delays)})
+        return replace(cls(aws_port=0, kube_port=0, delays=zero, faults=Faults()), **overrides)
+
+    def scaled(self, factor: float) -> SandboxConfig:
+        """The same config with every delay multiplied by `factor`."""
+        scaled = Delays(**{k: v * factor for k, v in asdict(self.delays).items()})
+        return replace(self, delays=scaled)
+
+    def to_toml(self) -> str:
+        """Render as TOML (the format `load` reads)."""
+        lines = [f'region = "{self.region}"', f"aws_port = {self.aws_port}"]
+        lines += [f"kube_port = {self.kube_port}", f'vpc_cidr = "{self.vpc_cidr}"']
+        lines += [f'pod_cidr = "{self.pod_cidr}"', "", "[delays]"]
+        lines += [f"{k} = {v}" for k, v in asdict(self.delays).items()]
+        lines += ["", "[faults]"]
+        lines += [f"{k} = {v}" for k, v in asdict(self.faults).items()]
+        return "\n".join(lines) + "\n"
+
+
+def load(path: Path | None) -> SandboxConfig:
+    """Read a config file; missing file or keys fall back to the defaults."""
+    if path is None or not path.exists():
+        return SandboxConfig()
+    raw = tomllib.loads(path.read_text())
+    delays = Delays(**raw.pop("delays", {}))
+    faults = Faults(**raw.pop("faults", {}))
+    return SandboxConfig(**raw, delays=delays, faults=faults)

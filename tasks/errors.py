@@ -1,0 +1,119 @@
+"""The project's errors, and which failures are worth retrying.
+
+Library errors are translated at the adapter boundary into these, chained with ``from``, so a
+failed run names the action that failed instead of a bare botocore or urllib3 trace. Only
+``TransientError`` (and the library errors ``is_transient`` recognises) are retried: a bad spec, a
+missing permission or a conflicting resource fails on the first attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Error codes AWS uses for throttling and passing server trouble, across services.
+TRANSIENT_AWS_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "InvalidInstanceID.NotFound",  # eventual consistency right after RunInstances
+        "InvocationDoesNotExist",  # right after SendCommand
+    }
+)
+TRANSIENT_HTTP_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
+
+
+class KopsNlbError(Exception):
+    """Base of every error this project raises."""
+
+
+class TransientError(KopsNlbError):
+    """Something that may well succeed if tried again a little later."""
+
+
+class SpecError(KopsNlbError):
+    """The environment spec does not fit the account or the tools (found before any write)."""
+
+
+class ConflictError(KopsNlbError):
+    """A resource exists but differs from what the spec asks for, and changing it is unsafe."""
+
+
+class WaitTimeout(KopsNlbError):
+    """A wait reached its deadline; the message lists what was still not ready."""
+
+    def __init__(self, what: str, *, waited: float, still_failing: Iterable[str]) -> None:
+        self.what = what
+        self.waited = waited
+        self.still_failing = tuple(still_failing)
+        detail = "; ".join(self.still_failing) or "no detail reported"
+        super().__init__(f"{what}: not ready after {waited:.0f}s; still failing: {detail}")
+
+
+class KopsCommandError(KopsNlbError):
+    """The kops CLI exited non-zero; carries the tail of its stderr."""
+
+    def __init__(self, argv: list[str], exit_code: int, stderr_tail: str) -> None:
+        self.argv = argv
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+        super().__init__(
+            f"`{' '.join(argv[:3])} ...` exited {exit_code}: {stderr_tail.strip() or '(no stderr)'}"
+        )
+
+
+class VerificationFailed(KopsNlbError):
+    """One or more verification checks failed."""
+
+
+def aws_error_code(exc: BaseException) -> str | None:
+    """Return the AWS error code of a botocore ClientError, else None."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell whether retrying the failed call is likely to help."""
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, KopsNlbError):
+        return False
+    code = aws_error_code(exc)
+    if code is not None:
+        return code in TRANSIENT_AWS_CODES
+    status = getattr(exc, "status", None)
+    if type(exc).__name__ == "ApiException" and isinstance(status, int):
+        return status in TRANSIENT_HTTP_STATUSES
+    # Connection-level trouble from botocore, urllib3 or the socket layer.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(
+        names
+        & {
+            "EndpointConnectionError",
+            "ConnectionClosedError",
+            "ReadTimeoutError",
+            "ConnectTimeoutError",
+            "ProtocolError",
+            "MaxRetryError",
+            "NewConnectionError",
+            "ConnectionError",
+            "TimeoutError",
+        }
+    )
