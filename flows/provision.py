@@ -1,0 +1,165 @@
+"""`provision`: from an empty account to a validated kops cluster, nginx behind an internal NLB,
+and an SSM bastion to probe it from.
+
+Independent branches run concurrently: the bastion and the NLB permission check start as soon as
+kops has created the cluster's VPC and roles, while the cluster validates.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import deployment, flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, ConfigDict
+from tasks.bastion import (
+    ensure_bastion_instance,
+    ensure_bastion_role,
+    ensure_bastion_security_group,
+    wait_for_bastion_online,
+)
+from tasks.cluster import (
+    check_kops_version,
+    ensure_cluster,
+    export_kubeconfig,
+    wait_for_cluster_valid,
+)
+from tasks.iam_nlb import ensure_nlb_permissions
+from tasks.network import cluster_network
+from tasks.nlb import wait_for_nlb_active, wait_for_targets_healthy
+from tasks.preflight import caller_account, check_region_and_zones
+from tasks.state_store import ensure_state_store
+
+from tasks.naming import bastion_client_token
+from tasks.report import artifact_key, provision_summary
+from tasks.results import StepResult
+from tasks.spec import EnvironmentSpec
+from tasks.workload import (
+    ensure_namespace,
+    ensure_nginx,
+    ensure_service,
+    list_nodes,
+    wait_for_nginx_ready,
+    wait_for_service_hostname,
+)
+
+
+class ProvisionResult(BaseModel):
+    """What `provision` built, with the ids a person or the next flow needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cluster_name: str
+    state_store: str
+    bastion_instance_id: str
+    bastion_private_ip: str
+    nlb_arn: str
+    nlb_dns_name: str
+    service_uid: str
+    nginx_nodes: list[str]
+    steps: list[StepResult]
+
+    @property
+    def changed(self) -> bool:
+        """Whether this run created or changed anything."""
+        return any(step.changed for step in self.steps)
+
+
+@flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=False)
+def provision(spec: EnvironmentSpec = EnvironmentSpec()) -> ProvisionResult:  # noqa: B008
+    """Provision the environment described by `spec`; safe to run again."""
+    logger = get_run_logger()
+    run_key = flow_run.get_id() or uuid.uuid4().hex
+
+    # Preflight: nothing is written before these pass.
+    account = caller_account.submit(spec.region)
+    zones = check_region_and_zones.submit(spec)
+    kops_version = check_kops_version.submit(spec)
+    zones.result()
+    logger.info("kops %s, account %s", kops_version.result(), account.result())
+
+    bastion_role = ensure_bastion_role.submit(spec)
+    state = ensure_state_store(spec, account.result())
+    state_store = f"s3://{state.ids['bucket']}"
+    cluster = ensure_cluster(spec, state_store)
+
+    # Branch 1: the control-plane role may build NLBs.
+    permissions = ensure_nlb_permissions.submit(spec)
+
+    # Branch 2: the bastion, in a utility subnet of the cluster's VPC.
+    network = cluster_network.submit(spec)
+    security_group = ensure_bastion_security_group.submit(spec, network)
+    instance = ensure_bastion_instance.submit(
+        spec, network, bastion_client_token(spec, run_key), wait_for=[bastion_role, security_group]
+    )
+    bastion = wait_for_bastion_online.submit(spec, instance.result().ids["instance_id"])
+
+    # Branch 3: the cluster, nginx and the Service that becomes the NLB.
+    wait_for_cluster_valid(spec, state_store)
+    export_kubeconfig(spec, state_store)
+    kubeconfig = spec.kubeconfig_file
+    namespace = ensure_namespace(spec, kubeconfig)
+    nginx = ensure_nginx.submit(spec, kubeconfig)
+    service = ensure_service.submit(spec, kubeconfig, wait_for=[permissions])
+    pods = wait_for_nginx_ready.submit(spec, kubeconfig, wait_for=[nginx])
+    service_info = wait_for_service_hostname(spec, kubeconfig, wait_for=[service])
+    nlb = wait_for_nlb_active(spec, service_info.uid, service_info.hostname or "")
+    nodes = {n.name: n for n in list_nodes(kubeconfig)}
+    nginx_nodes = sorted({p.node for p in pods.result() if p.node})
+    instance_ids = [
+        nodes[n].instance_id for n in nginx_nodes if n in nodes and nodes[n].instance_id
+    ]
+    wait_for_targets_healthy(spec, nlb.arn, [i for i in instance_ids if i])
+
+    steps = [
+        state,
+        cluster,
+        permissions.result(),
+        bastion_role.result(),
+        security_group.result(),
+        instance.result(),
+        namespace,
+        nginx.result(),
+        service.result(),
+    ]
+    online = bastion.result()
+    result = ProvisionResult(
+        cluster_name=spec.cluster_name,
+        state_store=state_store,
+        bastion_instance_id=online.instance_id,
+        bastion_private_ip=online.private_ip,
+        nlb_arn=nlb.arn,
+        nlb_dns_name=nlb.dns_name,
+        service_uid=service_info.uid,
+        nginx_nodes=nginx_nodes,
+        steps=steps,
+    )
+    create_markdown_artifact(
+        key=artifact_key("provision", spec.cluster_name),
+        markdown=provision_summary(
+            cluster_name=spec.cluster_name,
+            region=spec.region,
+            state_store=state_store,
+            nlb_dns=nlb.dns_name,
+            bastion_id=online.instance_id,
+            bastion_ip=online.private_ip,
+            kubeconfig=kubeconfig,
+            steps=steps,
+            deployment=deployment.name or "dev",
+        ),
+        description=f"Provisioning summary of {spec.cluster_name}",
+    )
+    logger.info(
+        "%s: %s",
+        spec.cluster_name,
+        "changed " + ", ".join(s.step for s in steps if s.changed)
+        if result.changed
+        else "nothing changed",
+    )
+    return result
+
+
+if __name__ == "__main__":
+    provision()

@@ -1,0 +1,44 @@
+"""Kubernetes API clients built from a kubeconfig path, and small read helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+
+def kube_api(kubeconfig: str) -> client.ApiClient:
+    """Return an API client for the cluster of a kubeconfig file."""
+    return config.new_client_from_config(config_file=kubeconfig)
+
+
+# The typed client models mark every field Optional; the project reads the few fields it needs
+# defensively instead, so the API groups are handed out untyped.
+def core_v1(api: client.ApiClient) -> Any:
+    """Return the core/v1 API group."""
+    return client.CoreV1Api(api)
+
+
+def apps_v1(api: client.ApiClient) -> Any:
+    """Return the apps/v1 API group."""
+    return client.AppsV1Api(api)
+
+
+def as_dict(api: client.ApiClient, obj: Any) -> dict[str, Any]:
+    """Turn a client model into the plain dict the API server sent."""
+    result: dict[str, Any] = api.sanitize_for_serialization(obj)
+    return result
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """Tell whether an API error is a 404."""
+    return isinstance(exc, ApiException) and exc.status == 404
+
+
+def instance_id_from_provider_id(provider_id: str | None) -> str | None:
+    """Return the EC2 instance id of a node's providerID (aws:///zone/i-...), else None."""
+    if not provider_id or not provider_id.startswith("aws://"):
+        return None
+    last = provider_id.rstrip("/").rsplit("/", 1)[-1]
+    return last if last.startswith("i-") else None

@@ -1,0 +1,154 @@
+"""Kubernetes manifests of the procedure, and what must change to reach them (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.spec import EnvironmentSpec
+
+NLB_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type"
+NLB_INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "kops-nlb-flows"
+
+
+def app_labels(spec: EnvironmentSpec) -> dict[str, str]:
+    """Labels that select the nginx pods."""
+    return {"app": spec.deployment_name}
+
+
+def service_annotations(spec: EnvironmentSpec) -> dict[str, str]:
+    """Annotations that make the cloud controller build an (internal) NLB."""
+    annotations = {NLB_TYPE_ANNOTATION: "nlb"}
+    if spec.internal:
+        annotations[NLB_INTERNAL_ANNOTATION] = "true"
+    return annotations
+
+
+def nginx_deployment(spec: EnvironmentSpec) -> dict[str, Any]:
+    """The nginx Deployment."""
+    labels = app_labels(spec)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": spec.deployment_name,
+            "namespace": spec.namespace,
+            "labels": {**labels, MANAGED_BY_LABEL: MANAGED_BY},
+        },
+        "spec": {
+            "replicas": spec.nginx_replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "nginx",
+                            "image": spec.nginx_image,
+                            "ports": [{"containerPort": spec.container_port, "protocol": "TCP"}],
+                            "readinessProbe": {
+                                "httpGet": {"path": "/", "port": spec.container_port},
+                                "periodSeconds": 5,
+                            },
+                        }
+                    ],
+                    # Spread the replicas so that under `Local` more than one node serves.
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": labels},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def nlb_service(spec: EnvironmentSpec) -> dict[str, Any]:
+    """The LoadBalancer Service annotated for an NLB."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": spec.service_name,
+            "namespace": spec.namespace,
+            "labels": {**app_labels(spec), MANAGED_BY_LABEL: MANAGED_BY},
+            "annotations": service_annotations(spec),
+        },
+        "spec": {
+            "type": "LoadBalancer",
+            "externalTrafficPolicy": spec.external_traffic_policy,
+            "selector": app_labels(spec),
+            "ports": [
+                {
+                    "name": "http",
+                    "protocol": "TCP",
+                    "port": spec.service_port,
+                    "targetPort": spec.container_port,
+                }
+            ],
+        },
+    }
+
+
+def deployment_patch(existing: dict[str, Any], spec: EnvironmentSpec) -> dict[str, Any] | None:
+    """Return the merge patch that brings an existing Deployment to the spec, or None."""
+    desired = nginx_deployment(spec)
+    current_spec = existing.get("spec") or {}
+    current_containers = ((current_spec.get("template") or {}).get("spec") or {}).get(
+        "containers"
+    ) or [{}]
+    patch: dict[str, Any] = {}
+    if current_spec.get("replicas") != spec.nginx_replicas:
+        patch["replicas"] = spec.nginx_replicas
+    current = current_containers[0]
+    ports = [p.get("containerPort") for p in current.get("ports") or []]
+    if current.get("image") != spec.nginx_image or ports != [spec.container_port]:
+        patch["template"] = desired["spec"]["template"]
+    return {"spec": patch} if patch else None
+
+
+def service_patch(existing: dict[str, Any], spec: EnvironmentSpec) -> dict[str, Any] | None:
+    """Return the merge patch that brings an existing Service to the spec, or None.
+
+    Annotations the user or other tools added are kept; only ours are set.
+    """
+    desired = nlb_service(spec)
+    patch: dict[str, Any] = {}
+    annotations = (existing.get("metadata") or {}).get("annotations") or {}
+    wanted = service_annotations(spec)
+    changed_annotations: dict[str, str | None] = {
+        k: v for k, v in wanted.items() if annotations.get(k) != v
+    }
+    if not spec.internal and NLB_INTERNAL_ANNOTATION in annotations:
+        changed_annotations[NLB_INTERNAL_ANNOTATION] = None
+    if changed_annotations:
+        patch["metadata"] = {"annotations": changed_annotations}
+    current = existing.get("spec") or {}
+    spec_patch: dict[str, Any] = {}
+    if current.get("type") != "LoadBalancer":
+        spec_patch["type"] = "LoadBalancer"
+    if current.get("externalTrafficPolicy") != spec.external_traffic_policy:
+        spec_patch["externalTrafficPolicy"] = spec.external_traffic_policy
+    if current.get("selector") != desired["spec"]["selector"]:
+        spec_patch["selector"] = desired["spec"]["selector"]
+    wanted_ports = [(spec.service_port, spec.container_port, "TCP")]
+    current_ports = [
+        (p.get("port"), p.get("targetPort"), p.get("protocol", "TCP"))
+        for p in current.get("ports") or []
+    ]
+    if current_ports != wanted_ports:
+        # Keep allocated nodePorts where the port stays the same.
+        node_ports = {p.get("port"): p.get("nodePort") for p in current.get("ports") or []}
+        ports = []
+        for port in desired["spec"]["ports"]:
+            node_port = node_ports.get(port["port"])
+            ports.append({**port, "nodePort": node_port} if node_port else port)
+        spec_patch["ports"] = ports
+    if spec_patch:
+        patch["spec"] = spec_patch
+    return patch or None
