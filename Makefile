@@ -1,0 +1,41 @@
+# Two commands matter: `make demo` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: setup test lint unit e2e demo up down status logs bench sandbox-up sandbox-down clean
+
+setup: .venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
+	@touch $@
+
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+test: setup lint
+	$(RUN) pytest
+
+unit: setup
+	$(RUN) pytest -m "not e2e and not stack"
+
+e2e: setup
+	$(RUN) pytest -m "e2e or stack"
+
+sandbox-up: setup
+	$(RUN) python -m sandbox up
+
+sandbox-down:
+	-$(RUN) python -m sandbox down
+
+clean: down
+	rm -rf .sandbox .prefect .kube

@@ -1,0 +1,53 @@
+"""Which failures are retried."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from kubernetes.client.exceptions import ApiException
+
+from tasks.errors import (
+    ConflictError,
+    KopsCommandError,
+    SpecError,
+    TransientError,
+    WaitTimeout,
+    is_transient,
+)
+
+
+def client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}}, "Op")
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (client_error("Throttling"), True),
+        (client_error("RequestLimitExceeded"), True),
+        (client_error("InternalError"), True),
+        (client_error("InvocationDoesNotExist"), True),
+        (client_error("AccessDenied"), False),
+        (client_error("BucketAlreadyExists"), False),
+        (client_error("ValidationError"), False),
+        (EndpointConnectionError(endpoint_url="http://x"), True),
+        (ApiException(status=503), True),
+        (ApiException(status=429), True),
+        (ApiException(status=404), False),
+        (ApiException(status=403), False),
+        (TransientError("later"), True),
+        (SpecError("bad"), False),
+        (ConflictError("differs"), False),
+        (WaitTimeout("x", waited=1, still_failing=[]), False),
+        (KopsCommandError(["kops", "get"], 1, "err"), False),
+        (ValueError("x"), False),
+        (ConnectionResetError(), True),
+    ],
+)
+def test_transient_classification(exc: BaseException, transient: bool) -> None:
+    assert is_transient(exc) is transient
+
+
+def test_kops_error_carries_the_stderr_tail() -> None:
+    err = KopsCommandError(["kops", "create", "cluster", "x"], 1, "Error: boom\n")
+    assert "exited 1" in str(err) and "Error: boom" in str(err)

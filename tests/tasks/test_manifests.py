@@ -1,0 +1,96 @@
+"""Manifests and the patches that bring existing objects back to the spec."""
+
+from __future__ import annotations
+
+import copy
+
+from tasks.manifests import (
+    NLB_INTERNAL_ANNOTATION,
+    NLB_TYPE_ANNOTATION,
+    deployment_patch,
+    nginx_deployment,
+    nlb_service,
+    service_patch,
+)
+from tasks.spec import EnvironmentSpec
+
+SPEC = EnvironmentSpec()
+
+
+def test_service_is_an_internal_nlb_with_local_policy() -> None:
+    svc = nlb_service(SPEC)
+    assert svc["metadata"]["annotations"] == {
+        NLB_TYPE_ANNOTATION: "nlb",
+        NLB_INTERNAL_ANNOTATION: "true",
+    }
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert svc["spec"]["externalTrafficPolicy"] == "Local"
+    assert svc["spec"]["ports"] == [
+        {"name": "http", "protocol": "TCP", "port": 80, "targetPort": 80}
+    ]
+    assert svc["spec"]["selector"] == {"app": "nginx"}
+
+
+def test_public_service_has_no_internal_annotation() -> None:
+    svc = nlb_service(EnvironmentSpec(internal=False))
+    assert NLB_INTERNAL_ANNOTATION not in svc["metadata"]["annotations"]
+
+
+def test_deployment_runs_the_spec_image_and_replicas() -> None:
+    dep = nginx_deployment(SPEC)
+    assert dep["spec"]["replicas"] == 2
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.27"
+    assert dep["spec"]["selector"]["matchLabels"] == dep["spec"]["template"]["metadata"]["labels"]
+
+
+def as_server_returns(obj: dict) -> dict:  # type: ignore[type-arg]
+    """What the API server hands back: the manifest plus defaulted fields."""
+    returned = copy.deepcopy(obj)
+    returned["metadata"]["uid"] = "u-1"
+    if obj["kind"] == "Service":
+        returned["spec"]["clusterIP"] = "100.64.0.10"
+        returned["spec"]["ports"][0]["nodePort"] = 31234
+        returned["spec"]["healthCheckNodePort"] = 32000
+        returned["metadata"]["annotations"]["other.tool/owned"] = "yes"
+    return returned
+
+
+def test_unchanged_objects_need_no_patch() -> None:
+    assert deployment_patch(as_server_returns(nginx_deployment(SPEC)), SPEC) is None
+    assert service_patch(as_server_returns(nlb_service(SPEC)), SPEC) is None
+
+
+def test_scaled_or_reimaged_deployment_is_patched() -> None:
+    existing = as_server_returns(nginx_deployment(SPEC))
+    assert deployment_patch(existing, SPEC.model_copy(update={"nginx_replicas": 3})) == {
+        "spec": {"replicas": 3}
+    }
+    patch = deployment_patch(existing, SPEC.model_copy(update={"nginx_image": "nginx:1.28"}))
+    assert patch is not None
+    assert patch["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
+
+
+def test_policy_drift_is_patched_back_and_foreign_annotations_kept() -> None:
+    existing = as_server_returns(nlb_service(SPEC))
+    existing["spec"]["externalTrafficPolicy"] = "Cluster"
+    del existing["metadata"]["annotations"][NLB_INTERNAL_ANNOTATION]
+    patch = service_patch(existing, SPEC)
+    assert patch == {
+        "metadata": {"annotations": {NLB_INTERNAL_ANNOTATION: "true"}},
+        "spec": {"externalTrafficPolicy": "Local"},
+    }
+
+
+def test_port_change_keeps_nothing_stale() -> None:
+    existing = as_server_returns(nlb_service(SPEC))
+    patch = service_patch(existing, SPEC.model_copy(update={"service_port": 8080}))
+    assert patch == {
+        "spec": {"ports": [{"name": "http", "protocol": "TCP", "port": 8080, "targetPort": 80}]}
+    }
+
+
+def test_switching_to_public_removes_the_internal_annotation() -> None:
+    existing = as_server_returns(nlb_service(SPEC))
+    patch = service_patch(existing, SPEC.model_copy(update={"internal": False}))
+    assert patch == {"metadata": {"annotations": {NLB_INTERNAL_ANNOTATION: None}}}

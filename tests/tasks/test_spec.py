@@ -1,0 +1,82 @@
+"""The environment spec: defaults reproduce the procedure, bad values fail with clear messages."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from tasks.spec import EnvironmentSpec, derive_state_bucket
+
+
+def test_defaults_reproduce_the_procedure_on_todays_versions() -> None:
+    spec = EnvironmentSpec()
+    assert spec.zones == ("ap-northeast-1a", "ap-northeast-1c")
+    assert (spec.control_plane_count, spec.node_count) == (1, 2)
+    assert (spec.networking, spec.topology, spec.dns) == ("calico", "private", "none")
+    assert spec.external_traffic_policy == "Local"
+    assert spec.internal is True
+    assert spec.nginx_replicas == 2
+    assert spec.control_plane_role == "masters.nlb-demo.k8s.local"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("cluster_name", "Bad_Name.k8s.local", "DNS-1123"),
+        ("cluster_name", "single", "at least two labels"),
+        ("cluster_name", "a" * 50 + ".k8s.local", "fits in 64"),
+        ("region", "tokyo", "AWS region"),
+        ("zones", ["us-east-1a"], "not zones of region ap-northeast-1"),
+        ("zones", ["ap-northeast-1a", "ap-northeast-1a"], "twice"),
+        ("zones", [], "at least one"),
+        ("node_count", 0, "greater than or equal to 1"),
+        ("node_count", 51, "less than or equal to 50"),
+        ("control_plane_count", 2, "1, 3 or 5"),
+        ("node_volume_size", 4, "greater than or equal to 8"),
+        ("service_port", 70000, "less than or equal to 65535"),
+        ("service_port", 0, "greater than or equal to 1"),
+        ("kubernetes_version", "1.9.1", "not supported by kops 1.36"),
+        ("kubernetes_version", "latest", "not a Kubernetes version"),
+        ("node_size", "T3 Medium", "EC2 instance type"),
+        ("state_store_bucket", "Bad_Bucket", "S3 bucket name"),
+        ("state_store_bucket", "192.168.1.1", "S3 bucket name"),
+        ("namespace", "Default", "DNS-1123 label"),
+        ("external_traffic_policy", "Nearest", "'Local' or 'Cluster'"),
+        ("extra_tags", {"aws:owner": "x"}, "aws:"),
+        ("admin_credential_ttl", "two hours", "duration"),
+        ("nginx_image", "nginx latest", "image reference"),
+        ("unknown_field", 1, "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_values_are_rejected_with_a_clear_message(
+    field: str, value: object, message: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        EnvironmentSpec(**{field: value})
+    assert message in str(info.value)
+    assert field in str(info.value) or field == "zones"
+
+
+def test_state_bucket_is_derived_deterministically() -> None:
+    spec = EnvironmentSpec()
+    first = spec.bucket_for("123456789012")
+    assert first == spec.bucket_for("123456789012")
+    assert first.startswith("kops-state-123456789012-ap-northeast-1-")
+    assert len(first) <= 63
+    assert first != EnvironmentSpec(cluster_name="other.k8s.local").bucket_for("123456789012")
+    assert derive_state_bucket(account_id="1", region="r", cluster="c") != derive_state_bucket(
+        account_id="2", region="r", cluster="c"
+    )
+
+
+def test_explicit_bucket_wins() -> None:
+    assert EnvironmentSpec(state_store_bucket="my-state").bucket_for("123") == "my-state"
+
+
+def test_spec_round_trips_as_flow_parameter_json() -> None:
+    spec = EnvironmentSpec(extra_tags={"team": "platform"}, network_cidr="10.1.0.0/16")
+    assert EnvironmentSpec.model_validate_json(spec.model_dump_json()) == spec
+
+
+def test_kubeconfig_defaults_to_a_project_local_file() -> None:
+    assert EnvironmentSpec().kubeconfig_file == ".kube/nlb-demo.k8s.local.yaml"
