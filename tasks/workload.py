@@ -220,6 +220,12 @@ def read_service(spec: EnvironmentSpec, kubeconfig: str) -> ServiceInfo:
 
 
 @task(**RETRY_OPTIONS)
+def describe_service(spec: EnvironmentSpec, kubeconfig: str) -> ServiceInfo:
+    """Return the Service as it is now (read-only)."""
+    return read_service(spec, kubeconfig)
+
+
+@task(**RETRY_OPTIONS)
 def wait_for_service_hostname(spec: EnvironmentSpec, kubeconfig: str) -> ServiceInfo:
     """Wait until the cloud controller has given the Service its load balancer hostname."""
 

@@ -1,0 +1,206 @@
+"""`verify`: prove from the bastion that the internal NLB preserves the client IP.
+
+Read-only towards the environment: it looks the pieces up, sends marked requests through the NLB
+from the bastion over SSM, reads the nginx pods' access logs, and judges the facts with pure
+checks. Any failed check fails the run, naming the checks; the evidence is kept as artifacts.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, ConfigDict, Field
+
+from tasks.checks import evidence_summary, run_checks
+from tasks.cluster import export_kubeconfig
+from tasks.discovery import find_bastion
+from tasks.errors import KopsNlbError, VerificationFailed
+from tasks.evidence import NlbFacts, ServiceFacts, TargetFacts, VerificationFacts
+from tasks.nlb import find_service_nlb, nlb_interfaces, nlb_target_health
+from tasks.pod_logs import collect_access_logs
+from tasks.preflight import caller_account
+from tasks.probe import run_probe
+from tasks.probe_script import (
+    ProbeTarget,
+    build_probe_script,
+    max_script_duration_s,
+    new_probe_token,
+    parse_probe_output,
+)
+from tasks.report import artifact_key
+from tasks.spec import EnvironmentSpec
+from tasks.verify_report import checks_table, evidence_markdown, failure_message
+from tasks.workload import describe_service, list_nginx_pods, list_nodes
+
+PROBE_REQUEST_TIMEOUT_S = 5.0
+
+
+class CheckOutcome(BaseModel):
+    """One check's verdict, as kept in the flow result."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    passed: bool
+    detail: str
+
+
+class VerifyResult(BaseModel):
+    """The verdict of one verification run and its key evidence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    passed: bool
+    token: str
+    bastion_private_ip: str
+    nlb_dns_name: str
+    client_addresses: dict[str, int]
+    checks: list[CheckOutcome]
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+@flow(name="verify", task_runner=ThreadPoolTaskRunner(max_workers=8))
+def verify(
+    spec: EnvironmentSpec = EnvironmentSpec(),  # noqa: B008
+    requests_per_target: Annotated[int, Field(ge=1, le=30)] = 10,
+) -> VerifyResult:
+    """Probe the NLB from the bastion and check what nginx logged; fails when any check fails."""
+    logger = get_run_logger()
+    timings: dict[str, float] = {}
+    clock = time.monotonic()
+
+    # Discover.
+    state_store = f"s3://{spec.bucket_for(caller_account(spec.region))}"
+    export_kubeconfig(spec, state_store)  # fresh, short-lived admin credentials
+    kubeconfig = spec.kubeconfig_file
+    service_f = describe_service.submit(spec, kubeconfig)
+    nodes_f = list_nodes.submit(kubeconfig)
+    pods_f = list_nginx_pods.submit(spec, kubeconfig)
+    bastion_f = find_bastion.submit(spec)
+    service = service_f.result()
+    nlb = find_service_nlb(spec, service.uid, service.hostname)
+    if nlb is None:
+        raise KopsNlbError(
+            f"no NLB found for Service {spec.namespace}/{spec.service_name}: run `provision`"
+        )
+    health_f = nlb_target_health.submit(spec, nlb.arn)
+    interfaces = nlb_interfaces(spec, nlb.arn)
+    bastion, nodes, pods = bastion_f.result(), nodes_f.result(), pods_f.result()
+    timings["discovery"], clock = time.monotonic() - clock, time.monotonic()
+
+    # Probe through the DNS name and through each zone's address.
+    token = new_probe_token()
+    targets = [ProbeTarget(label="dns", host=nlb.dns_name, port=spec.service_port)] + [
+        ProbeTarget(
+            label=f"az:{i.availability_zone}",
+            host=nlb.dns_name,
+            port=spec.service_port,
+            resolve_ip=i.private_ip,
+        )
+        for i in sorted(interfaces, key=lambda i: i.availability_zone)
+    ]
+    commands = build_probe_script(
+        token=token,
+        targets=targets,
+        requests_per_target=requests_per_target,
+        source_ip=bastion.private_ip,
+        timeout_s=PROBE_REQUEST_TIMEOUT_S,
+    )
+    budget = max_script_duration_s(
+        targets=targets, requests_per_target=requests_per_target, timeout_s=PROBE_REQUEST_TIMEOUT_S
+    )
+    started = datetime.now(UTC)
+    probe = run_probe(
+        region=spec.region,
+        instance_id=bastion.instance_id,
+        commands=commands,
+        timeout_s=int(budget) + 30,
+        poll=spec.poll,
+    )
+    timings["probe"], clock = time.monotonic() - clock, time.monotonic()
+
+    # Collect what nginx logged.
+    pod_logs = collect_access_logs(spec, kubeconfig, pods=pods, nodes=nodes, started=started)
+    timings["logs"], clock = time.monotonic() - clock, time.monotonic()
+
+    # Check.
+    node_names = {n.instance_id: n.name for n in nodes if n.instance_id}
+    node_ips = {n.name: n.internal_ip for n in nodes if n.internal_ip}
+    facts = VerificationFacts(
+        token=token,
+        bastion_ip=bastion.private_ip,
+        probes=parse_probe_output(probe.stdout),
+        pod_logs=pod_logs,
+        nlb=NlbFacts(
+            type=nlb.type,
+            scheme=nlb.scheme,
+            state=nlb.state,
+            dns_name=nlb.dns_name,
+            name=nlb.name,
+            addresses={i.availability_zone: i.private_ip for i in interfaces},
+        ),
+        targets=[
+            TargetFacts(
+                instance_id=t.instance_id,
+                node_name=node_names.get(t.instance_id),
+                state=t.state,
+                reason=t.reason,
+                description=t.description,
+                node_ip=node_ips.get(node_names.get(t.instance_id, "")),
+                target_group=t.target_group,
+            )
+            for t in health_f.result()
+        ],
+        service=ServiceFacts(
+            namespace=spec.namespace,
+            name=spec.service_name,
+            type=service.type or "",
+            external_traffic_policy=service.external_traffic_policy,
+            annotations=service.annotations,
+            ingress_hostname=service.hostname,
+        ),
+        expected_policy=spec.external_traffic_policy,
+        expected_internal=spec.internal,
+        node_ips=node_ips,
+        expected_probes=len(targets) * requests_per_target,
+        probe_output_truncated=probe.truncated,
+    )
+    results = run_checks(facts)
+    summary = evidence_summary(facts)
+    timings["checks"] = time.monotonic() - clock
+
+    # Report.
+    create_table_artifact(
+        key=artifact_key("verify-checks", spec.cluster_name),
+        table=checks_table(results),
+        description=f"Client-IP checks of {spec.cluster_name} (token {token})",
+    )
+    create_markdown_artifact(
+        key=artifact_key("verify-evidence", spec.cluster_name),
+        markdown=evidence_markdown(
+            cluster_name=spec.cluster_name,
+            summary=summary,
+            results=results,
+            nlb_dns=nlb.dns_name,
+            timings=timings,
+        ),
+        description=f"Evidence of client-IP preservation for {spec.cluster_name}",
+    )
+    passed = all(r.passed for r in results)
+    logger.info("verification %s (token %s)", "passed" if passed else "FAILED", token)
+    if not passed:
+        raise VerificationFailed(failure_message(results))
+    return VerifyResult(
+        passed=passed,
+        token=token,
+        bastion_private_ip=bastion.private_ip,
+        nlb_dns_name=nlb.dns_name,
+        client_addresses={a.address: a.count for a in summary.client_addresses},
+        checks=[CheckOutcome(name=r.name, passed=r.passed, detail=r.detail) for r in results],
+        timings=timings,
+    )
