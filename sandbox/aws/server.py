@@ -1,0 +1,196 @@
+"""The twin's AWS endpoint: moto's server in a background thread, behind a thin WSGI layer.
+
+Product code reaches it only through ``AWS_ENDPOINT_URL`` with plain boto3, as it would reach
+AWS. The layer in front of moto counts every call per (service, operation), for benchmarks,
+and injects the faults of ``AwsFaults``; moto's own ``/moto-api`` passes untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Self
+
+from moto.ec2.models import ec2_backends
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sandbox.aws import gaps, wire
+from sandbox.aws.faults import AwsFaults, Throttler, render_throttle
+
+log = logging.getLogger(__name__)
+
+DUMMY_ACCESS_KEY_ID = "testing"
+DUMMY_SECRET_ACCESS_KEY = "testing"  # moto accepts any signature
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler, logging each request at debug level instead of to stderr."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("%s %s %s", self.command, self.path, code)
+
+
+class AwsServer:
+    """moto in-process over HTTP, with the project's gaps filled and faults injectable.
+
+    moto's state is process-wide: two servers in one process share it (and the SSM fault
+    knobs); ``reset`` clears it for both.
+    """
+
+    def __init__(self, *, region: str = "ap-northeast-1", faults: AwsFaults | None = None) -> None:
+        self.region = region
+        self.faults = faults or AwsFaults()
+        self.call_counts: Counter[tuple[str, str]] = Counter()
+        """Every API call (``/moto-api`` excluded) by (service, operation), throttled ones too."""
+        self.throttled_counts: Counter[tuple[str, str]] = Counter()
+        """The calls answered with a throttling error, by (service, operation)."""
+        self._throttler = Throttler(self.faults)
+        self._counts_lock = threading.Lock()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL, for ``AWS_ENDPOINT_URL`` / ``endpoint_url``."""
+        if self._url is None:
+            raise RuntimeError("AwsServer is not started")
+        return self._url
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start serving in a daemon thread (port 0: any free port) and return the URL."""
+        if self._server is not None:
+            return self.url
+        gaps.apply()
+        self._configure_gaps()
+        app = DomainDispatcherApplication(create_backend_app)
+        server = make_server(
+            host,
+            port,
+            self._middleware(app),
+            threaded=True,
+            request_handler=_QuietRequestHandler,
+        )
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"aws-twin-{server.server_port}",
+            daemon=True,
+        )
+        self._thread.start()
+        self._url = f"http://{host}:{server.server_port}"
+        return self._url
+
+    def stop(self) -> None:
+        """Stop serving (moto's state stays until ``reset``)."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+        self._url = None
+
+    def reset(self) -> None:
+        """Clear all AWS state and the call counters, as ``POST /moto-api/reset`` does.
+
+        The gap patches and the hooks stay installed.
+        """
+        # moto's reset re-creates every regional backend in place and then drops it; for EC2
+        # that re-loads the default AMIs (~0.3 s) for nothing. Dropping EC2's first is the same
+        # end state: nothing references a regional backend once its dict entry is gone.
+        for account_backends in list(ec2_backends.values()):
+            account_backends.clear()
+        moto_api_backend.reset()
+        with self._counts_lock:
+            self.call_counts.clear()
+            self.throttled_counts.clear()
+
+    def set_faults(self, faults: AwsFaults) -> None:
+        """Replace the fault settings (the throttling sequence restarts from the new seed)."""
+        self.faults = faults
+        self._throttler = Throttler(faults)
+        if self._server is not None:
+            self._configure_gaps()
+
+    def write_counts(self) -> Counter[tuple[str, str]]:
+        """Return the call counts of mutating operations only."""
+        with self._counts_lock:
+            return Counter(
+                {key: n for key, n in self.call_counts.items() if wire.is_write_operation(key[1])}
+            )
+
+    def activate_load_balancer_after(self, arn: str, seconds: float) -> None:
+        """Keep a load balancer ``provisioning`` for ``seconds`` (as AWS takes a while)."""
+        gaps.activate_load_balancer_after(arn, seconds)
+
+    def instance_has_managed_policy(self, instance_id: str, policy: str) -> bool:
+        """Tell whether the instance's profile role has this managed policy (name or ARN)."""
+        return gaps.instance_has_managed_policy(instance_id, policy, region=self.region)
+
+    def environment(self) -> dict[str, str]:
+        """Return the environment a product process needs to use this endpoint."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+        }
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _configure_gaps(self) -> None:
+        gaps.configure(
+            invocation_visible_after=self.faults.invocation_visible_after,
+            command_pickup_delay=self.faults.command_pickup_delay,
+        )
+
+    def _middleware(self, app: WsgiApp) -> WsgiApp:
+        def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
+                return app(environ, start_response)
+            body: bytes | None = None
+            if wire.needs_body(environ):
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body = environ["wsgi.input"].read(length)
+                environ["wsgi.input"] = io.BytesIO(body)
+            call = wire.identify(environ, body)
+            key = (call.service, call.operation)
+            throttled = self._throttler.should_throttle()
+            with self._counts_lock:
+                self.call_counts[key] += 1
+                if throttled:
+                    self.throttled_counts[key] += 1
+            if throttled:
+                status, headers, payload = render_throttle(call)
+                start_response(status, headers)
+                return [payload]
+            return app(environ, start_response)
+
+        return serve

@@ -1,0 +1,110 @@
+"""EC2 through boto3 over HTTP: ClientToken idempotency, loopback networks, lookups."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+ClientFactory = Callable[..., Any]
+Launch = Callable[..., dict[str, Any]]
+
+
+def instance_ids(ec2: Any, **filters: Any) -> list[str]:
+    """Every instance id, optionally filtered."""
+    reservations = ec2.describe_instances(**filters)["Reservations"]
+    return [i["InstanceId"] for r in reservations for i in r["Instances"]]
+
+
+def test_client_token_returns_the_same_instance(client: ClientFactory, launch: Launch) -> None:
+    first = launch(ClientToken="bastion-demo")
+
+    again = launch(ClientToken="bastion-demo")
+
+    assert again["InstanceId"] == first["InstanceId"]
+    assert instance_ids(client("ec2")) == [first["InstanceId"]]
+
+
+def test_client_token_with_other_parameters_is_a_mismatch(launch: Launch) -> None:
+    launch(ClientToken="bastion-demo")
+
+    with pytest.raises(ClientError) as err:
+        launch(ClientToken="bastion-demo", InstanceType="t3.large")
+
+    assert err.value.response["Error"]["Code"] == "IdempotentParameterMismatch"
+
+
+def test_client_token_of_a_terminated_instance_returns_it(
+    client: ClientFactory, launch: Launch
+) -> None:
+    first = launch(ClientToken="bastion-demo")
+    client("ec2").terminate_instances(InstanceIds=[first["InstanceId"]])
+
+    again = launch(ClientToken="bastion-demo")
+
+    assert again["InstanceId"] == first["InstanceId"]
+    (reservation,) = client("ec2").describe_instances()["Reservations"]
+    assert reservation["Instances"][0]["State"]["Name"] == "terminated"
+
+
+def test_without_a_client_token_each_call_launches(client: ClientFactory, launch: Launch) -> None:
+    launch()
+    launch()
+
+    assert len(instance_ids(client("ec2"))) == 2
+
+
+def test_instances_take_unique_loopback_addresses_of_their_subnet(
+    client: ClientFactory, network: Any, launch: Launch
+) -> None:
+    addresses = [launch()["PrivateIpAddress"] for _ in range(3)]
+
+    subnet = ipaddress.ip_network(network.cidrs[0])
+    assert len(set(addresses)) == 3
+    for address in map(ipaddress.ip_address, addresses):
+        assert address in subnet and address.is_loopback
+        assert address not in (subnet.network_address, subnet.broadcast_address)
+
+
+def test_describe_instances_filters_by_tag(client: ClientFactory, launch: Launch) -> None:
+    tagged = launch(
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "bastion"}]}
+        ]
+    )["InstanceId"]
+    launch()
+
+    found = instance_ids(client("ec2"), Filters=[{"Name": "tag:Name", "Values": ["bastion"]}])
+
+    assert found == [tagged]
+
+
+def test_instance_keeps_its_instance_profile(
+    client: ClientFactory, launch: Launch, ssm_profile: str
+) -> None:
+    instance_id = launch(profile=ssm_profile)["InstanceId"]
+
+    (reservation,) = client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
+
+    profile_arn = reservation["Instances"][0]["IamInstanceProfile"]["Arn"]
+    assert profile_arn == "arn:aws:iam::123456789012:instance-profile/bastion"
+
+
+def test_region_and_zones(client: ClientFactory) -> None:
+    ec2 = client("ec2")
+
+    regions = {r["RegionName"] for r in ec2.describe_regions()["Regions"]}
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
+
+    assert "ap-northeast-1" in regions
+    assert zones == ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"]
+
+
+def test_al2023_parameter_names_a_known_image(client: ClientFactory, ami: str) -> None:
+    (image,) = client("ec2").describe_images(ImageIds=[ami])["Images"]
+
+    assert image["Architecture"] == "x86_64"
+    assert "Amazon Linux 2023" in image["Description"]
