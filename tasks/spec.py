@@ -113,7 +113,9 @@ class EnvironmentSpec(BaseModel):
                 f"'masters.{value}' fits in 64, got {len(value)}"
             )
         labels = value.split(".")
-        if len(labels) < 2 or not all(_DNS_LABEL.match(label) and len(label) <= 63 for label in labels):
+        if len(labels) < 2 or not all(
+            _DNS_LABEL.match(label) and len(label) <= 63 for label in labels
+        ):
             raise ValueError(
                 f"{value!r} is not a DNS-1123 subdomain with at least two labels "
                 "(lowercase letters, digits and '-', dot-separated, e.g. 'nlb-demo.k8s.local')"
@@ -176,11 +178,15 @@ class EnvironmentSpec(BaseModel):
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         for key, tag_value in value.items():
             if not key or len(key) > 128 or key.lower().startswith(_TAG_KEY_FORBIDDEN_PREFIX):
-                raise ValueError(f"tag key {key!r} must be 1-128 characters and not start with 'aws:'")
+                raise ValueError(
+                    f"tag key {key!r} must be 1-128 characters and not start with 'aws:'"
+                )
             if len(tag_value) > 256:
                 raise ValueError(f"tag {key!r} has a value longer than 256 characters")
         if len(value) > 40:
-            raise ValueError("at most 40 extra tags (AWS allows 50 per resource, the project uses some)")
+            raise ValueError(
+                "at most 40 extra tags (AWS allows 50 per resource, the project uses some)"
+            )
         return value
 
     @field_validator("admin_credential_ttl")
@@ -222,7 +228,9 @@ class EnvironmentSpec(BaseModel):
         """The state-store bucket: the given one, or one derived so that re-runs find it again."""
         if self.state_store_bucket:
             return self.state_store_bucket
-        return derive_state_bucket(account_id=account_id, region=self.region, cluster=self.cluster_name)
+        return derive_state_bucket(
+            account_id=account_id, region=self.region, cluster=self.cluster_name
+        )
 
 
 def derive_state_bucket(*, account_id: str, region: str, cluster: str) -> str:

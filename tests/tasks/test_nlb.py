@@ -1,0 +1,535 @@
+"""The Service's NLB: naming, matching and health decisions as tables; lookups in moto."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tasks.errors import ConflictError, WaitTimeout
+from tasks.nlb import (
+    NlbInfo,
+    NlbInterface,
+    TargetHealth,
+    chunks,
+    eni_description,
+    find_service_nlb,
+    is_service_nlb,
+    nlb_interfaces,
+    nlb_name_for_service_uid,
+    nlb_observation,
+    nlb_target_health,
+    same_hostname,
+    targets_observation,
+    to_nlb_info,
+    wait_for_nlb_active,
+    wait_for_targets_healthy,
+)
+from tasks.spec import EnvironmentSpec, PollPolicy, Timeouts
+
+pytestmark = pytest.mark.usefixtures("no_run_logger")
+
+UID = "3f1c6d2a-7b8e-4f6a-9c0d-1e2f3a4b5c6d"
+NAME = "a3f1c6d2a7b8e4f6a9c0d1e2f3a4b5c6"
+CLUSTER = "nlb-demo.k8s.local"
+SERVICE_TAGS = {
+    "kubernetes.io/service-name": "default/nginx",
+    f"kubernetes.io/cluster/{CLUSTER}": "owned",
+}
+
+
+# ---- pure decisions ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uid", "name"),
+    [(UID, NAME), ("1234-abcd", "a1234abcd"), ("", "a")],
+    ids=["uuid-cut-to-32", "short", "empty"],
+)
+def test_nlb_name_for_service_uid(uid: str, name: str) -> None:
+    assert nlb_name_for_service_uid(uid) == name
+    assert len(nlb_name_for_service_uid(uid)) <= 32
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("x.elb.amazonaws.com", "X.ELB.amazonaws.com.", True),
+        ("x.elb.amazonaws.com", "y.elb.amazonaws.com", False),
+        ("", "", False),
+        (None, "x", False),
+    ],
+    ids=["case-and-dot", "different", "empty", "none"],
+)
+def test_same_hostname(a: str | None, b: str | None, same: bool) -> None:
+    assert same_hostname(a, b) is same
+
+
+LB = {"DNSName": "a3f1-123.elb.ap-northeast-1.amazonaws.com"}
+
+
+@pytest.mark.parametrize(
+    ("tags", "hostname", "match"),
+    [
+        (SERVICE_TAGS, LB["DNSName"], True),
+        (SERVICE_TAGS, None, True),
+        (SERVICE_TAGS, "other.elb.amazonaws.com", False),
+        ({**SERVICE_TAGS, "kubernetes.io/service-name": "default/other"}, None, False),
+        ({"kubernetes.io/service-name": "default/nginx"}, None, False),
+        ({}, None, False),
+    ],
+    ids=[
+        "tags-and-dns",
+        "no-hostname-yet",
+        "dns-differs",
+        "other-service",
+        "other-cluster",
+        "untagged",
+    ],
+)
+def test_is_service_nlb(tags: dict[str, str], hostname: str | None, match: bool) -> None:
+    assert (
+        is_service_nlb(LB, tags, service="default/nginx", cluster_name=CLUSTER, hostname=hostname)
+        is match
+    )
+
+
+def info(**overrides: Any) -> NlbInfo:
+    values: dict[str, Any] = {
+        "arn": "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:loadbalancer/net/n/0123",
+        "name": NAME,
+        "dns_name": LB["DNSName"],
+        "scheme": "internal",
+        "type": "network",
+        "state": "active",
+        "vpc_id": "vpc-1",
+        "zones": ("ap-northeast-1a", "ap-northeast-1c"),
+    }
+    return NlbInfo(**{**values, **overrides})
+
+
+def test_to_nlb_info() -> None:
+    described = {
+        "LoadBalancerArn": info().arn,
+        "LoadBalancerName": NAME,
+        "DNSName": LB["DNSName"],
+        "Scheme": "internal",
+        "Type": "network",
+        "State": {"Code": "active"},
+        "VpcId": "vpc-1",
+        "AvailabilityZones": [{"ZoneName": "ap-northeast-1c"}, {"ZoneName": "ap-northeast-1a"}],
+    }
+    assert to_nlb_info(described) == info()
+
+
+@pytest.mark.parametrize(
+    ("found", "internal", "ready", "failing"),
+    [
+        (None, True, False, (f"no NLB {NAME} for the Service yet",)),
+        (info(state="provisioning"), True, False, (f"NLB {NAME} state provisioning",)),
+        (info(), True, True, ()),
+        (info(scheme="internet-facing"), False, True, ()),
+    ],
+    ids=["absent", "provisioning", "active-internal", "active-internet-facing"],
+)
+def test_nlb_observation(
+    found: NlbInfo | None, internal: bool, ready: bool, failing: tuple[str, ...]
+) -> None:
+    observation = nlb_observation(found, expected_name=NAME, internal=internal)
+    assert (observation.ready, observation.failing) == (ready, failing)
+
+
+@pytest.mark.parametrize(
+    ("found", "message"),
+    [
+        (info(type="application"), "type application, not network"),
+        (info(scheme="internet-facing"), "is internet-facing, the spec asks for internal"),
+        (info(state="failed"), "in state failed"),
+    ],
+    ids=["alb", "wrong-scheme", "failed"],
+)
+def test_nlb_that_can_never_be_right_fails_at_once(found: NlbInfo, message: str) -> None:
+    with pytest.raises(ConflictError, match=message):
+        nlb_observation(found, expected_name=NAME, internal=True)
+
+
+def target(
+    instance_id: str, state: str, port: int = 30080, reason: str | None = None, group: str = "tg"
+) -> TargetHealth:
+    return TargetHealth(
+        target_group=group, instance_id=instance_id, port=port, state=state, reason=reason
+    )
+
+
+@pytest.mark.parametrize(
+    ("health", "wanted", "ready", "failing", "done"),
+    [
+        ([], ["i-1"], False, ("no targets registered yet",), None),
+        ([target("i-1", "healthy"), target("i-2", "unhealthy")], ["i-1"], True, (), 1),
+        (
+            [
+                target("i-1", "initial", reason="Elb.RegistrationInProgress"),
+                target("i-2", "healthy"),
+            ],
+            ["i-1", "i-2"],
+            False,
+            ("i-1:30080 initial (Elb.RegistrationInProgress)",),
+            1,
+        ),
+        ([target("i-2", "healthy")], ["i-1"], False, ("i-1 not registered",), 0),
+        (
+            [
+                target("i-1", "healthy", group="tg-80"),
+                target("i-1", "unhealthy", port=30443, group="tg-443"),
+            ],
+            ["i-1"],
+            False,
+            ("i-1:30443 unhealthy",),
+            0,
+        ),
+    ],
+    ids=[
+        "none-yet",
+        "other-node-unhealthy-is-fine",
+        "one-initial",
+        "not-registered",
+        "one-port-unhealthy",
+    ],
+)
+def test_targets_observation(
+    health: list[TargetHealth],
+    wanted: list[str],
+    ready: bool,
+    failing: tuple[str, ...],
+    done: int | None,
+) -> None:
+    observation = targets_observation(health, wanted)
+    assert (observation.ready, observation.failing, observation.done) == (ready, failing, done)
+
+
+@pytest.mark.parametrize(
+    ("arn", "description"),
+    [
+        (
+            "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:loadbalancer/net/a3f1/50dc6c495c0c9188",
+            "ELB net/a3f1/50dc6c495c0c9188",
+        ),
+        ("arn:aws-cn:elasticloadbalancing:cn-north-1:1:loadbalancer/net/n/1", "ELB net/n/1"),
+    ],
+    ids=["aws", "china-partition"],
+)
+def test_eni_description(arn: str, description: str) -> None:
+    assert eni_description(arn) == description
+
+
+def test_eni_description_rejects_other_arns() -> None:
+    with pytest.raises(ValueError, match="not a load balancer ARN"):
+        eni_description("arn:aws:elasticloadbalancing:r:1:targetgroup/tg/1")
+
+
+def test_chunks() -> None:
+    assert [list(c) for c in chunks(list(range(45)), 20)] == [
+        list(range(20)),
+        list(range(20, 40)),
+        list(range(40, 45)),
+    ]
+
+
+# ---- moto -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def elbv2(aws: None, boto: Callable[[str], Any]) -> Any:
+    """An ELBv2 client on moto."""
+    return boto("elbv2")
+
+
+def create_lb(
+    elbv2: Any, kops_vpc: dict[str, str], name: str, tags: dict[str, str], **extra: Any
+) -> dict[str, Any]:
+    subnets = [kops_vpc["private-ap-northeast-1a"], kops_vpc["private-ap-northeast-1c"]]
+    return elbv2.create_load_balancer(
+        Name=name,
+        Subnets=subnets,
+        Scheme=extra.get("Scheme", "internal"),
+        Type=extra.get("Type", "network"),
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )["LoadBalancers"][0]
+
+
+def test_find_by_uid_name_and_tags(
+    elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec
+) -> None:
+    lb = create_lb(elbv2, kops_vpc, NAME, SERVICE_TAGS)
+
+    found = find_service_nlb.fn(spec, UID, lb["DNSName"].upper())
+
+    assert found is not None
+    assert (found.arn, found.name, found.type, found.scheme, found.vpc_id) == (
+        lb["LoadBalancerArn"],
+        NAME,
+        "network",
+        "internal",
+        kops_vpc["vpc"],
+    )
+    assert found.zones == ("ap-northeast-1a", "ap-northeast-1c")
+    assert find_service_nlb.fn(spec, UID, "someone-else.elb.amazonaws.com") is None
+
+
+def test_found_by_tags_when_the_name_differs(
+    elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec
+) -> None:
+    create_lb(elbv2, kops_vpc, "unrelated", {"team": "x"})
+    renamed = create_lb(elbv2, kops_vpc, "renamed-by-someone", SERVICE_TAGS)
+    create_lb(
+        elbv2,
+        kops_vpc,
+        "other-cluster",
+        {"kubernetes.io/service-name": "default/nginx", "kubernetes.io/cluster/other": "owned"},
+    )
+
+    by_tags = find_service_nlb.fn(spec, UID, None)
+    by_tags_and_dns = find_service_nlb.fn(spec, UID, renamed["DNSName"])
+
+    assert by_tags is not None and by_tags.arn == renamed["LoadBalancerArn"]
+    assert by_tags_and_dns == by_tags
+
+
+def test_not_there_yet(elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec) -> None:
+    assert find_service_nlb.fn(spec, UID, None) is None
+
+
+def test_wait_for_active(elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec) -> None:
+    lb = create_lb(elbv2, kops_vpc, NAME, SERVICE_TAGS)
+
+    active = wait_for_nlb_active.fn(spec, UID, lb["DNSName"])
+
+    assert (active.state, active.arn) == ("active", lb["LoadBalancerArn"])
+
+
+def test_wait_times_out_naming_what_is_missing(
+    elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec
+) -> None:
+    impatient = spec.model_copy(
+        update={
+            "timeouts": Timeouts(nlb_active=1),
+            "poll": PollPolicy(initial=0.3, factor=1, cap=0.3),
+        }
+    )
+    with pytest.raises(WaitTimeout, match=f"still failing: no NLB {NAME} for the Service yet"):
+        wait_for_nlb_active.fn(impatient, UID, None)
+
+
+def test_internet_facing_lb_for_an_internal_spec_fails_fast(
+    elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec
+) -> None:
+    create_lb(elbv2, kops_vpc, NAME, SERVICE_TAGS, Scheme="internet-facing")
+    with pytest.raises(ConflictError, match="is internet-facing, the spec asks for internal"):
+        wait_for_nlb_active.fn(spec, UID, None)
+
+
+@pytest.fixture
+def nodes(kops_vpc: dict[str, str], boto: Callable[[str], Any], region: str) -> list[str]:
+    """Two running node instances in the private subnets."""
+    ec2 = boto("ec2")
+    ids = []
+    for zone in ("a", "c"):
+        reservation = ec2.run_instances(
+            ImageId="ami-12c6146b",
+            InstanceType="t3.medium",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=kops_vpc[f"private-{region}{zone}"],
+        )
+        ids.append(reservation["Instances"][0]["InstanceId"])
+    return ids
+
+
+def test_target_health_of_an_lb_without_target_groups(
+    elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec
+) -> None:
+    lb = create_lb(elbv2, kops_vpc, NAME, SERVICE_TAGS)
+    assert nlb_target_health.fn(spec, lb["LoadBalancerArn"]) == []
+
+
+def test_targets_healthy(
+    elbv2: Any, kops_vpc: dict[str, str], nodes: list[str], spec: EnvironmentSpec
+) -> None:
+    lb = create_lb(elbv2, kops_vpc, NAME, SERVICE_TAGS)
+    group = elbv2.create_target_group(
+        Name="k8s-default-nginx-0123456789",
+        Protocol="TCP",
+        Port=30080,
+        VpcId=kops_vpc["vpc"],
+        TargetType="instance",
+    )["TargetGroups"][0]
+    elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="TCP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )
+    elbv2.register_targets(
+        TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": i, "Port": 30080} for i in nodes]
+    )
+
+    health = wait_for_targets_healthy.fn(spec, lb["LoadBalancerArn"], nodes[:1])
+
+    assert sorted((t.instance_id, t.port, t.state) for t in health) == sorted(
+        (i, 30080, "healthy") for i in nodes
+    )
+    assert {t.target_group for t in health} == {"k8s-default-nginx-0123456789"}
+
+
+def test_nlb_interfaces_by_description(
+    kops_vpc: dict[str, str], spec: EnvironmentSpec, boto: Callable[[str], Any], region: str
+) -> None:
+    ec2 = boto("ec2")
+    arn = f"arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/net/{NAME}/50dc6c495c0c9188"
+    for zone in ("c", "a"):
+        ec2.create_network_interface(
+            SubnetId=kops_vpc[f"private-{region}{zone}"],
+            Description=f"ELB net/{NAME}/50dc6c495c0c9188",
+        )
+    ec2.create_network_interface(
+        SubnetId=kops_vpc[f"private-{region}a"], Description="ELB net/other/1"
+    )
+
+    interfaces = nlb_interfaces.fn(spec, arn)
+
+    assert [(i.availability_zone, i.subnet_id) for i in interfaces] == [
+        (f"{region}a", kops_vpc[f"private-{region}a"]),
+        (f"{region}c", kops_vpc[f"private-{region}c"]),
+    ]
+    assert all(
+        isinstance(i, NlbInterface) and i.private_ip.startswith("172.20.") for i in interfaces
+    )
+
+
+# ---- exact requests ---------------------------------------------------------------------
+
+
+def described_lb(index: int) -> dict[str, Any]:
+    return {
+        "LoadBalancerArn": f"arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:loadbalancer/net/lb{index}/{index:016x}",
+        "LoadBalancerName": f"lb{index}",
+        "DNSName": f"lb{index}.elb.ap-northeast-1.amazonaws.com",
+        "Type": "network",
+        "Scheme": "internal",
+        "State": {"Code": "active"},
+        "VpcId": "vpc-1",
+    }
+
+
+def test_scan_reads_tags_in_batches_of_twenty(aws_stubs: Any, spec: EnvironmentSpec) -> None:
+    stub = aws_stubs["elbv2"]
+    lbs = [described_lb(i) for i in range(21)]
+    arns = [lb["LoadBalancerArn"] for lb in lbs]
+    stub.add_client_error(
+        "describe_load_balancers", "LoadBalancerNotFound", "not found", 400, {"Names": [NAME]}
+    )
+    stub.add_response("describe_load_balancers", {"LoadBalancers": lbs}, {})
+    stub.add_response(
+        "describe_tags",
+        {
+            "TagDescriptions": [
+                {"ResourceArn": a, "Tags": [{"Key": "team", "Value": "x"}]} for a in arns[:20]
+            ]
+        },
+        {"ResourceArns": arns[:20]},
+    )
+    stub.add_response(
+        "describe_tags",
+        {
+            "TagDescriptions": [
+                {
+                    "ResourceArn": arns[20],
+                    "Tags": [{"Key": k, "Value": v} for k, v in SERVICE_TAGS.items()],
+                }
+            ]
+        },
+        {"ResourceArns": arns[20:]},
+    )
+
+    found = find_service_nlb.fn(spec, UID, None)
+
+    assert found is not None and found.name == "lb20"
+
+
+def test_two_tagged_lbs_are_a_conflict(aws_stubs: Any, spec: EnvironmentSpec) -> None:
+    stub = aws_stubs["elbv2"]
+    lbs = [described_lb(1), described_lb(2)]
+    stub.add_client_error("describe_load_balancers", "LoadBalancerNotFound", "not found", 400)
+    stub.add_response("describe_load_balancers", {"LoadBalancers": lbs})
+    tags = [{"Key": k, "Value": v} for k, v in SERVICE_TAGS.items()]
+    stub.add_response(
+        "describe_tags",
+        {"TagDescriptions": [{"ResourceArn": lb["LoadBalancerArn"], "Tags": tags} for lb in lbs]},
+    )
+
+    with pytest.raises(ConflictError, match=r"several load balancers.*\['lb1', 'lb2'\]"):
+        find_service_nlb.fn(spec, UID, None)
+
+
+def test_wait_for_targets_reports_progress_until_nginx_nodes_are_healthy(
+    aws_stubs: Any, spec: EnvironmentSpec
+) -> None:
+    stub = aws_stubs["elbv2"]
+    lb_arn = described_lb(1)["LoadBalancerArn"]
+    group = {
+        "TargetGroupArn": "arn:aws:elasticloadbalancing:ap-northeast-1:1:targetgroup/tg/1",
+        "TargetGroupName": "tg",
+    }
+
+    def queue(state_1: str) -> None:
+        stub.add_response(
+            "describe_target_groups", {"TargetGroups": [group]}, {"LoadBalancerArn": lb_arn}
+        )
+        stub.add_response(
+            "describe_target_health",
+            {
+                "TargetHealthDescriptions": [
+                    {"Target": {"Id": "i-1", "Port": 30080}, "TargetHealth": {"State": state_1}},
+                    {
+                        "Target": {"Id": "i-2", "Port": 30080},
+                        "TargetHealth": {
+                            "State": "unhealthy",
+                            "Reason": "Target.FailedHealthChecks",
+                        },
+                    },
+                ]
+            },
+            {"TargetGroupArn": group["TargetGroupArn"]},
+        )
+
+    stub.add_client_error("describe_target_groups", "TargetGroupNotFound", "none yet", 400)
+    queue("initial")
+    queue("healthy")
+
+    health = wait_for_targets_healthy.fn(spec, lb_arn, ["i-1"])
+
+    assert [(t.instance_id, t.state, t.reason) for t in health] == [
+        ("i-1", "healthy", None),
+        ("i-2", "unhealthy", "Target.FailedHealthChecks"),
+    ]
+
+
+# ---- the local twin (NLB-shaped ARN and one network interface per zone) --------------------
+
+
+def test_twin_nlb_active_and_its_interfaces(
+    twin_kops_vpc: dict[str, str], spec: EnvironmentSpec, boto: Callable[[str], Any], region: str
+) -> None:
+    lb = create_lb(boto("elbv2"), twin_kops_vpc, NAME, SERVICE_TAGS)
+
+    active = wait_for_nlb_active.fn(spec, UID, lb["DNSName"])
+    interfaces = nlb_interfaces.fn(spec, active.arn)
+
+    assert f":loadbalancer/net/{NAME}/" in active.arn
+    assert [(i.availability_zone, i.subnet_id) for i in interfaces] == [
+        (f"{region}a", twin_kops_vpc[f"private-{region}a"]),
+        (f"{region}c", twin_kops_vpc[f"private-{region}c"]),
+    ]
+    assert interfaces[0].private_ip.startswith("172.20.")  # inside 172.20.32.0/19
+    assert nlb_target_health.fn(spec, active.arn) == []
