@@ -89,7 +89,8 @@ def provision(spec: EnvironmentSpec = EnvironmentSpec()) -> ProvisionResult:  # 
     permissions = ensure_nlb_permissions.submit(spec)
 
     # Branch 2: the bastion, in a utility subnet of the cluster's VPC.
-    network = cluster_network.submit(spec)
+    # Fresh: a VPC looked up before a teardown must not be reused after it.
+    network = cluster_network.with_options(refresh_cache=True).submit(spec)
     security_group = ensure_bastion_security_group.submit(spec, network)
     instance = ensure_bastion_instance.submit(
         spec, network, bastion_client_token(spec, run_key), wait_for=[bastion_role, security_group]

@@ -18,7 +18,7 @@ from prefect import get_run_logger, task
 from pydantic import BaseModel, ConfigDict
 
 from tasks.aws import aws_client, dict_to_tags, paginate
-from tasks.errors import ConflictError, KopsNlbError, TransientError, aws_error_code
+from tasks.errors import ConflictError, KopsNlbError, TransientError, aws_error_code, aws_failure
 from tasks.naming import (
     AL2023_AMI_PARAMETER,
     PROJECT,
@@ -31,7 +31,7 @@ from tasks.naming import (
     project_tags,
 )
 from tasks.network import ClusterNetwork, Subnet
-from tasks.preflight import LOOKUP_CACHE, aws_failure
+from tasks.preflight import LOOKUP_CACHE
 from tasks.results import StepResult
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec

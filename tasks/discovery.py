@@ -7,9 +7,8 @@ from prefect import task
 
 from tasks.aws import aws_client, paginate
 from tasks.bastion import BastionInfo, bastion_filters, pick_bastion
-from tasks.errors import KopsNlbError
+from tasks.errors import KopsNlbError, aws_failure
 from tasks.network import cluster_network
-from tasks.preflight import aws_failure
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec
 

@@ -117,3 +117,20 @@ def is_transient(exc: BaseException) -> bool:
             "TimeoutError",
         }
     )
+
+
+def aws_failure(action: str, exc: Exception) -> KopsNlbError:
+    """Return the project error for a failed AWS call: 'Failed to <action>: <Code>: <message>'.
+
+    Transient failures (throttling, 5xx, connection trouble) become ``TransientError`` so the
+    task's retry condition retries them; anything else fails the task at once. Raise the result
+    ``from exc``.
+    """
+    code = aws_error_code(exc)
+    if code is not None:
+        message = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
+        detail = f"{code}: {message}".rstrip(": ")
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    message = f"Failed to {action}: {detail}"
+    return TransientError(message) if is_transient(exc) else KopsNlbError(message)

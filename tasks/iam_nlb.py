@@ -18,9 +18,8 @@ from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 
 from tasks.aws import aws_client, paginate
-from tasks.errors import ConflictError, KopsNlbError, aws_error_code
+from tasks.errors import ConflictError, KopsNlbError, aws_error_code, aws_failure
 from tasks.naming import NLB_POLICY_NAME
-from tasks.preflight import aws_failure
 from tasks.results import StepResult
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec

@@ -16,8 +16,8 @@ from prefect import get_run_logger, task
 from pydantic import BaseModel, ConfigDict
 
 from tasks.aws import aws_client, paginate, tags_to_dict
-from tasks.errors import ConflictError, KopsNlbError
-from tasks.preflight import LOOKUP_CACHE, aws_failure
+from tasks.errors import ConflictError, KopsNlbError, aws_failure
+from tasks.preflight import LOOKUP_CACHE
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec
 

@@ -17,8 +17,7 @@ from prefect import get_run_logger, task
 from pydantic import BaseModel, ConfigDict
 
 from tasks.aws import aws_client, paginate, tags_to_dict
-from tasks.errors import ConflictError, aws_error_code
-from tasks.preflight import aws_failure
+from tasks.errors import ConflictError, aws_error_code, aws_failure
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec
 from tasks.waiting import Observation, wait_until

@@ -1,8 +1,4 @@
-"""Checks that the account and region can host the environment, before anything is written.
-
-Also home (for now) of ``aws_failure``, the one translation of a botocore error into the
-project's errors that every AWS task of this package uses.
-"""
+"""Checks that the account and region can host the environment, before anything is written."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
 from tasks.aws import aws_client
-from tasks.errors import KopsNlbError, SpecError, TransientError, aws_error_code, is_transient
+from tasks.errors import SpecError, aws_error_code, aws_failure
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec
 
@@ -27,22 +23,6 @@ LOOKUP_CACHE: dict[str, Any] = {
 }
 # Region opt-in states in which the region can be used.
 _USABLE_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
-
-
-def aws_failure(action: str, exc: Exception) -> KopsNlbError:
-    """Return the project error for a failed AWS call: 'Failed to <action>: <Code>: <message>'.
-
-    Transient failures (throttling, 5xx, connection trouble) become ``TransientError`` so the
-    task's retry condition retries them; anything else fails the task at once. Raise the result
-    ``from exc``.
-    """
-    code = aws_error_code(exc)
-    if code is not None and isinstance(exc, ClientError):
-        detail = f"{code}: {exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
-    else:
-        detail = f"{type(exc).__name__}: {exc}"
-    message = f"Failed to {action}: {detail}"
-    return TransientError(message) if is_transient(exc) else KopsNlbError(message)
 
 
 def region_problem(region: str, regions: Iterable[Mapping[str, Any]]) -> str | None:

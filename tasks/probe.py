@@ -21,8 +21,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.aws import aws_client, paginate
-from tasks.errors import KopsNlbError, TransientError, aws_error_code
-from tasks.preflight import aws_failure
+from tasks.errors import KopsNlbError, TransientError, aws_error_code, aws_failure
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import PollPolicy
 from tasks.waiting import Observation, wait_until

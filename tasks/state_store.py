@@ -14,9 +14,8 @@ from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 
 from tasks.aws import aws_client, dict_to_tags
-from tasks.errors import ConflictError, aws_error_code
+from tasks.errors import ConflictError, aws_error_code, aws_failure
 from tasks.naming import project_tags
-from tasks.preflight import aws_failure
 from tasks.results import StepResult
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec

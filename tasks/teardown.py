@@ -35,6 +35,7 @@ from tasks.errors import (
     TransientError,
     WaitTimeout,
     aws_error_code,
+    aws_failure,
     is_transient,
 )
 from tasks.naming import (
@@ -47,7 +48,6 @@ from tasks.naming import (
 )
 from tasks.network import CLUSTER_TAG
 from tasks.nlb import DESCRIBE_TAGS_BATCH, chunks, cluster_tag_key
-from tasks.preflight import aws_failure
 from tasks.results import StepResult
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec, PollPolicy

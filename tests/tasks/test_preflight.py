@@ -9,9 +9,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from tasks.bastion import latest_al2023_ami
-from tasks.errors import KopsNlbError, SpecError, TransientError, is_transient
+from tasks.errors import KopsNlbError, SpecError, TransientError, aws_failure, is_transient
 from tasks.preflight import (
-    aws_failure,
     caller_account,
     check_region_and_zones,
     region_problem,
