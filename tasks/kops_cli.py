@@ -1,0 +1,449 @@
+"""The kops CLI as this project uses it: argv builders, output parsers and one runner.
+
+Everything here is pure except ``run_kops``, which runs the executable through ``sh`` with an argv
+list (never a shell string). The builders pass only flags that exist, undeprecated, in kops 1.36
+(``tests/data/kops-1.36-create-cluster-flags*.txt`` holds the list this is checked against).
+
+Facts from kops v1.36 (cmd/kops, pkg/validation) that shape this module:
+
+- ``kops validate cluster -o json`` writes one JSON object per attempt with no trailing newline,
+  so ``--wait`` gives objects back to back; ``failures`` and ``nodes`` are omitted when empty.
+  It exits 0 when valid and 1 otherwise, with ``Error: validation failed: ...`` on stderr.
+- ``--admin`` has an optional value (``--admin`` alone means 18h), so a lifetime must be written
+  ``--admin=2h``: ``--admin 2h`` would read ``2h`` as a cluster name.
+- ``--cloud-labels`` is one string of ``key=value`` pairs split on every comma; ``=`` or ``"``
+  inside a key or value need a quoted CSV field, and a comma cannot be carried at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasks.errors import KopsCommandError, SpecError, TransientError
+from tasks.naming import project_tags
+from tasks.spec import EnvironmentSpec
+
+SUPPORTED_KOPS = ((1, 34), (1, 38))  # minimum inclusive, maximum exclusive (major, minor)
+STDERR_TAIL_LINES = 20
+CLUSTER_COMPONENT = "kops-cluster"
+
+# Keys and prefixes kops reserves for its own tags (pkg/apis/kops/validation/cluster.go).
+RESERVED_LABEL_KEYS = frozenset({"Name", "KubernetesCluster"})
+RESERVED_LABEL_PREFIXES = ("kubernetes.io/cluster/", "k8s.io/role/", "kops.k8s.io/")
+
+_VERSION = re.compile(r"(?:Client version:\s*)?\bv?(\d+)\.(\d+)\.(\d+)((?:-[0-9A-Za-z.]+)?)")
+_NOT_FOUND = (
+    re.compile(r'cluster not found "(?P<name>[^"]*)"'),  # kops get cluster NAME
+    re.compile(r'Cluster\.kops\.k8s\.io "(?P<name>[^"]*)" not found'),  # validate/export/delete
+    re.compile(r'cluster "(?P<name>[^"]*)" not found'),
+)
+_NOT_ENOUGH = re.compile(r"did not have enough nodes (\d+) vs (\d+)")
+
+
+class KopsTimeout(TransientError):
+    """A kops command ran past its time limit and was stopped."""
+
+
+# --- argv builders ---------------------------------------------------------------------------
+
+
+def cloud_labels(spec: EnvironmentSpec) -> dict[str, str]:
+    """Return the tags kops puts on every instance group: the spec's extra tags and ours.
+
+    ``Name`` is left out (kops names each instance itself and reserves the key).
+    """
+    tags = project_tags(spec, CLUSTER_COMPONENT)
+    tags.pop("Name", None)
+    return tags
+
+
+def _quote_label_field(text: str, *, what: str) -> str:
+    """Return one key or value as a field kops's CSV reader reads back unchanged."""
+    if "," in text or "\n" in text or "\r" in text:
+        raise SpecError(
+            f"cloud label {what} {text!r} contains a comma or a line break, "
+            "which kops --cloud-labels cannot carry"
+        )
+    if not text or text[0].isspace() or any(ch in text for ch in '="'):
+        if not text:
+            return text
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def format_cloud_labels(labels: Mapping[str, str]) -> str:
+    """Return ``labels`` as one ``--cloud-labels`` value (sorted, quoted where kops needs it).
+
+    Raises SpecError for a key kops reserves or a comma/line break it cannot carry.
+    """
+    fields = []
+    for key in sorted(labels):
+        if not key:
+            raise SpecError("cloud label keys must not be empty")
+        if key in RESERVED_LABEL_KEYS or key.startswith(RESERVED_LABEL_PREFIXES):
+            raise SpecError(f"cloud label {key!r} is reserved by kops and cannot be set")
+        value = labels[key]
+        fields.append(
+            f"{_quote_label_field(key, what='key')}={_quote_label_field(value, what='value')}"
+        )
+    return ",".join(fields)
+
+
+def control_plane_zones(spec: EnvironmentSpec) -> list[str]:
+    """Return the zones for ``--control-plane-zones``: one per control-plane node, at most all.
+
+    kops refuses more control-plane zones than control-plane nodes, and spreads the nodes
+    round-robin over the zones it is given.
+    """
+    return list(spec.zones[: min(spec.control_plane_count, len(spec.zones))])
+
+
+def create_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
+    """Return the argv of ``kops create cluster ... --yes`` for the spec."""
+    argv = [
+        "create",
+        "cluster",
+        spec.cluster_name,
+        "--state",
+        state_store,
+        "--cloud",
+        "aws",
+        "--zones",
+        ",".join(spec.zones),
+        "--control-plane-zones",
+        ",".join(control_plane_zones(spec)),
+        "--control-plane-size",
+        spec.control_plane_size,
+        "--control-plane-count",
+        str(spec.control_plane_count),
+        "--node-size",
+        spec.node_size,
+        "--node-count",
+        str(spec.node_count),
+        "--node-volume-size",
+        str(spec.node_volume_size),
+        "--kubernetes-version",
+        spec.kubernetes_version,
+        "--networking",
+        spec.networking,
+        "--topology",
+        spec.topology,
+        "--dns",
+        spec.dns,
+    ]
+    if spec.network_cidr is not None:
+        argv += ["--network-cidr", str(spec.network_cidr)]
+    labels = format_cloud_labels(cloud_labels(spec))
+    if labels:
+        argv += ["--cloud-labels", labels]
+    argv.append("--yes")
+    return argv
+
+
+def get_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
+    """Return the argv of ``kops get cluster NAME -o json``."""
+    return ["get", "cluster", spec.cluster_name, "--state", state_store, "-o", "json"]
+
+
+def validate_cluster_argv(
+    spec: EnvironmentSpec,
+    state_store: str,
+    *,
+    wait: str | None = None,
+    count: int | None = None,
+) -> list[str]:
+    """Return the argv of ``kops validate cluster --name NAME -o json`` (one attempt by default)."""
+    argv = ["validate", "cluster", "--name", spec.cluster_name, "--state", state_store]
+    argv += ["-o", "json"]
+    if wait is not None:
+        argv += ["--wait", wait]
+    if count is not None:
+        argv += ["--count", str(count)]
+    return argv
+
+
+def export_kubecfg_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
+    """Return the argv of ``kops export kubecfg NAME --admin=TTL --kubeconfig PATH``."""
+    return [
+        "export",
+        "kubecfg",
+        spec.cluster_name,
+        "--state",
+        state_store,
+        f"--admin={spec.admin_credential_ttl}",
+        "--kubeconfig",
+        spec.kubeconfig_file,
+    ]
+
+
+def delete_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
+    """Return the argv of ``kops delete cluster NAME --yes``."""
+    return ["delete", "cluster", spec.cluster_name, "--state", state_store, "--yes"]
+
+
+def version_argv() -> list[str]:
+    """Return the argv of ``kops version --short``."""
+    return ["version", "--short"]
+
+
+def kops_env(
+    *, state_store: str, kubeconfig: str, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Return the environment for kops: ``base`` plus the state store and a private kubeconfig.
+
+    ``KUBECONFIG`` points kops (which exports admin credentials on ``create cluster --yes`` and
+    edits contexts on delete) at the project's file, never at the user's ``~/.kube/config``.
+    """
+    env = dict(base or {})
+    env["KOPS_STATE_STORE"] = state_store
+    env["KUBECONFIG"] = kubeconfig
+    return env
+
+
+# --- parsers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidationFailure:
+    """One reason kops gives for a cluster not being valid."""
+
+    type: str
+    name: str
+    message: str
+    instance_group: str | None = None
+
+    def summary(self) -> str:
+        """Return ``type name: message`` for logs and errors."""
+        return f"{self.type} {self.name}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ValidationNode:
+    """One node as ``kops validate cluster`` reports it."""
+
+    name: str
+    zone: str = ""
+    role: str = ""
+    hostname: str = ""
+    status: str = ""
+
+    @property
+    def ready(self) -> bool:
+        """Whether the node's Ready condition is True."""
+        return self.status == "True"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The last result of ``kops validate cluster -o json``."""
+
+    failures: tuple[ValidationFailure, ...] = ()
+    nodes: tuple[ValidationNode, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether kops found nothing wrong."""
+        return not self.failures
+
+    @property
+    def nodes_ready(self) -> int:
+        """How many reported nodes are Ready."""
+        return sum(1 for node in self.nodes if node.ready)
+
+    @property
+    def nodes_expected(self) -> int:
+        """How many nodes the cluster should have, as far as the report tells.
+
+        Reported nodes, plus machines that have not joined, plus instance groups short of their
+        target size.
+        """
+        missing = 0
+        for failure in self.failures:
+            if failure.type == "Machine":
+                missing += 1
+            elif failure.type == "InstanceGroup":
+                match = _NOT_ENOUGH.search(failure.message)
+                if match:
+                    missing += max(0, int(match.group(2)) - int(match.group(1)))
+        return len(self.nodes) + missing
+
+    def progress(self) -> str:
+        """Return ``k/N nodes ready``."""
+        return f"{self.nodes_ready}/{self.nodes_expected} nodes ready"
+
+    def failure_summaries(self) -> tuple[str, ...]:
+        """Return every failure as ``type name: message``, sorted so equal sets compare equal."""
+        return tuple(sorted({failure.summary() for failure in self.failures}))
+
+
+def _json_objects(text: str) -> Iterable[Any]:
+    """Yield every JSON value found in ``text`` that starts with ``{``, in order."""
+    decoder = json.JSONDecoder()
+    position = text.find("{")
+    while position != -1:
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            position = text.find("{", position + 1)
+            continue
+        yield value
+        position = text.find("{", end)
+
+
+def _instance_group_name(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        name = value.get("metadata", {}).get("name")
+        return str(name) if name else None
+    return None
+
+
+def parse_validation(stdout: str) -> ValidationReport:
+    """Return the last report in ``kops validate cluster -o json`` output.
+
+    The output may hold several objects back to back (``--wait``). Raises ValueError when it holds
+    no JSON object, e.g. for ``-o table`` output or an error before the first attempt.
+    """
+    last: Mapping[str, Any] | None = None
+    for value in _json_objects(stdout):
+        if isinstance(value, Mapping):
+            last = value
+    if last is None:
+        raise ValueError("no JSON object in `kops validate cluster` output")
+    failures = tuple(
+        ValidationFailure(
+            type=str(item.get("type", "")),
+            name=str(item.get("name", "")),
+            message=str(item.get("message", "")),
+            instance_group=_instance_group_name(item.get("instanceGroup")),
+        )
+        for item in last.get("failures") or ()
+    )
+    nodes = tuple(
+        ValidationNode(
+            name=str(item.get("name", "")),
+            zone=str(item.get("zone", "")),
+            role=str(item.get("role", "")),
+            hostname=str(item.get("hostname", "")),
+            status=str(item.get("status", "")),
+        )
+        for item in last.get("nodes") or ()
+    )
+    return ValidationReport(failures=failures, nodes=nodes)
+
+
+def parse_version(text: str) -> str:
+    """Return the version in ``kops version`` output (``1.36.2`` or ``Client version: 1.36.2 (git-...)``).
+
+    Raises ValueError when there is none.
+    """
+    match = _VERSION.search(text)
+    if match is None:
+        raise ValueError(f"no kops version in {text.strip()[:200]!r}")
+    major, minor, patch, pre = match.groups()
+    return f"{major}.{minor}.{patch}{pre}"
+
+
+def version_tuple(version: str) -> tuple[int, int, int]:
+    """Return (major, minor, patch) of a version string such as ``1.36.2`` or ``1.37.0-beta.1``."""
+    match = _VERSION.search(version)
+    if match is None:
+        raise ValueError(f"{version!r} is not a version")
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def is_supported_version(version: str) -> bool:
+    """Tell whether this project supports a kops version (1.34 <= kops < 1.38)."""
+    low, high = SUPPORTED_KOPS
+    return low <= version_tuple(version)[:2] < high
+
+
+def is_cluster_not_found(stderr: str, cluster_name: str | None = None) -> bool:
+    """Tell whether kops failed because the cluster is not in the state store."""
+    for pattern in _NOT_FOUND:
+        for match in pattern.finditer(stderr):
+            if cluster_name is None or match.group("name") == cluster_name:
+                return True
+    return False
+
+
+# --- runner ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KopsResult:
+    """What one kops run printed and how it ended."""
+
+    argv: list[str]
+    exit_code: int
+    stdout: str
+    stderr: str = field(repr=False)
+
+    def stderr_tail(self, lines: int = STDERR_TAIL_LINES) -> str:
+        """Return the last ``lines`` lines of stderr."""
+        return "\n".join(self.stderr.splitlines()[-lines:])
+
+
+def run_kops(
+    argv: list[str],
+    *,
+    executable: str,
+    env: Mapping[str, str],
+    timeout: float,
+    on_line: Callable[[str], None] | None = None,
+    ok_codes: Collection[int] = (0,),
+) -> KopsResult:
+    """Run kops with ``argv`` and return its result; stream each output line to ``on_line``.
+
+    stdout and stderr lines are both streamed as they come; stdout is kept whole. An exit code
+    outside ``ok_codes`` raises KopsCommandError with the last lines of stderr; running past
+    ``timeout`` seconds raises KopsTimeout (transient); a missing executable raises SpecError.
+    """
+    import sh  # the one module here that runs anything; imported late to keep parsers light
+
+    out_chunks: list[str] = []
+    err_chunks: list[str] = []
+
+    def _sink(chunks: list[str]) -> Callable[[str], None]:
+        def _receive(chunk: str) -> None:
+            chunks.append(chunk)
+            if on_line is not None:
+                on_line(chunk.rstrip("\r\n"))
+
+        return _receive
+
+    try:
+        command = sh.Command(executable)
+    except (sh.CommandNotFound, FileNotFoundError) as exc:
+        raise SpecError(
+            f"kops executable {executable!r} was not found (install kops 1.34-1.37 or set "
+            "kops_executable to its path)"
+        ) from exc
+    exit_code = 0
+    try:
+        command(
+            *argv,
+            _env=dict(env),
+            _timeout=timeout,
+            _out=_sink(out_chunks),
+            _err=_sink(err_chunks),
+            _tty_out=False,
+            _in=None,
+        )
+    except sh.ErrorReturnCode as exc:
+        exit_code = exc.exit_code
+    except sh.TimeoutException as exc:
+        raise KopsTimeout(
+            f"`kops {' '.join(argv[:2])}` did not finish within {timeout:.0f}s"
+        ) from exc
+    except FileNotFoundError as exc:
+        raise SpecError(f"kops executable {executable!r} could not be run: {exc}") from exc
+    result = KopsResult(
+        argv=list(argv), exit_code=exit_code, stdout="".join(out_chunks), stderr="".join(err_chunks)
+    )
+    if exit_code not in ok_codes:
+        raise KopsCommandError(list(argv), exit_code, result.stderr_tail())
+    return result

@@ -1,0 +1,148 @@
+"""The twin's kops with the twin's Kubernetes API: Node registration, readiness, validation,
+kubeconfig export, and the kubelet reconciler."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kops_support import Kops, create_args
+
+from sandbox.kops.kube import READY_AT_ANNOTATION
+from sandbox.kops.kubelet import mark_ready_nodes
+from sandbox.kops.models import _pod_failures, evaluate
+from tasks import kops_cli
+
+
+class FakeNodes:
+    """The ``list``/``patch`` shape of the twin's API server, in a dict."""
+
+    def __init__(self, nodes: list[dict[str, Any]]) -> None:
+        self.nodes = {n["metadata"]["name"]: n for n in nodes}
+        self.patches: list[tuple[str, dict[str, Any], str | None]] = []
+
+    def list(self, resource: str) -> list[dict[str, Any]]:
+        assert resource == "v1/nodes"
+        return list(self.nodes.values())
+
+    def patch(
+        self, resource: str, name: str, patch: dict[str, Any], *, subresource: str | None = None
+    ) -> dict[str, Any]:
+        self.patches.append((name, patch, subresource))
+        return self.nodes[name]
+
+
+def _node(name: str, ready_at: float | None, status: str = "False") -> dict[str, Any]:
+    annotations = {} if ready_at is None else {READY_AT_ANNOTATION: f"{ready_at:.3f}"}
+    conditions = [
+        {"type": "MemoryPressure", "status": "False"},
+        {"type": "Ready", "status": status},
+    ]
+    return {
+        "metadata": {"name": name, "annotations": annotations},
+        "status": {"conditions": conditions},
+    }
+
+
+def test_kubelet_turns_ready_only_nodes_whose_time_has_come() -> None:
+    store = FakeNodes(
+        [
+            _node("due", ready_at=100.0),
+            _node("later", ready_at=200.0),
+            _node("no-annotation", ready_at=None),
+            _node("already", ready_at=50.0, status="True"),
+        ]
+    )
+    assert mark_ready_nodes(store, clock=lambda: 150.0) == ["due"]
+    [(name, patch, subresource)] = store.patches
+    assert (name, subresource) == ("due", "status")
+    conditions = patch["status"]["conditions"]
+    assert conditions[0] == {"type": "MemoryPressure", "status": "False"}
+    assert (conditions[1]["type"], conditions[1]["status"], conditions[1]["reason"]) == (
+        "Ready",
+        "True",
+        "KubeletReady",
+    )
+
+
+def test_pod_failures_are_worded_like_kops() -> None:
+    pods = [
+        {"metadata": {"namespace": "kube-system", "name": "coredns-1"},
+         "spec": {"priorityClassName": "system-cluster-critical"}, "status": {"phase": "Pending"}},
+        {"metadata": {"namespace": "kube-system", "name": "calico-node-x"},
+         "spec": {"priorityClassName": "system-node-critical"},
+         "status": {"phase": "Running", "containerStatuses": [
+             {"name": "calico-node", "ready": False}, {"name": "init", "ready": True}]}},
+        {"metadata": {"namespace": "default", "name": "nginx-1"}, "spec": {},
+         "status": {"phase": "Pending"}},
+        {"metadata": {"namespace": "kube-system", "name": "done"},
+         "spec": {"priorityClassName": "system-node-critical"}, "status": {"phase": "Succeeded"}},
+    ]  # fmt: skip
+    assert _pod_failures(pods) == [
+        {"type": "Pod", "name": "kube-system/coredns-1",
+         "message": 'system-cluster-critical pod "coredns-1" is pending'},
+        {"type": "Pod", "name": "kube-system/calico-node-x",
+         "message": 'system-node-critical pod "calico-node-x" is not ready (calico-node)'},
+    ]  # fmt: skip
+
+
+def _group(name: str, role: str, size: int) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"role": role, "minSize": size, "maxSize": size}}
+
+
+def _instance(instance_id: str, group: str) -> dict[str, Any]:
+    return {
+        "InstanceId": instance_id,
+        "Tags": [{"Key": "kops.k8s.io/instancegroup", "Value": group}],
+    }
+
+
+def test_validation_compares_groups_instances_and_nodes() -> None:
+    groups = [
+        _group("control-plane-a", "Master", 1),
+        _group("nodes-a", "Node", 2),
+        _group("nodes-c", "Node", 1),
+    ]
+    instances = [_instance("i-cp", "control-plane-a"), _instance("i-n1", "nodes-a")]
+    node = {
+        "metadata": {"name": "ip-127-20-64-4", "labels": {
+            "topology.kubernetes.io/zone": "a", "kubernetes.io/hostname": "ip-127-20-64-4"}},
+        "spec": {"providerID": "aws:///a/i-cp"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }  # fmt: skip
+    result = evaluate(groups, instances, [node], [], applied=True)
+    assert [(f["type"], f["name"], f["message"]) for f in result.failures] == [
+        ("InstanceGroup", "nodes-a", 'InstanceGroup "nodes-a" did not have enough nodes 1 vs 2'),
+        ("Machine", "i-n1", 'machine "i-n1" has not yet joined cluster'),
+        ("InstanceGroup", "nodes-c", 'InstanceGroup "nodes-c" did not have enough nodes 0 vs 1'),
+    ]
+    assert result.failures[1]["instanceGroup"] == {
+        "metadata": {"name": "nodes-a"},
+        "spec": {"role": "Node", "minSize": 2, "maxSize": 2},
+    }
+    assert result.nodes == [
+        {"name": "ip-127-20-64-4", "zone": "a", "role": "control-plane",
+         "hostname": "ip-127-20-64-4", "status": "True"},
+    ]  # fmt: skip
+    report = kops_cli.parse_validation(json.dumps(result.as_json()))
+    assert (report.nodes_ready, report.nodes_expected) == (1, 4)
+    never_applied = evaluate(groups, [], [], [], applied=False)
+    assert never_applied.failures[0]["message"] == (
+        'InstanceGroup "control-plane-a" is missing from the cloud provider'
+    )
+
+
+def test_validate_reports_an_unreachable_api(
+    kops: Kops, state_store: str, cluster_name: str, monkeypatch: Any
+) -> None:
+    assert kops(*create_args(cluster_name, state_store)).code == 0
+    monkeypatch.setenv("SANDBOX_KUBE_API_URL", "http://127.0.0.1:9")
+    result = kops("validate", "cluster", cluster_name, "--state", state_store, "-o", "json")
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err.startswith(
+        "Error: validation failed: unexpected error during validation: error listing nodes:"
+    )
+    waited = kops("validate", "cluster", cluster_name, "--state", state_store, "--wait", "50ms")
+    assert "(will retry): unexpected error during validation" in waited.err
+    assert waited.err.endswith("Error: validation failed: wait time exceeded during validation\n")
