@@ -1,0 +1,120 @@
+"""What one NLB and kube-proxy do with a new connection, as pure decisions on a plan.
+
+The cloud-controller twin describes each load balancer as a ``LoadBalancerPlan``: its per-AZ
+interfaces, its instance targets (nodes) with their health, and the Service's endpoints (pods)
+with its ``externalTrafficPolicy``. ``nlb.py`` applies these decisions to real sockets.
+
+Routing, step by step:
+
+1. The NLB node of the zone that accepted the connection picks a target among those it can
+   reach: the targets in its own zone, or in every zone when cross-zone load balancing is on
+   (then AWS spreads over all healthy targets, not preferring its own zone). It takes the
+   healthy ones; if none of those is healthy it fails open and uses all of them.
+2. kube-proxy on that node picks a ready endpoint: with ``Local`` only one on the same node
+   (none -> the connection is refused), with ``Cluster`` any.
+3. The upstream connection starts from the client's own address with ``Local`` (the client IP
+   survives: the pod logs it) and from the node's address with ``Cluster`` (kube-proxy SNATs).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+TrafficPolicy = Literal["Local", "Cluster"]
+TRAFFIC_POLICIES: tuple[str, ...] = ("Local", "Cluster")
+_LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One pod behind the Service: where it listens, its node, whether it is Ready."""
+
+    ip: str
+    port: int
+    node: str
+    ready: bool
+
+
+@dataclass(frozen=True)
+class TargetNode:
+    """One registered instance target: the node, its private IP and zone, its health."""
+
+    node: str
+    node_ip: str
+    zone: str
+    healthy: bool
+
+
+@dataclass(frozen=True)
+class LoadBalancerPlan:
+    """One NLB's data path: listeners per AZ interface, targets, the Service's endpoints."""
+
+    name: str
+    listeners: tuple[tuple[str, int, str], ...]  # (interface ip, port, zone) per AZ interface
+    targets: tuple[TargetNode, ...]
+    endpoints: tuple[Endpoint, ...]  # the Service's pods
+    traffic_policy: str  # "Local" | "Cluster"
+    cross_zone: bool = False
+
+
+def validate(plans: Iterable[LoadBalancerPlan]) -> None:
+    """Raise ValueError naming every problem: non-loopback address, bad policy, shared listener."""
+    problems: list[str] = []
+    owners: dict[tuple[str, int], str] = {}
+    names: set[str] = set()
+    for plan in plans:
+        if plan.name in names:
+            problems.append(f"load balancer {plan.name!r} appears twice")
+        names.add(plan.name)
+        if plan.traffic_policy not in TRAFFIC_POLICIES:
+            problems.append(
+                f"{plan.name}: traffic policy {plan.traffic_policy!r} is not Local/Cluster"
+            )
+        for ip, port, _zone in plan.listeners:
+            problems += _address_problems(plan.name, "listener", ip, port)
+            owner = owners.get((ip, port))
+            if owner is not None:
+                problems.append(f"{plan.name}: listener {ip}:{port} is also used by {owner}")
+            owners[(ip, port)] = plan.name
+        for target in plan.targets:
+            problems += _address_problems(plan.name, f"target {target.node}", target.node_ip, None)
+        for endpoint in plan.endpoints:
+            problems += _address_problems(plan.name, "endpoint", endpoint.ip, endpoint.port)
+    if problems:
+        raise ValueError("invalid load balancer plan: " + "; ".join(problems))
+
+
+def _address_problems(lb: str, what: str, ip: str, port: int | None) -> list[str]:
+    try:
+        address = ipaddress.IPv4Address(ip)
+    except ValueError:
+        return [f"{lb}: {what} address {ip!r} is not IPv4"]
+    problems = []
+    if address not in _LOOPBACK:
+        problems.append(f"{lb}: {what} address {ip} is outside 127.0.0.0/8")
+    if port is not None and not 0 < port < 65536:
+        problems.append(f"{lb}: {what} port {port} is out of range")
+    return problems
+
+
+def reachable_targets(plan: LoadBalancerPlan, zone: str) -> tuple[TargetNode, ...]:
+    """Return the targets the NLB node in ``zone`` may pick from (healthy, else fail-open)."""
+    scope = tuple(t for t in plan.targets if plan.cross_zone or t.zone == zone)
+    healthy = tuple(t for t in scope if t.healthy)
+    return healthy or scope
+
+
+def node_endpoints(plan: LoadBalancerPlan, node: str) -> tuple[Endpoint, ...]:
+    """Return the endpoints kube-proxy on ``node`` may send this Service's traffic to."""
+    ready = tuple(e for e in plan.endpoints if e.ready)
+    if plan.traffic_policy == "Local":
+        return tuple(e for e in ready if e.node == node)
+    return ready
+
+
+def upstream_source(plan: LoadBalancerPlan, *, client_ip: str, target: TargetNode) -> str:
+    """Return the source address of the node->pod hop: the client's (Local) or the node's."""
+    return client_ip if plan.traffic_policy == "Local" else target.node_ip
