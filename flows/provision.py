@@ -109,10 +109,8 @@ def provision(spec: EnvironmentSpec = EnvironmentSpec()) -> ProvisionResult:  # 
     nlb = wait_for_nlb_active(spec, service_info.uid, service_info.hostname or "")
     nodes = {n.name: n for n in list_nodes(kubeconfig)}
     nginx_nodes = sorted({p.node for p in pods.result() if p.node})
-    instance_ids = [
-        nodes[n].instance_id for n in nginx_nodes if n in nodes and nodes[n].instance_id
-    ]
-    wait_for_targets_healthy(spec, nlb.arn, [i for i in instance_ids if i])
+    instance_ids = [i for n in nginx_nodes if n in nodes and (i := nodes[n].instance_id)]
+    wait_for_targets_healthy(spec, nlb.arn, instance_ids)
 
     steps = [
         state,

@@ -80,6 +80,12 @@ def _cluster_exists(spec: EnvironmentSpec, state_store: str) -> bool:
 
 
 @task(cache_policy=NO_CACHE, **RETRY_OPTIONS)
+def cluster_exists(spec: EnvironmentSpec, state_store: str) -> bool:
+    """Tell whether kops knows the cluster (read-only)."""
+    return _cluster_exists(spec, state_store)
+
+
+@task(cache_policy=NO_CACHE, **RETRY_OPTIONS)
 def check_kops_version(spec: EnvironmentSpec) -> str:
     """Return the installed kops version; raise SpecError unless 1.34 <= kops < 1.38."""
     result = kops_cli.run_kops(

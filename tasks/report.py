@@ -71,3 +71,36 @@ def provision_summary(
             ),
         ]
     )
+
+
+def teardown_report(
+    *, cluster_name: str, steps: list[StepResult], remaining: dict[str, list[str]]
+) -> str:
+    """Render what teardown deleted, found gone, and could not delete."""
+    deleted = [s for s in steps if s.changed]
+    gone = [s for s in steps if not s.changed and s.step != "left"]
+    left = [s for s in steps if s.step == "left"]
+    leftovers = [f"- {kind}: {', '.join(ids)}" for kind, ids in sorted(remaining.items()) if ids]
+    return "\n".join(
+        [
+            f"# Teardown of `{cluster_name}`",
+            "",
+            f"Deleted {len(deleted)}, already gone {len(gone)}, could not delete {len(left)}.",
+            "",
+            "## Deleted",
+            "",
+            *([f"- {s.step}: {s.summary}" for s in deleted] or ["- nothing"]),
+            "",
+            "## Already gone",
+            "",
+            *([f"- {s.step}: {s.summary}" for s in gone] or ["- nothing"]),
+            "",
+            "## Could not delete",
+            "",
+            *([f"- {s.summary}" for s in left] or ["- nothing"]),
+            "",
+            "## Still tagged for the cluster",
+            "",
+            *(leftovers or ["- nothing: the account is as it was before provisioning"]),
+        ]
+    )

@@ -166,3 +166,13 @@ def ensure_state_store(spec: EnvironmentSpec, account_id: str) -> StepResult:
         summary=summary,
         ids={"bucket": bucket, "state_store": f"s3://{bucket}"},
     )
+
+
+@task(**RETRY_OPTIONS)
+def state_store_exists(spec: EnvironmentSpec, account_id: str) -> bool:
+    """Tell whether the state-store bucket exists (read-only)."""
+    bucket = spec.bucket_for(account_id)
+    try:
+        return _bucket_exists(aws_client("s3", spec.region), bucket)
+    except ClientError as e:
+        raise aws_failure(f"look for bucket {bucket}", e) from e

@@ -261,3 +261,27 @@ def delete_workload(spec: EnvironmentSpec, kubeconfig: str) -> list[StepResult]:
                 raise
             results.append(StepResult(step=step, changed=False, summary=f"{name} already gone"))
     return results
+
+
+@task(**RETRY_OPTIONS)
+def wait_for_service_gone(spec: EnvironmentSpec, kubeconfig: str) -> None:
+    """Wait until the Service is gone: its finalizer holds it until the NLB is deleted."""
+    core = core_v1(kube_api(kubeconfig))
+
+    def probe() -> Observation[None]:
+        try:
+            svc = core.read_namespaced_service(spec.service_name, spec.namespace)
+        except ApiException as exc:
+            if is_not_found(exc):
+                return Observation(ready=True)
+            raise
+        finalizers = svc.metadata.finalizers or []
+        return Observation(ready=False, failing=(f"finalizers {finalizers} still set",))
+
+    wait_until(
+        probe,
+        what=f"service {spec.namespace}/{spec.service_name} and its load balancer deleted",
+        timeout=spec.timeouts.service_hostname,
+        poll=spec.poll,
+        logger=get_run_logger(),
+    )

@@ -599,6 +599,8 @@ class KopsBackend:
         self, name: str, state: dict[str, Any], result: ValidationResult
     ) -> ValidationResult:
         """Turn a pass into a failure while injected flaps remain (after the first pass)."""
+        if not self.config.faults.validate_flaps:
+            return result  # nothing injected: no bookkeeping, so validation writes nothing
         passes = int(state.get("validate_passes", 0))
         flapped = int(state.get("validate_flaps_done", 0))
         if passes >= 1 and flapped < self.config.faults.validate_flaps and result.nodes:

@@ -1,0 +1,548 @@
+"""The service controller of the twin's cloud-controller-manager.
+
+It watches LoadBalancer Services annotated for an NLB and does what aws-cloud-controller-manager
+does: an NLB named after the Service UID in the cluster's subnets, one instance target group per
+port (health per traffic policy), every worker node registered, a TCP listener, the Service's
+ingress hostname, and a finalizer that holds the Service until all of it is deleted. It talks to
+the twin's AWS through boto3 like the real controller, and feeds the data path with a plan of
+which node may forward to which pod.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+
+from sandbox.cloud import naming
+from sandbox.dataplane.nlb import Endpoint, LoadBalancerPlan, TargetNode
+
+log = logging.getLogger(__name__)
+
+
+class KubeStore(Protocol):
+    """The in-process view of the twin's Kubernetes API the controller needs."""
+
+    def list(
+        self, resource: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def patch(
+        self,
+        resource: str,
+        name: str,
+        patch: dict[str, Any],
+        namespace: str | None = None,
+        subresource: str | None = None,
+    ) -> dict[str, Any]: ...
+
+
+@dataclass
+class _Balancer:
+    """What the controller made for one Service."""
+
+    service_key: str
+    arn: str
+    name: str
+    dns_name: str
+    created_at: float
+    interfaces: tuple[tuple[str, str], ...]  # (private ip, zone)
+    target_groups: dict[int, str] = field(default_factory=dict)  # service port -> TG arn
+    listeners: dict[int, str] = field(default_factory=dict)  # service port -> listener arn
+    registered_at: dict[str, float] = field(default_factory=dict)  # instance id -> time
+    fingerprint: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Node:
+    name: str
+    instance_id: str
+    ip: str
+    zone: str
+    ready: bool
+    worker: bool
+
+
+def _service_key(svc: dict[str, Any]) -> str:
+    meta = svc["metadata"]
+    return f"{meta.get('namespace', 'default')}/{meta['name']}"
+
+
+def _labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+class ServiceController:
+    """Reconciles NLB Services against the twin's AWS; call `reconcile` periodically."""
+
+    def __init__(
+        self,
+        *,
+        aws_url: str,
+        region: str,
+        nlb_active_delay: float,
+        target_healthy_delay: float,
+        apply_plans: Callable[[list[LoadBalancerPlan]], None],
+        publish_hosts: Callable[[dict[str, list[str]]], None],
+        on_load_balancer_created: Callable[[str, float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._aws_url = aws_url
+        self._region = region
+        self._nlb_active_delay = nlb_active_delay
+        self._target_healthy_delay = target_healthy_delay
+        self._apply_plans = apply_plans
+        self._publish_hosts = publish_hosts
+        self._on_created = on_load_balancer_created
+        self._clock = clock
+        self._balancers: dict[str, _Balancer] = {}
+        self._tg_owner: dict[str, str] = {}  # TG arn -> service key
+        self._health: dict[tuple[str, str], tuple[str, str | None, str | None]] = {}
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self.aws_calls = 0
+
+    # -- AWS -----------------------------------------------------------------------------------
+    def _aws(self, service: str) -> Any:
+        if service not in self._clients:
+            session: Any = boto3.session.Session(
+                aws_access_key_id="twin", aws_secret_access_key="twin", region_name=self._region
+            )
+            self._clients[service] = session.client(
+                service,
+                endpoint_url=self._aws_url,
+                config=Config(retries={"mode": "standard", "max_attempts": 10}),
+            )
+        return self._clients[service]
+
+    def _call(self, service: str, operation: str, **kwargs: Any) -> Any:
+        self.aws_calls += 1
+        return getattr(self._aws(service), operation)(**kwargs)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def reconcile(self, kube: KubeStore) -> None:
+        """One pass: bring every NLB Service's load balancer in line, then refresh the data path."""
+        services = kube.list("v1/services")
+        nodes = self._nodes(kube)
+        pods = kube.list("v1/pods")
+        seen: set[str] = set()
+        for svc in services:
+            key = _service_key(svc)
+            deleting = bool(svc["metadata"].get("deletionTimestamp"))
+            finalizers = svc["metadata"].get("finalizers") or []
+            if naming.wants_nlb(svc) and not deleting:
+                seen.add(key)
+                self._ensure(kube, svc, nodes)
+            elif naming.CLEANUP_FINALIZER in finalizers or key in self._balancers:
+                self._delete(kube, svc)
+        for key in [k for k in self._balancers if k not in seen]:
+            self._forget(key)
+        self._refresh(services, nodes, pods)
+
+    def _nodes(self, kube: KubeStore) -> list[_Node]:
+        nodes = []
+        for node in kube.list("v1/nodes"):
+            provider = (node.get("spec") or {}).get("providerID") or ""
+            instance_id = provider.rstrip("/").rsplit("/", 1)[-1]
+            if not instance_id.startswith("i-"):
+                continue
+            labels = node["metadata"].get("labels") or {}
+            status = node.get("status") or {}
+            addresses = {a["type"]: a["address"] for a in status.get("addresses") or []}
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions") or []
+            )
+            worker = (
+                "node-role.kubernetes.io/control-plane" not in labels
+                and naming.EXCLUDE_LABEL not in labels
+            )
+            nodes.append(
+                _Node(
+                    name=node["metadata"]["name"],
+                    instance_id=instance_id,
+                    ip=addresses.get("InternalIP", ""),
+                    zone=labels.get("topology.kubernetes.io/zone", ""),
+                    ready=ready,
+                    worker=worker,
+                )
+            )
+        return nodes
+
+    def _cluster_name(self, nodes: list[_Node]) -> str | None:
+        if not nodes:
+            return None
+        reservations = self._call("ec2", "describe_instances", InstanceIds=[nodes[0].instance_id])[
+            "Reservations"
+        ]
+        for reservation in reservations:
+            for instance in reservation["Instances"]:
+                for tag in instance.get("Tags", []):
+                    if tag["Key"] == naming.CLUSTER_NAME_TAG:
+                        return str(tag["Value"])
+        return None
+
+    # -- create / update -----------------------------------------------------------------------
+    def _ensure(self, kube: KubeStore, svc: dict[str, Any], nodes: list[_Node]) -> None:
+        meta, spec = svc["metadata"], svc["spec"]
+        key = _service_key(svc)
+        ns = meta.get("namespace", "default")
+        if naming.CLEANUP_FINALIZER not in (meta.get("finalizers") or []):
+            finalizers = [*(meta.get("finalizers") or []), naming.CLEANUP_FINALIZER]
+            kube.patch("v1/services", meta["name"], {"metadata": {"finalizers": finalizers}}, ns)
+        workers = sorted(n.instance_id for n in nodes if n.worker)
+        fingerprint = (
+            spec.get("externalTrafficPolicy"),
+            spec.get("healthCheckNodePort"),
+            tuple((p.get("port"), p.get("nodePort")) for p in spec.get("ports") or []),
+            tuple(workers),
+            naming.is_internal(svc),
+        )
+        balancer = self._balancers.get(key)
+        if balancer is None:
+            cluster = self._cluster_name(nodes)
+            if cluster is None:
+                return  # no nodes yet: nothing to put behind a load balancer
+            balancer = self._create_balancer(svc, cluster)
+            self._balancers[key] = balancer
+        if balancer.fingerprint != fingerprint:
+            self._sync_target_groups(svc, balancer, workers)
+            balancer.fingerprint = fingerprint
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        if not ingress or ingress[0].get("hostname") != balancer.dns_name:
+            kube.patch(
+                "v1/services",
+                meta["name"],
+                {"status": {"loadBalancer": {"ingress": [{"hostname": balancer.dns_name}]}}},
+                ns,
+                subresource="status",
+            )
+
+    def _subnets(self, cluster: str, internal: bool) -> list[str]:
+        role_tag = "kubernetes.io/role/internal-elb" if internal else "kubernetes.io/role/elb"
+        subnets = self._call(
+            "ec2",
+            "describe_subnets",
+            Filters=[
+                {"Name": f"tag:{naming.cluster_owned_tag(cluster)}", "Values": ["owned", "shared"]},
+                {"Name": "tag-key", "Values": [role_tag]},
+            ],
+        )["Subnets"]
+        per_zone: dict[str, str] = {}
+        for subnet in sorted(subnets, key=lambda s: s["SubnetId"]):
+            per_zone.setdefault(subnet["AvailabilityZone"], subnet["SubnetId"])
+        return [per_zone[z] for z in sorted(per_zone)]
+
+    def _create_balancer(self, svc: dict[str, Any], cluster: str) -> _Balancer:
+        meta = svc["metadata"]
+        key = _service_key(svc)
+        name = naming.load_balancer_name(meta["uid"])
+        tags = [
+            {"Key": naming.SERVICE_NAME_TAG, "Value": key},
+            {"Key": naming.cluster_owned_tag(cluster), "Value": "owned"},
+            {"Key": naming.CLUSTER_NAME_TAG, "Value": cluster},
+        ]
+        found = self._find_balancer(name)
+        if found is None:
+            internal = naming.is_internal(svc)
+            found = self._call(
+                "elbv2",
+                "create_load_balancer",
+                Name=name,
+                Subnets=self._subnets(cluster, internal),
+                Scheme="internal" if internal else "internet-facing",
+                Type="network",
+                Tags=tags,
+            )["LoadBalancers"][0]
+            log.info("created NLB %s for %s", name, key)
+            if self._on_created is not None:
+                self._on_created(found["LoadBalancerArn"], self._nlb_active_delay)
+        arn = found["LoadBalancerArn"]
+        interfaces = self._call(
+            "ec2",
+            "describe_network_interfaces",
+            Filters=[
+                {"Name": "description", "Values": [f"ELB {arn.split(':loadbalancer/', 1)[1]}"]}
+            ],
+        )["NetworkInterfaces"]
+        return _Balancer(
+            service_key=key,
+            arn=arn,
+            name=name,
+            dns_name=found["DNSName"],
+            created_at=self._clock(),
+            interfaces=tuple(
+                sorted((i["PrivateIpAddress"], i["AvailabilityZone"]) for i in interfaces)
+            ),
+        )
+
+    def _find_balancer(self, name: str) -> dict[str, Any] | None:
+        try:
+            found = self._call("elbv2", "describe_load_balancers", Names=[name])["LoadBalancers"]
+        except self._aws("elbv2").exceptions.LoadBalancerNotFoundException:
+            return None
+        return found[0] if found else None
+
+    def _sync_target_groups(
+        self, svc: dict[str, Any], balancer: _Balancer, workers: list[str]
+    ) -> None:
+        meta, spec = svc["metadata"], svc["spec"]
+        local = spec.get("externalTrafficPolicy") == "Local"
+        health: dict[str, Any] = (
+            {
+                "HealthCheckProtocol": "HTTP",
+                "HealthCheckPath": "/healthz",
+                "HealthCheckPort": str(spec.get("healthCheckNodePort")),
+            }
+            if local
+            else {"HealthCheckProtocol": "TCP", "HealthCheckPort": "traffic-port"}
+        )
+        wanted_ports = set()
+        for port in spec.get("ports") or []:
+            service_port, node_port = port["port"], port.get("nodePort")
+            if not node_port:
+                continue
+            wanted_ports.add(service_port)
+            tg_arn = balancer.target_groups.get(service_port)
+            tg_name = naming.target_group_name(
+                meta.get("namespace", "default"), meta["name"], service_port, node_port, meta["uid"]
+            )
+            if tg_arn is None:
+                tg_arn = self._call(
+                    "elbv2",
+                    "create_target_group",
+                    Name=tg_name,
+                    Protocol="TCP",
+                    Port=node_port,
+                    VpcId=self._vpc_of(balancer.arn),
+                    TargetType="instance",
+                    HealthCheckIntervalSeconds=10,
+                    HealthyThresholdCount=2,
+                    UnhealthyThresholdCount=2,
+                    Tags=[
+                        {"Key": naming.SERVICE_NAME_TAG, "Value": balancer.service_key},
+                        *self._cluster_tags(balancer.arn),
+                    ],
+                    **health,
+                )["TargetGroups"][0]["TargetGroupArn"]
+                balancer.target_groups[service_port] = tg_arn
+                self._tg_owner[tg_arn] = balancer.service_key
+                listener = self._call(
+                    "elbv2",
+                    "create_listener",
+                    LoadBalancerArn=balancer.arn,
+                    Protocol="TCP",
+                    Port=service_port,
+                    DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+                )["Listeners"][0]
+                balancer.listeners[service_port] = listener["ListenerArn"]
+            else:
+                self._call("elbv2", "modify_target_group", TargetGroupArn=tg_arn, **health)
+            self._sync_targets(balancer, tg_arn, node_port, workers)
+        for service_port in [p for p in balancer.target_groups if p not in wanted_ports]:
+            self._call("elbv2", "delete_listener", ListenerArn=balancer.listeners.pop(service_port))
+            tg_arn = balancer.target_groups.pop(service_port)
+            self._call("elbv2", "delete_target_group", TargetGroupArn=tg_arn)
+            self._tg_owner.pop(tg_arn, None)
+
+    def _sync_targets(
+        self, balancer: _Balancer, tg_arn: str, node_port: int, workers: list[str]
+    ) -> None:
+        current = {
+            d["Target"]["Id"]
+            for d in self._call("elbv2", "describe_target_health", TargetGroupArn=tg_arn)[
+                "TargetHealthDescriptions"
+            ]
+        }
+        add = [i for i in workers if i not in current]
+        remove = [i for i in current if i not in workers]
+        if add:
+            self._call(
+                "elbv2",
+                "register_targets",
+                TargetGroupArn=tg_arn,
+                Targets=[{"Id": i, "Port": node_port} for i in add],
+            )
+            for instance_id in add:
+                balancer.registered_at.setdefault(instance_id, self._clock())
+        if remove:
+            self._call(
+                "elbv2",
+                "deregister_targets",
+                TargetGroupArn=tg_arn,
+                Targets=[{"Id": i} for i in remove],
+            )
+
+    def _vpc_of(self, lb_arn: str) -> str:
+        lbs = self._call("elbv2", "describe_load_balancers", LoadBalancerArns=[lb_arn])
+        return str(lbs["LoadBalancers"][0]["VpcId"])
+
+    def _cluster_tags(self, lb_arn: str) -> list[dict[str, str]]:
+        described = self._call("elbv2", "describe_tags", ResourceArns=[lb_arn])
+        tags = described["TagDescriptions"][0]["Tags"]
+        return [t for t in tags if t["Key"] != naming.SERVICE_NAME_TAG]
+
+    # -- delete --------------------------------------------------------------------------------
+    def _delete(self, kube: KubeStore, svc: dict[str, Any]) -> None:
+        meta = svc["metadata"]
+        key = _service_key(svc)
+        balancer = self._balancers.get(key)
+        name = balancer.name if balancer else naming.load_balancer_name(meta["uid"])
+        found = self._find_balancer(name)
+        if found is not None:
+            arn = found["LoadBalancerArn"]
+            listeners = self._call("elbv2", "describe_listeners", LoadBalancerArn=arn)["Listeners"]
+            groups = {
+                action["TargetGroupArn"]
+                for listener in listeners
+                for action in listener.get("DefaultActions", [])
+                if action.get("TargetGroupArn")
+            }
+            for listener in listeners:
+                self._call("elbv2", "delete_listener", ListenerArn=listener["ListenerArn"])
+            self._call("elbv2", "delete_load_balancer", LoadBalancerArn=arn)
+            for tg_arn in groups:
+                self._call("elbv2", "delete_target_group", TargetGroupArn=tg_arn)
+            log.info("deleted NLB %s of %s", name, key)
+        self._forget(key)
+        finalizers = [f for f in meta.get("finalizers") or [] if f != naming.CLEANUP_FINALIZER]
+        if finalizers != (meta.get("finalizers") or []):
+            kube.patch(
+                "v1/services",
+                meta["name"],
+                {"metadata": {"finalizers": finalizers}},
+                meta.get("namespace", "default"),
+            )
+        if not finalizers and meta.get("deletionTimestamp") is None:
+            ingress_gone: dict[str, Any] = {"status": {"loadBalancer": {}}}
+            kube.patch(
+                "v1/services",
+                meta["name"],
+                ingress_gone,
+                meta.get("namespace", "default"),
+                subresource="status",
+            )
+
+    def _forget(self, key: str) -> None:
+        balancer = self._balancers.pop(key, None)
+        if balancer is None:
+            return
+        for tg_arn in balancer.target_groups.values():
+            self._tg_owner.pop(tg_arn, None)
+
+    # -- health and the data path --------------------------------------------------------------
+    def target_health(
+        self, target_group_arn: str, instance_id: str, port: int
+    ) -> tuple[str, str | None, str | None]:
+        """Health of one target, as the NLB's health checks would see it now."""
+        with self._lock:
+            known = self._health.get((target_group_arn, instance_id))
+        if known is not None:
+            return known
+        return ("unavailable", "Target.NotRegistered", "Target is not registered")
+
+    def _refresh(
+        self, services: list[dict[str, Any]], nodes: list[_Node], pods: list[dict[str, Any]]
+    ) -> None:
+        by_key = {_service_key(s): s for s in services}
+        now = self._clock()
+        plans: list[LoadBalancerPlan] = []
+        hosts: dict[str, list[str]] = {}
+        health: dict[tuple[str, str], tuple[str, str | None, str | None]] = {}
+        for key, balancer in self._balancers.items():
+            svc = by_key.get(key)
+            if svc is None:
+                continue
+            spec = svc["spec"]
+            local = spec.get("externalTrafficPolicy") == "Local"
+            endpoints = self._endpoints(svc, pods)
+            node_healthy: dict[str, bool] = {}
+            for node in nodes:
+                if not node.worker:
+                    continue
+                registered = balancer.registered_at.get(node.instance_id)
+                has_local = any(e.node == node.name and e.ready for e in endpoints)
+                passes = node.ready and (has_local if local else any(e.ready for e in endpoints))
+                settled = registered is not None and now - registered >= self._target_healthy_delay
+                if registered is None:
+                    state: tuple[str, str | None, str | None] = (
+                        "unavailable",
+                        "Target.NotRegistered",
+                        "Target is not registered",
+                    )
+                elif not settled:
+                    state = (
+                        "initial",
+                        "Elb.RegistrationInProgress",
+                        "Target registration is in progress",
+                    )
+                elif passes:
+                    state = ("healthy", None, None)
+                else:
+                    state = ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+                node_healthy[node.name] = state[0] == "healthy"
+                for tg_arn in balancer.target_groups.values():
+                    health[(tg_arn, node.instance_id)] = state
+            active = now - balancer.created_at >= self._nlb_active_delay
+            hosts[balancer.dns_name] = [ip for ip, _zone in balancer.interfaces]
+            if not active:
+                continue
+            listeners = tuple(
+                (ip, port, zone) for ip, zone in balancer.interfaces for port in balancer.listeners
+            )
+            targets = tuple(
+                TargetNode(node=n.name, node_ip=n.ip, zone=n.zone, healthy=node_healthy[n.name])
+                for n in nodes
+                if n.name in node_healthy
+            )
+            plans.append(
+                LoadBalancerPlan(
+                    name=balancer.name,
+                    listeners=listeners,
+                    targets=targets,
+                    endpoints=tuple(endpoints),
+                    traffic_policy="Local" if local else "Cluster",
+                )
+            )
+        with self._lock:
+            self._health = health
+        self._apply_plans(plans)
+        self._publish_hosts(hosts)
+
+    @staticmethod
+    def _endpoints(svc: dict[str, Any], pods: list[dict[str, Any]]) -> list[Endpoint]:
+        spec = svc["spec"]
+        selector = spec.get("selector") or {}
+        ports = spec.get("ports") or []
+        target_port = ports[0].get("targetPort", ports[0]["port"]) if ports else 80
+        endpoints = []
+        for pod in pods:
+            meta = pod["metadata"]
+            if meta.get("namespace", "default") != svc["metadata"].get("namespace", "default"):
+                continue
+            if meta.get("deletionTimestamp") or not _labels_match(
+                selector, meta.get("labels") or {}
+            ):
+                continue
+            status = pod.get("status") or {}
+            if not status.get("podIP"):
+                continue
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions") or []
+            )
+            endpoints.append(
+                Endpoint(
+                    ip=status["podIP"],
+                    port=int(target_port),
+                    node=(pod.get("spec") or {}).get("nodeName") or "",
+                    ready=ready,
+                )
+            )
+        return sorted(endpoints, key=lambda e: (e.node, e.ip))

@@ -1,0 +1,224 @@
+"""One local world: AWS (moto), kops, a Kubernetes API, the cloud controller and the data path.
+
+Everything runs in this process (threads), except the emulated `kops`, which is an executable
+the product calls like the real one. A client reaches the world only through standard switches:
+`AWS_ENDPOINT_URL` (+ dummy credentials), a kubeconfig (written by `kops export kubecfg`), and
+the `kops` executable under `<home>/bin`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from sandbox.aws import (
+    AwsFaults,
+    AwsServer,
+    CommandOutcome,
+    CommandRequest,
+    default_instance_online,
+    set_command_executor,
+    set_instance_online_predicate,
+    set_target_health_provider,
+)
+from sandbox.cloud import ServiceController
+from sandbox.config import SandboxConfig
+from sandbox.dataplane.nlb import NlbDataPlane
+from sandbox.dataplane.pods import PodServers
+from sandbox.dataplane.ssm_agent import RunRequest, ShellAgent
+from sandbox.k8s import KubeApiServer
+from sandbox.kops import install_executable
+from sandbox.kops.kubelet import mark_ready_nodes
+
+log = logging.getLogger(__name__)
+
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "twin", "AWS_SECRET_ACCESS_KEY": "twin"}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the world can be reached."""
+
+    aws: str
+    kubernetes: str
+    region: str
+    bin_dir: str
+
+    def client_env(self) -> dict[str, str]:
+        """The environment a client of the twin needs (besides PATH)."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            **DUMMY_CREDENTIALS,
+        }
+
+
+def _mark_ready_nodes(kube: KubeApiServer) -> None:
+    """The kubelets' part: nodes turn Ready when their boot time has come."""
+    mark_ready_nodes(kube)
+
+
+class _PodAddresses:
+    """Hands out pod IPs from the pod CIDR: one /24 per node, like a per-node pod range."""
+
+    def __init__(self, cidr: str) -> None:
+        self._subnets: Iterator[ipaddress.IPv4Network] = ipaddress.IPv4Network(cidr).subnets(
+            new_prefix=24
+        )
+        self._per_node: dict[str, Iterator[ipaddress.IPv4Address]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, pod: dict[str, Any]) -> str:
+        node = (pod.get("spec") or {}).get("nodeName") or "unscheduled"
+        with self._lock:
+            if node not in self._per_node:
+                hosts = next(self._subnets).hosts()
+                next(hosts)  # .1 is the node's bridge on real clusters
+                self._per_node[node] = hosts
+            return str(next(self._per_node[node]))
+
+
+class World:
+    """The local twin; `start()` brings it up in background threads, `stop()` takes it down."""
+
+    def __init__(self, config: SandboxConfig, home: Path) -> None:
+        self.config = config
+        self.home = home
+        self._rng = random.Random(config.faults.seed)
+        self._launched: dict[str, float] = {}
+        self.aws = AwsServer(
+            region=config.region,
+            faults=AwsFaults(
+                throttle_rate=config.faults.aws_throttle_rate, seed=config.faults.seed
+            ),
+        )
+        self.pods = PodServers()
+        self.kube = KubeApiServer(
+            pod_runtime=self.pods,
+            pod_ip_allocator=_PodAddresses(config.pod_cidr),
+            fault_5xx_rate=config.faults.kube_5xx_rate,
+            seed=config.faults.seed,
+        )
+        self.nlb = NlbDataPlane()
+        self.agent = ShellAgent()
+        self.controller: ServiceController | None = None
+        self.endpoints: Endpoints | None = None
+
+    def start(self) -> Endpoints:
+        """Start every part and return the endpoints."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        config_path = self.home / "config.toml"
+        config_path.write_text(self.config.to_toml())
+        aws_url = self.aws.start(port=self.config.aws_port)
+        kube_url = self.kube.start(port=self.config.kube_port)
+        bin_dir = self.home / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        install_executable(bin_dir, kube_api_url=kube_url, config_path=config_path)
+        self.controller = ServiceController(
+            aws_url=aws_url,
+            region=self.config.region,
+            nlb_active_delay=self.config.delays.nlb_active,
+            target_healthy_delay=self.config.delays.target_healthy,
+            apply_plans=self.nlb.apply,
+            publish_hosts=self.agent.set_hosts,
+            on_load_balancer_created=self.aws.activate_load_balancer_after,
+        )
+        self.kube.add_reconciler(_mark_ready_nodes)
+        self.kube.add_reconciler(self.controller.reconcile)
+        set_target_health_provider(self.controller.target_health)
+        set_command_executor(self._run_command)
+        set_instance_online_predicate(self._ssm_online)
+        self.endpoints = Endpoints(
+            aws=aws_url, kubernetes=kube_url, region=self.config.region, bin_dir=str(bin_dir)
+        )
+        self._write_client_files(self.endpoints)
+        log.info("twin up: AWS %s, Kubernetes %s", aws_url, kube_url)
+        return self.endpoints
+
+    def stop(self) -> None:
+        """Stop every part; leaves no listening socket behind."""
+        set_command_executor(None)
+        set_instance_online_predicate(None)
+        set_target_health_provider(None)
+        self.kube.stop()
+        self.nlb.stop()
+        self.pods.stop_all()
+        self.agent.close()
+        self.aws.stop()
+
+    # -- hooks -----------------------------------------------------------------------------
+    def _run_command(self, request: CommandRequest) -> CommandOutcome:
+        faults = self.config.faults
+        delay = self.config.delays.ssm_command + faults.ssm_slow_seconds
+        if delay:
+            time.sleep(delay)
+        if faults.ssm_lost_rate and self._rng.random() < faults.ssm_lost_rate:
+            time.sleep(request.execution_timeout)
+            return CommandOutcome(status="TimedOut", response_code=-1)
+        outcome = self.agent.run(
+            RunRequest(
+                command_id=request.command_id,
+                instance_id=request.instance_id,
+                commands=list(request.commands),
+                timeout_s=float(request.execution_timeout),
+                private_ip=self._private_ip(request.instance_id),
+                region=request.region,
+            )
+        )
+        return CommandOutcome(
+            status=outcome.status,
+            response_code=outcome.response_code,
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+        )
+
+    def _private_ip(self, instance_id: str) -> str | None:
+        reservations = self._ec2().describe_instances(InstanceIds=[instance_id])["Reservations"]
+        instances = [i for r in reservations for i in r["Instances"]]
+        return instances[0].get("PrivateIpAddress") if instances else None
+
+    def _ec2(self) -> Any:
+        session: Any = boto3.session.Session(
+            region_name=self.config.region,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        return session.client("ec2", endpoint_url=self.aws.url)
+
+    def _ssm_online(self, instance_id: str) -> bool:
+        """Online once running with the SSM policy for `ssm_online` seconds."""
+        if not default_instance_online(instance_id, region=self.config.region):
+            self._launched.pop(instance_id, None)
+            return False
+        first_seen = self._launched.setdefault(instance_id, time.monotonic())
+        return time.monotonic() - first_seen >= self.config.delays.ssm_online
+
+    # -- client files ----------------------------------------------------------------------
+    def _write_client_files(self, endpoints: Endpoints) -> None:
+        env_lines = [f"export {k}={v}" for k, v in endpoints.client_env().items()]
+        env_lines.append(f'export PATH="{endpoints.bin_dir}:$PATH"')
+        (self.home / "env").write_text("\n".join(env_lines) + "\n")
+        (self.home / "endpoints.json").write_text(
+            json.dumps(
+                {
+                    "aws": endpoints.aws,
+                    "kubernetes": endpoints.kubernetes,
+                    "region": endpoints.region,
+                    "bin_dir": endpoints.bin_dir,
+                    "kops": str(Path(endpoints.bin_dir) / "kops"),
+                },
+                indent=2,
+            )
+            + "\n"
+        )

@@ -1,0 +1,50 @@
+"""The local twin for end-to-end tests: one world per session, reached only by standard switches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.config import SandboxConfig
+from sandbox.world import World
+from tasks.spec import EnvironmentSpec, PollPolicy, Timeouts
+
+
+@pytest.fixture(scope="session")
+def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A running twin, with this process's environment pointed at it like `.sandbox/env` does."""
+    home = tmp_path_factory.mktemp("twin")
+    world = World(SandboxConfig.instant(), home)
+    endpoints = world.start()
+    patch = pytest.MonkeyPatch()
+    for name, value in endpoints.client_env().items():
+        patch.setenv(name, value)
+    patch.setenv("SANDBOX_KOPS_ARGV_LOG", str(home / "kops-argv.jsonl"))
+    patch.setenv("PATH", f"{endpoints.bin_dir}{os.pathsep}{os.environ['PATH']}")
+    try:
+        yield world
+    finally:
+        patch.undo()
+        world.stop()
+
+
+@pytest.fixture(scope="session")
+def spec(twin: World) -> EnvironmentSpec:
+    """The procedure's environment, with waits sized for the twin's instant clock."""
+    return EnvironmentSpec(
+        cluster_name="e2e.k8s.local",
+        kubeconfig_path=str(Path(twin.home) / "kube" / "e2e.yaml"),
+        timeouts=Timeouts(
+            cluster_valid=60,
+            deployment_ready=60,
+            service_hostname=60,
+            nlb_active=60,
+            targets_healthy=60,
+            bastion_online=60,
+            kops_command=120,
+        ),
+        poll=PollPolicy(initial=0.1, factor=1.5, cap=0.5),
+    )

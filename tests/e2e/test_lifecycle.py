@@ -1,0 +1,158 @@
+"""provision → verify → drift to `Cluster` → verify fails → back to `Local` → teardown, on the twin.
+
+One environment goes through its whole life in order; each test builds on the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from kubernetes import client, config
+from prefect.client.orchestration import get_client
+
+from flows.provision import ProvisionResult, provision
+from flows.teardown import teardown
+from flows.verify import VerifyResult, verify
+from sandbox.world import World
+from tasks.errors import SpecError
+from tasks.spec import EnvironmentSpec
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
+
+
+def aws(service: str, world: World) -> Any:
+    return boto3.client(service, endpoint_url=world.aws.url, region_name=world.config.region)
+
+
+def live_instances(world: World) -> list[dict[str, Any]]:
+    reservations = aws("ec2", world).describe_instances(
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )["Reservations"]
+    return [i for r in reservations for i in r["Instances"]]
+
+
+def kops_commands(world: World) -> list[list[str]]:
+    log = Path(world.home) / "kops-argv.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def creates(world: World) -> int:
+    return sum(1 for argv in kops_commands(world) if argv[:2] == ["create", "cluster"])
+
+
+def set_policy(spec: EnvironmentSpec, policy: str) -> None:
+    api = config.new_client_from_config(config_file=spec.kubeconfig_file)
+    client.CoreV1Api(api).patch_namespaced_service(
+        spec.service_name, spec.namespace, {"spec": {"externalTrafficPolicy": policy}}
+    )
+
+
+def artifact(key: str) -> str:
+    with get_client(sync_client=True) as prefect:
+        found = prefect.read_latest_artifacts()
+    return next(str(a.data) for a in found if a.key == key)
+
+
+def test_bad_input_fails_before_any_write(twin: World) -> None:
+    before = sum(twin.aws.write_counts().values())
+    state = provision(
+        spec={"cluster_name": "Not_A_Name", "zones": ["us-east-1a"]}, return_state=True
+    )
+    assert state.is_failed()
+    assert sum(twin.aws.write_counts().values()) == before == 0
+
+
+def test_wrong_zone_fails_in_preflight_before_any_write(twin: World, spec: EnvironmentSpec) -> None:
+    bad = spec.model_copy(update={"zones": ("ap-northeast-1z",)})
+    state = provision(spec=bad, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(SpecError, match="ap-northeast-1z"):
+        state.result()
+    assert sum(twin.aws.write_counts().values()) == 0
+
+
+def test_provision_builds_the_environment(twin: World, spec: EnvironmentSpec) -> None:
+    result = provision(spec=spec)
+    assert isinstance(result, ProvisionResult)
+    assert result.changed
+    assert result.nlb_dns_name.endswith(".elb.ap-northeast-1.amazonaws.com")
+    assert result.bastion_private_ip.startswith("127.20.")
+    assert len(result.nginx_nodes) == 2  # spread over both worker nodes
+    assert len(live_instances(twin)) == 1 + 2 + 1  # control plane, nodes, bastion
+    assert creates(twin) == 1
+    assert Path(spec.kubeconfig_file).stat().st_mode & 0o777 == 0o600
+    summary = artifact("provision-e2e-k8s-local")
+    assert result.nlb_dns_name in summary and result.bastion_instance_id in summary
+
+
+def test_second_provision_changes_nothing(twin: World, spec: EnvironmentSpec) -> None:
+    instances = {i["InstanceId"] for i in live_instances(twin)}
+    writes_before = twin.aws.write_counts()
+    result = provision(spec=spec)
+    assert not result.changed, [s for s in result.steps if s.changed]
+    assert {i["InstanceId"] for i in live_instances(twin)} == instances
+    assert creates(twin) == 1
+    assert twin.aws.write_counts() - writes_before == Counter()
+    assert "Nothing changed" in artifact("provision-e2e-k8s-local")
+
+
+def test_verify_proves_the_client_ip_is_preserved(twin: World, spec: EnvironmentSpec) -> None:
+    result = verify(spec=spec)
+    assert isinstance(result, VerifyResult)
+    assert result.passed
+    assert set(result.client_addresses) == {result.bastion_private_ip}
+    assert all(check.passed for check in result.checks)
+    evidence = artifact("verify-evidence-e2e-k8s-local")
+    assert result.bastion_private_ip in evidence and result.token in evidence
+
+
+def test_verify_fails_under_cluster_policy_and_names_node_ips(
+    twin: World, spec: EnvironmentSpec
+) -> None:
+    set_policy(spec, "Cluster")
+    state = verify(spec=spec, return_state=True)
+    assert state.is_failed()
+    assert "client_ip_preserved" in (state.message or "")
+    assert "service_not_drifted" in (state.message or "")
+    node_ips = {n["status"]["addresses"][0]["address"] for n in twin.kube.list("v1/nodes")}
+    evidence = artifact("verify-evidence-e2e-k8s-local")
+    assert any(ip in evidence for ip in node_ips)
+
+
+def test_back_to_local_verify_passes_again(twin: World, spec: EnvironmentSpec) -> None:
+    set_policy(spec, "Local")
+    assert verify(spec=spec).passed
+
+
+def test_teardown_refuses_a_wrong_confirmation(twin: World, spec: EnvironmentSpec) -> None:
+    instances = len(live_instances(twin))
+    state = teardown(
+        spec=spec, confirm_cluster_name="other.k8s.local", require_approval=False, return_state=True
+    )
+    assert state.is_failed()
+    assert len(live_instances(twin)) == instances
+
+
+def test_teardown_leaves_nothing_and_can_run_again(twin: World, spec: EnvironmentSpec) -> None:
+    result = teardown(
+        spec=spec,
+        confirm_cluster_name=spec.cluster_name,
+        require_approval=False,
+        delete_state_bucket=True,
+    )
+    assert result.remaining == {}
+    assert live_instances(twin) == []
+    assert twin.kube.list("v1/services", namespace=spec.namespace) == []
+    assert aws("elbv2", twin).describe_load_balancers()["LoadBalancers"] == []
+    again = teardown(
+        spec=spec,
+        confirm_cluster_name=spec.cluster_name,
+        require_approval=False,
+        delete_state_bucket=True,
+    )
+    assert not any(step.changed for step in again.steps)
