@@ -17,7 +17,12 @@ from tasks.spec import EnvironmentSpec, PollPolicy, Timeouts
 def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A running twin, with this process's environment pointed at it like `.sandbox/env` does."""
     home = tmp_path_factory.mktemp("twin")
-    world = World(SandboxConfig.instant(), home)
+    # Loopback ranges of their own, so that test sessions running side by side never collide.
+    octet = 30 + os.getpid() % 60 * 2
+    config = SandboxConfig.instant(
+        vpc_cidr=f"127.{octet}.0.0/16", pod_cidr=f"127.{octet + 1}.0.0/16"
+    )
+    world = World(config, home)
     endpoints = world.start()
     patch = pytest.MonkeyPatch()
     for name, value in endpoints.client_env().items():
