@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     patch = pytest.MonkeyPatch()
     for name, value in endpoints.client_env().items():
         patch.setenv(name, value)
+    # A distinctive secret, so tests can prove it never reaches logs, artifacts or results.
+    patch.setenv("AWS_SECRET_ACCESS_KEY", f"e2e-secret-{secrets.token_hex(8)}")
     patch.setenv("SANDBOX_KOPS_ARGV_LOG", str(home / "kops-argv.jsonl"))
     patch.setenv("PATH", f"{endpoints.bin_dir}{os.pathsep}{os.environ['PATH']}")
     try:

@@ -5,14 +5,17 @@ One environment goes through its whole life in order; each test builds on the pr
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import yaml
 from kubernetes import client, config
 from prefect.client.orchestration import get_client
 
@@ -59,13 +62,24 @@ def artifact(key: str) -> str:
     return next(str(a.data) for a in found if a.key == key)
 
 
-def test_bad_input_fails_before_any_write(twin: World) -> None:
-    before = sum(twin.aws.write_counts().values())
-    state = provision(
-        spec={"cluster_name": "Not_A_Name", "zones": ["us-east-1a"]}, return_state=True
-    )
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"cluster_name": "Not_A_Name.k8s.local"},
+        {"zones": ["us-east-1a"]},
+        {"node_count": 0},
+        {"kubernetes_version": "1.9.1"},
+        {"service_port": 70000},
+        {"external_traffic_policy": "Nearest"},
+        {"state_store_bucket": "Bad_Bucket"},
+    ],
+    ids=lambda bad: next(iter(bad)),
+)
+def test_bad_input_fails_before_any_write(twin: World, bad: dict[str, object]) -> None:
+    state = provision(spec={"cluster_name": "e2e.k8s.local", **bad}, return_state=True)
     assert state.is_failed()
-    assert sum(twin.aws.write_counts().values()) == before == 0
+    assert sum(twin.aws.write_counts().values()) == 0
+    assert live_instances(twin) == []
 
 
 def test_wrong_zone_fails_in_preflight_before_any_write(twin: World, spec: EnvironmentSpec) -> None:
@@ -130,6 +144,33 @@ def test_verify_fails_under_cluster_policy_and_names_node_ips(
 def test_back_to_local_verify_passes_again(twin: World, spec: EnvironmentSpec) -> None:
     set_policy(spec, "Local")
     assert verify(spec=spec).passed
+
+
+def test_secrets_never_reach_logs_artifacts_or_results(spec: EnvironmentSpec) -> None:
+    kubeconfig = yaml.safe_load(Path(spec.kubeconfig_file).read_text())
+    user = kubeconfig["users"][0]["user"]
+    key_pem = base64.b64decode(user["client-key-data"]).decode()
+    secrets = [
+        os.environ["AWS_SECRET_ACCESS_KEY"],
+        user["client-key-data"][:40],
+        user["client-certificate-data"][:40],
+        key_pem.splitlines()[1],  # a line of the private key itself
+    ]
+    with get_client(sync_client=True) as prefect:
+        messages: list[str] = []
+        while page := prefect.read_logs(limit=200, offset=len(messages)):
+            messages += [log.message for log in page]
+        logs = " ".join(messages)
+        artifacts = " ".join(str(a.data) for a in prefect.read_artifacts(limit=200))
+        runs = prefect.read_flow_runs()
+        states = " ".join(
+            f"{run.parameters} {run.state.message if run.state else ''}" for run in runs
+        )
+    assert logs and artifacts and runs
+    for secret in secrets:
+        assert secret not in logs
+        assert secret not in artifacts
+        assert secret not in states
 
 
 def test_teardown_refuses_a_wrong_confirmation(twin: World, spec: EnvironmentSpec) -> None:
