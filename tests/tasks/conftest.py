@@ -26,6 +26,7 @@ AWS_TASK_MODULES = (
     "tasks.network",
     "tasks.bastion",
     "tasks.nlb",
+    "tasks.discovery",
 )
 
 

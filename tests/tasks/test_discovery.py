@@ -1,0 +1,51 @@
+"""Verification finds the bastion provision made, read-only, on the twin's AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tasks.bastion import (
+    ensure_bastion_instance,
+    ensure_bastion_role,
+    ensure_bastion_security_group,
+    wait_for_bastion_online,
+)
+from tasks.discovery import find_bastion
+from tasks.errors import KopsNlbError
+from tasks.network import cluster_network
+from tasks.spec import EnvironmentSpec
+
+pytestmark = pytest.mark.usefixtures("no_run_logger")
+
+
+def test_no_bastion_is_a_clear_error(twin_kops_vpc: dict[str, str], spec: EnvironmentSpec) -> None:
+    with pytest.raises(KopsNlbError, match="run `provision` first"):
+        find_bastion.fn(spec)
+
+
+def test_the_online_bastion_is_found_without_creating_anything(
+    twin_kops_vpc: dict[str, str], spec: EnvironmentSpec, boto: Any
+) -> None:
+    network = cluster_network.fn(spec)
+    ensure_bastion_role.fn(spec)
+    ensure_bastion_security_group.fn(spec, network)
+    launched = ensure_bastion_instance.fn(spec, network, "token-1")
+    online = wait_for_bastion_online.fn(spec, launched.ids["instance_id"])
+    before = len(boto("ec2").describe_instances()["Reservations"])
+
+    assert find_bastion.fn(spec) == online
+    assert len(boto("ec2").describe_instances()["Reservations"]) == before
+
+
+def test_a_stopped_bastion_is_not_used(
+    twin_kops_vpc: dict[str, str], spec: EnvironmentSpec, boto: Any
+) -> None:
+    network = cluster_network.fn(spec)
+    ensure_bastion_role.fn(spec)
+    ensure_bastion_security_group.fn(spec, network)
+    launched = ensure_bastion_instance.fn(spec, network, "token-1")
+    boto("ec2").stop_instances(InstanceIds=[launched.ids["instance_id"]])
+    with pytest.raises(KopsNlbError, match="no running bastion"):
+        find_bastion.fn(spec)
