@@ -25,27 +25,26 @@ def test_no_bastion_is_a_clear_error(twin_kops_vpc: dict[str, str], spec: Enviro
         find_bastion.fn(spec)
 
 
-def test_the_online_bastion_is_found_without_creating_anything(
-    twin_kops_vpc: dict[str, str], spec: EnvironmentSpec, boto: Any
-) -> None:
+@pytest.fixture
+def bastion_id(twin_kops_vpc: dict[str, str], spec: EnvironmentSpec) -> str:
+    """A bastion launched the way provision launches it."""
     network = cluster_network.fn(spec)
     ensure_bastion_role.fn(spec)
     ensure_bastion_security_group.fn(spec, network)
-    launched = ensure_bastion_instance.fn(spec, network, "token-1")
-    online = wait_for_bastion_online.fn(spec, launched.ids["instance_id"])
+    return ensure_bastion_instance.fn(spec, network, "token-1").ids["instance_id"]
+
+
+def test_the_online_bastion_is_found_without_creating_anything(
+    bastion_id: str, spec: EnvironmentSpec, boto: Any
+) -> None:
+    online = wait_for_bastion_online.fn(spec, bastion_id)
     before = len(boto("ec2").describe_instances()["Reservations"])
 
     assert find_bastion.fn(spec) == online
     assert len(boto("ec2").describe_instances()["Reservations"]) == before
 
 
-def test_a_stopped_bastion_is_not_used(
-    twin_kops_vpc: dict[str, str], spec: EnvironmentSpec, boto: Any
-) -> None:
-    network = cluster_network.fn(spec)
-    ensure_bastion_role.fn(spec)
-    ensure_bastion_security_group.fn(spec, network)
-    launched = ensure_bastion_instance.fn(spec, network, "token-1")
-    boto("ec2").stop_instances(InstanceIds=[launched.ids["instance_id"]])
+def test_a_stopped_bastion_is_not_used(bastion_id: str, spec: EnvironmentSpec, boto: Any) -> None:
+    boto("ec2").stop_instances(InstanceIds=[bastion_id])
     with pytest.raises(KopsNlbError, match="no running bastion"):
         find_bastion.fn(spec)
