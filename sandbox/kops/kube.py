@@ -21,6 +21,8 @@ CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 NODE_ROLE_LABEL = "node-role.kubernetes.io/node"
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 INSTANCE_GROUP_LABEL = "kops.k8s.io/instancegroup"
+RETRIES = 5
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class KubeApiError(Exception):
@@ -52,6 +54,17 @@ class HttpKube:
         self.timeout = timeout
 
     def _request(self, method: str, path: str, body: Any = None, content_type: str = "") -> Any:
+        """Send one request; like client-go, answers 429/5xx are tried again a few times."""
+        for attempt in range(RETRIES):
+            try:
+                return self._send(method, path, body, content_type)
+            except KubeApiError as exc:
+                if exc.status not in RETRIED_STATUSES or attempt == RETRIES - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _send(self, method: str, path: str, body: Any, content_type: str) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
         request.add_header("Accept", "application/json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from kubernetes.client.exceptions import ApiException
+from kubernetes.client.exceptions import ApiException, NotFoundException, ServiceException
 
 from tasks.errors import (
     ConflictError,
@@ -32,6 +32,8 @@ def client_error(code: str) -> ClientError:
         (client_error("ValidationError"), False),
         (EndpointConnectionError(endpoint_url="http://x"), True),
         (ApiException(status=503), True),
+        (ServiceException(status=503), True),
+        (NotFoundException(status=404), False),
         (ApiException(status=429), True),
         (ApiException(status=404), False),
         (ApiException(status=403), False),
