@@ -1,0 +1,1 @@
+"""Benchmarks of the flows on the local twin with realistic simulated latencies (`make bench`)."""

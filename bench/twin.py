@@ -1,0 +1,284 @@
+"""The local twin as the benchmarks use it: realistic latencies, a loopback range of its own, and
+a timestamped log of every API call it serves, labelled with who made it.
+
+Instrumentation only wraps things at run time (the AWS endpoint's WSGI app, the Kubernetes API's
+call counter, the cloud controller's AWS helper); nothing in ``sandbox/`` is changed. Who made an
+AWS call is told apart like this:
+
+- ``product``: the flows' boto3 clients, which send ``kops-nlb-flows`` in their User-Agent
+  (``tasks/aws.py``);
+- ``controller``: the twin's cloud controller, counted by wrapping its one AWS helper;
+- ``agent``: the twin's SSM agent looking up an instance's private address;
+- ``kops``: everything else the endpoint served (the emulated kops executable the product runs);
+- ``bench``: this package's own look-ups (their User-Agent carries ``kops-nlb-bench``), left out.
+
+Kubernetes calls are labelled by what they touch: Node registration and Node status are the
+twin's kubelet (``kubelet``); everything else is a ``client`` (the flows or kops).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import os
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from bench.calls import Call
+from sandbox.aws import wire
+from sandbox.config import Delays, SandboxConfig
+from sandbox.world import World
+from tasks.spec import EnvironmentSpec
+
+# The latencies of the real cloud the benchmarks simulate (seconds, before scaling).
+REALISTIC_DELAYS = Delays(
+    node_ready=60.0, nlb_active=30.0, target_healthy=20.0, ssm_online=20.0, ssm_command=0.0
+)
+PRODUCT_USER_AGENT = "kops-nlb-flows"
+BENCH_USER_AGENT = "kops-nlb-bench"
+CLUSTER_NAME = "bench.k8s.local"
+KUBE_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# e2e tests take loopback octets 30-149 (tests/e2e/conftest.py); benchmarks take 150-249.
+FIRST_OCTET, OCTET_SLOTS = 150, 50
+LOCK_DIR = Path(tempfile.gettempdir())
+
+
+class CallLog:
+    """A thread-safe, append-only list of calls."""
+
+    def __init__(self) -> None:
+        self._calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    def add(self, call: Call) -> None:
+        """Record one call."""
+        with self._lock:
+            self._calls.append(call)
+
+    def snapshot(self) -> list[Call]:
+        """Return every call recorded so far, oldest first."""
+        with self._lock:
+            return sorted(self._calls, key=lambda c: c.at)
+
+
+def camel_operation(snake: str) -> str:
+    """Return the AWS operation of a boto3 method (``describe_tags`` -> ``DescribeTags``)."""
+    return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
+
+
+class LoopbackRange:
+    """Two loopback /16s (VPC and pods) held by this process through a lock file."""
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        start = (os.getpid() if seed is None else seed) % OCTET_SLOTS
+        self._handle: io.TextIOWrapper | None = None
+        for step in range(OCTET_SLOTS):
+            slot = (start + step) % OCTET_SLOTS
+            handle = open(LOCK_DIR / f"kops-nlb-bench-loopback-{slot}.lock", "w")  # noqa: SIM115
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            self._handle = handle
+            self.octet = FIRST_OCTET + slot * 2
+            return
+        raise RuntimeError("every benchmark loopback range is in use by another process")
+
+    @property
+    def vpc_cidr(self) -> str:
+        """The VPC range (instances' private addresses are bound on loopback)."""
+        return f"127.{self.octet}.0.0/16"
+
+    @property
+    def pod_cidr(self) -> str:
+        """The pod range."""
+        return f"127.{self.octet + 1}.0.0/16"
+
+    def release(self) -> None:
+        """Give the range back."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def twin_config(*, scale: float, loopback: LoopbackRange) -> SandboxConfig:
+    """Return the twin's config: realistic latencies x `scale`, free ports, our loopback range."""
+    config = SandboxConfig.instant(
+        vpc_cidr=loopback.vpc_cidr, pod_cidr=loopback.pod_cidr, delays=REALISTIC_DELAYS
+    )
+    return config.scaled(scale)
+
+
+def bench_spec(home: Path) -> EnvironmentSpec:
+    """Return the environment the benchmarks provision: the product's defaults (waits included)."""
+    return EnvironmentSpec(
+        cluster_name=CLUSTER_NAME, kubeconfig_path=str(home / "kube" / f"{CLUSTER_NAME}.yaml")
+    )
+
+
+@dataclass
+class Twin:
+    """A running world, its call log, and the spec aimed at it."""
+
+    world: World
+    calls: CallLog
+    home: Path
+    spec: EnvironmentSpec
+    started: float = field(default_factory=time.time)
+
+    def aws_client(self, service: str) -> Any:
+        """Return a boto3 client for the benchmark's own look-ups (left out of the call counts)."""
+        session: Any = boto3.session.Session(
+            region_name=self.world.config.region,
+            aws_access_key_id="twin",
+            aws_secret_access_key="twin",
+        )
+        return session.client(
+            service,
+            endpoint_url=self.world.aws.url,
+            config=Config(user_agent_extra=BENCH_USER_AGENT),
+        )
+
+
+class _TimedCounter(Counter[tuple[str, str]]):
+    """A Counter that reports every increment (the Kubernetes API counts calls in one)."""
+
+    def __init__(self, on_increment: Callable[[tuple[str, str]], None]) -> None:
+        self._on_increment = on_increment
+        super().__init__()
+
+    def __setitem__(self, key: tuple[str, str], value: int) -> None:
+        before = self.get(key, 0)
+        super().__setitem__(key, value)
+        if value > before:
+            self._on_increment(key)
+
+
+def _kube_origin(method: str, resource: str) -> str:
+    if method in ("POST", "PATCH") and resource.startswith("v1/nodes"):
+        return "kubelet"
+    return "client"
+
+
+def _count_kube_calls(world: World, calls: CallLog) -> None:
+    def on_increment(key: tuple[str, str]) -> None:
+        method, resource = key
+        calls.add(
+            Call(
+                at=time.time(),
+                api="kube",
+                origin=_kube_origin(method, resource),
+                service=resource,
+                operation=method,
+                write=method in KUBE_WRITE_METHODS,
+            )
+        )
+
+    counter = _TimedCounter(on_increment)
+    world.kube.handler.call_counts = counter
+    world.kube.call_counts = counter
+
+
+def _tap_aws(world: World, calls: CallLog) -> None:
+    server: Any = world.aws._server
+    inner = server.app
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
+            return inner(environ, start_response)
+        body: bytes | None = None
+        if wire.needs_body(environ):
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+        call = wire.identify(environ, body)
+        agent = str(environ.get("HTTP_USER_AGENT", ""))
+        origin = (
+            "product"
+            if PRODUCT_USER_AGENT in agent
+            else "bench"
+            if BENCH_USER_AGENT in agent
+            else "other"
+        )
+        calls.add(Call(time.time(), "aws", origin, call.service, call.operation, call.is_write))
+        return inner(environ, start_response)
+
+    server.app = serve
+
+
+def _wrap_controller(world: World, calls: CallLog) -> None:
+    controller: Any = world.controller
+    inner = controller._call
+
+    def counted(service: str, operation: str, **kwargs: Any) -> Any:
+        started = time.time()
+        name = camel_operation(operation)
+        try:
+            return inner(service, operation, **kwargs)
+        finally:
+            write = wire.is_write_operation(name)
+            calls.add(Call(started, "aws", "controller", service, name, write, time.time()))
+
+    controller._call = counted
+
+
+def _wrap_agent(world: World, calls: CallLog) -> None:
+    inner = world._private_ip
+
+    def counted(instance_id: str) -> str | None:
+        calls.add(Call(time.time(), "aws", "agent", "ec2", "DescribeInstances", False))
+        return inner(instance_id)
+
+    world._private_ip = counted  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, then restore the previous values."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def running_twin(*, scale: float, loopback: LoopbackRange, home: Path, name: str) -> Iterator[Twin]:
+    """Start a world with realistic latencies times `scale`, point this process at it, and yield it.
+
+    moto's state is process-wide, so it is reset when the world stops: the next one starts empty.
+    """
+    world_home = home / name
+    world = World(twin_config(scale=scale, loopback=loopback), world_home)
+    calls = CallLog()
+    _count_kube_calls(world, calls)
+    endpoints = world.start()
+    try:
+        _tap_aws(world, calls)
+        _wrap_controller(world, calls)
+        _wrap_agent(world, calls)
+        env = {
+            **endpoints.client_env(),
+            "PATH": f"{endpoints.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "SANDBOX_KOPS_ARGV_LOG": str(world_home / "kops-argv.jsonl"),
+        }
+        with environment(env):
+            yield Twin(world=world, calls=calls, home=world_home, spec=bench_spec(world_home))
+    finally:
+        world.stop()
+        world.aws.reset()

@@ -1,0 +1,120 @@
+"""The benchmark's pure parts: critical path, call attribution, chains, detection, stats."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.calls import Call, attribute, product_writes, twin_writes, writes_by_origin
+from bench.critical_path import Latencies, Step, longest_path, sequential_latency, world_dag
+from bench.detection import detect
+from bench.stats import summarize
+from bench.timeline import Span, critical_chain, outside
+
+REALISTIC = Latencies(node_ready=60, nlb_active=30, target_healthy=20, ssm_online=20)
+
+
+@pytest.mark.parametrize(
+    ("latencies", "model", "seconds", "last_real_step"),
+    [
+        (REALISTIC, "twin", 90.0, "nlb_active"),
+        (REALISTIC, "chain", 110.0, "targets_healthy"),
+        (Latencies(node_ready=1, nlb_active=1, target_healthy=5, ssm_online=1), "twin", 6.0, None),
+        (Latencies(node_ready=1, nlb_active=1, target_healthy=1, ssm_online=9), "twin", 9.0, None),
+    ],
+)
+def test_world_critical_path(
+    latencies: Latencies, model: str, seconds: float, last_real_step: str | None
+) -> None:
+    path = longest_path(world_dag(latencies, model=model))
+    assert path.seconds == seconds
+    assert path.steps[-1] == "done"
+    if last_real_step:
+        assert path.steps[-2] == last_real_step
+
+
+def test_longest_path_rejects_cycles_and_unknown_steps() -> None:
+    with pytest.raises(ValueError, match="cycle"):
+        longest_path([Step("a", 1, ("b",)), Step("b", 1, ("a",))])
+    with pytest.raises(ValueError, match="unknown"):
+        longest_path([Step("a", 1, ("nope",))])
+
+
+@pytest.mark.parametrize(
+    ("latencies", "expected"),
+    [
+        (REALISTIC, 110.0),  # targets already healthy when the NLB is active
+        (Latencies(node_ready=10, nlb_active=5, target_healthy=8, ssm_online=2), 20.0),
+    ],
+)
+def test_sequential_latency(latencies: Latencies, expected: float) -> None:
+    assert sequential_latency(latencies) == expected
+
+
+def aws(at: float, origin: str, operation: str, *, ended: float | None = None) -> Call:
+    write = not operation.startswith("Describe")
+    return Call(at, "aws", origin, "elbv2", operation, write, ended)
+
+
+def test_attribute_replaces_wrapped_reports_and_labels_the_rest_kops() -> None:
+    calls = [
+        aws(10.0, "other", "CreateLoadBalancer"),  # the controller's, seen by the endpoint
+        aws(9.99, "controller", "CreateLoadBalancer", ended=10.2),
+        aws(11.0, "other", "CreateLoadBalancer"),  # nobody reported it: kops
+        aws(12.0, "product", "DescribeLoadBalancers"),
+        aws(12.5, "bench", "DescribeLoadBalancers"),
+        Call(13.0, "kube", "kubelet", "v1/nodes/status", "PATCH", True),
+    ]
+    settled = attribute(calls)
+    assert [(c.at, c.origin) for c in settled] == [
+        (9.99, "controller"),
+        (11.0, "kops"),
+        (12.0, "product"),
+        (13.0, "kubelet"),
+    ]
+    assert product_writes(settled) == 1
+    assert twin_writes(settled) == 2
+    assert writes_by_origin(settled) == {"aws:controller": 1, "aws:kops": 1, "kube:kubelet": 1}
+
+
+def test_critical_chain_walks_back_from_the_end() -> None:
+    spans = [
+        Span("a", 0.0, 1.0),
+        Span("side", 0.5, 3.5),  # ran alongside, ended after b started
+        Span("b", 1.2, 3.0),
+        Span("c", 3.6, 5.0),
+    ]
+    chain = critical_chain(spans, end=5.5)
+    assert [s.name for s in chain] == ["side", "c"]  # `a` overlapped `side`
+    assert outside(Span("flow", 0.0, 5.5), chain) == pytest.approx(5.5 - 3.0 - 1.4)
+    touching = [Span("a", 0.0, 1.0), Span("b", 0.98, 2.0)]  # clocks a few ms apart
+    assert [s.name for s in critical_chain(touching, end=2.0)] == ["b"]
+    assert [s.name for s in critical_chain(touching, end=2.0, slack=0.05)] == ["a", "b"]
+
+
+def test_detection_latency_rate_and_early_readiness() -> None:
+    spans = [
+        Span("wait_for_nlb_active", 100.0, 130.0),
+        Span("wait_for_targets_healthy", 130.1, 130.3),
+    ]
+    calls = [aws(100.0 + i * 5, "product", "DescribeLoadBalancers") for i in range(7)]
+    calls += [aws(131.0, "product", "DescribeLoadBalancers")]  # after the wait
+    ready = {"nlb": 127.0, "targets": 120.0, "nodes": None}
+    found = {d.resource: d for d in detect(spans, calls, ready)}
+    nlb = found["nlb"]
+    assert nlb.latency == pytest.approx(3.0)
+    assert nlb.calls == 7
+    assert nlb.calls_per_minute == pytest.approx(14.0)
+    assert not nlb.ready_before_wait
+    targets = found["targets"]
+    assert targets.ready_before_wait
+    assert targets.latency == pytest.approx(0.2)
+    assert targets.calls_per_minute is None  # too short for a rate
+    assert found["nodes"].latency is None and found["ssm"].wait is None
+
+
+def test_summarize() -> None:
+    summary = summarize([3.0, None, 1.0, 2.0])
+    assert summary is not None
+    assert (summary.median, summary.min, summary.max) == (2.0, 1.0, 3.0)
+    assert summary.as_dict(1) == {"median": 2.0, "min": 1.0, "max": 3.0, "runs": [3.0, 1.0, 2.0]}
+    assert summarize([None]) is None

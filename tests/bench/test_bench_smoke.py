@@ -1,0 +1,112 @@
+"""`python -m bench --smoke` end to end: it runs, and the report has every figure, sane.
+
+No timing is asserted (the machine may be busy); only structure and sense: re-provisioning
+writes nothing, ratios and rates are positive, every wait found its ready time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET_IDS = {"provision", "reprovision", "verify", "detection", "parsing", "bench_duration"}
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    out = tmp_path_factory.mktemp("bench")
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    figures = json.loads((out / "BENCHMARKS.json").read_text())
+    return figures, (out / "BENCHMARKS.md").read_text()
+
+
+def median(figure: dict[str, Any] | None) -> float:
+    assert figure is not None
+    assert figure["min"] <= figure["median"] <= figure["max"]
+    return float(figure["median"])
+
+
+def test_provision_figures(report: tuple[dict[str, Any], str]) -> None:
+    figures, _ = report
+    assert figures["schema"] == 1
+    assert figures["options"]["smoke"] is True
+    assert figures["critical_path"]["twin"]["seconds"] > 0
+    prov = figures["provision"]
+    assert median(prov["wall_s"]) > 0
+    assert median(prov["ratio_to_critical_path"]) > 0
+    assert median(prov["flow_run_s"]) <= median(prov["wall_s"])
+    assert set(prov["phases_s"]) >= {"before_validation", "validation_wait", "engine"}
+    assert {"ensure_cluster", "wait_for_cluster_valid", "wait_for_nlb_active"} <= set(
+        prov["task_s"]
+    )
+    assert median(figures["sequential"]["wall_s"]) > 0
+    assert "wait_for_bastion_online" in figures["sequential"]["step_s"]
+
+
+def test_reprovision_writes_nothing(report: tuple[dict[str, Any], str]) -> None:
+    figures, _ = report
+    re = figures["reprovision"]
+    assert median(re["wall_s"]) > 0
+    assert re["product_writes"]["max"] == 0
+    assert re["changed_steps"] == [[]]
+
+
+def test_verify_phases(report: tuple[dict[str, Any], str]) -> None:
+    figures, _ = report
+    phases = figures["verify"]["phases_s"]
+    assert set(phases) == {"discovery", "probe", "logs", "checks", "report", "engine"}
+    assert median(phases["probe"]) > 0
+    assert median(figures["verify"]["wall_s"]) >= median(phases["probe"])
+
+
+def test_detection_found_every_ready_time(report: tuple[dict[str, Any], str]) -> None:
+    figures, _ = report
+    detection = figures["detection"]
+    assert set(detection) == {"nodes", "nlb", "targets", "ssm"}
+    for resource, d in detection.items():
+        assert median(d["latency_s"]) >= 0, resource
+        assert median(d["calls"]) >= 1, resource
+        assert d["operations_run1"], resource
+
+
+def test_parsing_and_overhead(report: tuple[dict[str, Any], str]) -> None:
+    figures, _ = report
+    parsing = figures["parsing"]
+    assert parsing["lines"] == 20_000
+    assert 0 < parsing["records"] < parsing["lines"]
+    assert median(parsing["lines_per_cpu_second"]) > 0
+    assert median(parsing["peak_rss_mib"]) > median(parsing["rss_before_parse_mib"]) > 0
+    orchestration = figures["orchestration"]
+    assert orchestration["per_called_task_s"] > 0
+    assert orchestration["provision_chain_run1"]
+
+
+def test_targets_and_markdown(report: tuple[dict[str, Any], str]) -> None:
+    figures, markdown = report
+    assert {t["id"] for t in figures["targets"]} == TARGET_IDS
+    for target in figures["targets"]:
+        assert isinstance(target["met"], bool)
+        assert target["met"] or target["why"] or target["id"] == "verify"
+    assert isinstance(figures["design_changes"], list)
+    for heading in ("# Benchmarks", "## Targets", "## Provision", "## Verify"):
+        assert heading in markdown
+    assert "n/a" not in markdown.split("## Targets")[1].split("## How")[0]
