@@ -485,12 +485,19 @@ def wait_for_bastion_online(spec: EnvironmentSpec, instance_id: str) -> BastionI
     ec2 = aws_client("ec2", spec.region)
     ssm = aws_client("ssm", spec.region)
 
+    running: list[Mapping[str, Any]] = []  # once seen running, one call per look suffices
+
     def look() -> Observation[BastionInfo]:
-        seen = _described(ec2, instance_id)
-        if seen.value is None:
-            return Observation(ready=False, failing=seen.failing)
+        if running:
+            instance = running[0]
+        else:
+            seen = _described(ec2, instance_id)
+            if seen.value is None:
+                return Observation(ready=False, failing=seen.failing)
+            instance = seen.value
         info = None
-        if seen.value.get("State", {}).get("Name") == "running":
+        if instance.get("State", {}).get("Name") == "running":
+            running[:1] = [instance]
             try:
                 found = ssm.describe_instance_information(
                     Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
@@ -498,7 +505,7 @@ def wait_for_bastion_online(spec: EnvironmentSpec, instance_id: str) -> BastionI
             except ClientError as e:
                 raise aws_failure(f"read the SSM registration of {instance_id}", e) from e
             info = found[0] if found else None
-        return bastion_observation(seen.value, info)
+        return bastion_observation(instance, info)
 
     return wait_until(
         look,

@@ -530,7 +530,7 @@ def test_wait_for_online_polls_instance_then_ssm(aws_stubs: Any, spec: Environme
     )
     ec2.add_response("describe_instances", {"Reservations": [{"Instances": [RUNNING]}]}, by_id)
     ssm.add_response("describe_instance_information", {"InstanceInformationList": []}, ssm_filter)
-    ec2.add_response("describe_instances", {"Reservations": [{"Instances": [RUNNING]}]}, by_id)
+    # Once the instance runs, each look is one SSM call: no more DescribeInstances.
     ssm.add_response(
         "describe_instance_information",
         {
