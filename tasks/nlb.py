@@ -276,12 +276,24 @@ def wait_for_nlb_active(
     """Wait until the Service's NLB exists, is a network LB of the right scheme, and is active."""
     elbv2 = aws_client("elbv2", spec.region)
     expected = nlb_name_for_service_uid(service_uid)
+    found: list[str] = []  # the ARN once found and confirmed by its tags
+
+    def look() -> NlbInfo | None:
+        if not found:
+            info = _find(elbv2, spec, service_uid, ingress_hostname)
+            found[:] = [info.arn] if info else []
+            return info
+        try:  # one call per look from here on
+            lbs = elbv2.describe_load_balancers(LoadBalancerArns=found)["LoadBalancers"]
+        except ClientError as e:
+            if aws_error_code(e) == "LoadBalancerNotFound":
+                found.clear()
+                return None
+            raise aws_failure(f"describe load balancer {found[0]}", e) from e
+        return to_nlb_info(lbs[0]) if lbs else None
+
     return wait_until(
-        lambda: nlb_observation(
-            _find(elbv2, spec, service_uid, ingress_hostname),
-            expected_name=expected,
-            internal=spec.internal,
-        ),
+        lambda: nlb_observation(look(), expected_name=expected, internal=spec.internal),
         what=f"NLB {expected} active",
         timeout=spec.timeouts.nlb_active,
         poll=spec.poll,

@@ -533,3 +533,30 @@ def test_twin_nlb_active_and_its_interfaces(
     ]
     assert interfaces[0].private_ip.startswith("172.20.")  # inside 172.20.32.0/19
     assert nlb_target_health.fn(spec, active.arn) == []
+
+
+def test_nlb_wait_is_one_call_per_look_once_found(aws_stubs: Any, spec: EnvironmentSpec) -> None:
+    stub = aws_stubs["elbv2"]
+    provisioning = {**described_lb(1), "LoadBalancerName": NAME, "State": {"Code": "provisioning"}}
+    arn = provisioning["LoadBalancerArn"]
+    tags = [{"Key": k, "Value": v} for k, v in SERVICE_TAGS.items()]
+    stub.add_response(
+        "describe_load_balancers", {"LoadBalancers": [provisioning]}, {"Names": [NAME]}
+    )
+    stub.add_response(
+        "describe_tags",
+        {"TagDescriptions": [{"ResourceArn": arn, "Tags": tags}]},
+        {"ResourceArns": [arn]},
+    )
+    # From the second look on: DescribeLoadBalancers by ARN only, no tags, no name lookup.
+    stub.add_response(
+        "describe_load_balancers", {"LoadBalancers": [provisioning]}, {"LoadBalancerArns": [arn]}
+    )
+    active = {**provisioning, "State": {"Code": "active"}}
+    stub.add_response(
+        "describe_load_balancers", {"LoadBalancers": [active]}, {"LoadBalancerArns": [arn]}
+    )
+
+    info = wait_for_nlb_active.fn(spec, UID, None)
+
+    assert (info.arn, info.state) == (arn, "active")
