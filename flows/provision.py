@@ -3,6 +3,9 @@ and an SSM bastion to probe it from.
 
 Independent branches run concurrently: the bastion and the NLB permission check start as soon as
 kops has created the cluster's VPC and roles, while the cluster validates.
+
+Each step that may create something is recorded in a `StepLedger`, so that after a failure
+`cleanup_on_failure` can tell what this run made (`tasks.cleanup`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tasks.bastion import (
     ensure_bastion_security_group,
     wait_for_bastion_online,
 )
+from tasks.cleanup import StepLedger, clean_up_failed_provision
 from tasks.cluster import (
     check_kops_version,
     ensure_cluster,
@@ -68,8 +72,29 @@ class ProvisionResult(BaseModel):
 
 
 @flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=False)
-def provision(spec: EnvironmentSpec = EnvironmentSpec()) -> ProvisionResult:  # noqa: B008
-    """Provision the environment described by `spec`; safe to run again."""
+def provision(
+    spec: EnvironmentSpec = EnvironmentSpec(),  # noqa: B008
+    cleanup_on_failure: bool = False,
+) -> ProvisionResult:
+    """Provision the environment described by `spec`; safe to run again.
+
+    With `cleanup_on_failure`, a failed run removes what it created itself (never what was there
+    before it), reports that in the `provision-cleanup-<cluster>` artifact, and still fails with
+    its original error.
+    """
+    ledger = StepLedger()
+    try:
+        return _provision(spec, ledger)
+    except Exception as error:
+        if cleanup_on_failure:
+            clean_up_failed_provision(
+                spec, ledger.finished(), f"{type(error).__name__}: {error}", return_state=True
+            )
+        raise
+
+
+def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
+    """Run the steps of `provision`, recording in `ledger` each one that may create something."""
     logger = get_run_logger()
     run_key = flow_run.get_id() or uuid.uuid4().hex
 
@@ -80,20 +105,25 @@ def provision(spec: EnvironmentSpec = EnvironmentSpec()) -> ProvisionResult:  # 
     zones.result()
     logger.info("kops %s, account %s", kops_version.result(), account.result())
 
-    bastion_role = ensure_bastion_role.submit(spec)
-    state = ensure_state_store(spec, account.result())
+    bastion_role = ledger.add(ensure_bastion_role.submit(spec))
+    state = ledger.add(ensure_state_store(spec, account.result()))
     state_store = f"s3://{state.ids['bucket']}"
-    cluster = ensure_cluster(spec, state_store)
+    cluster = ledger.add(ensure_cluster(spec, state_store))
 
     # Branch 1: the control-plane role may build NLBs.
-    permissions = ensure_nlb_permissions.submit(spec)
+    permissions = ledger.add(ensure_nlb_permissions.submit(spec))
 
     # Branch 2: the bastion, in a utility subnet of the cluster's VPC.
     # Fresh: a VPC looked up before a teardown must not be reused after it.
     network = cluster_network.with_options(refresh_cache=True).submit(spec)
-    security_group = ensure_bastion_security_group.submit(spec, network)
-    instance = ensure_bastion_instance.submit(
-        spec, network, bastion_client_token(spec, run_key), wait_for=[bastion_role, security_group]
+    security_group = ledger.add(ensure_bastion_security_group.submit(spec, network))
+    instance = ledger.add(
+        ensure_bastion_instance.submit(
+            spec,
+            network,
+            bastion_client_token(spec, run_key),
+            wait_for=[bastion_role, security_group],
+        )
     )
     bastion = wait_for_bastion_online.submit(spec, instance.result().ids["instance_id"])
 
@@ -101,9 +131,9 @@ def provision(spec: EnvironmentSpec = EnvironmentSpec()) -> ProvisionResult:  # 
     wait_for_cluster_valid(spec, state_store)
     export_kubeconfig(spec, state_store)
     kubeconfig = spec.kubeconfig_file
-    namespace = ensure_namespace(spec, kubeconfig)
-    nginx = ensure_nginx.submit(spec, kubeconfig)
-    service = ensure_service.submit(spec, kubeconfig, wait_for=[permissions])
+    namespace = ledger.add(ensure_namespace(spec, kubeconfig))
+    nginx = ledger.add(ensure_nginx.submit(spec, kubeconfig))
+    service = ledger.add(ensure_service.submit(spec, kubeconfig, wait_for=[permissions]))
     pods = wait_for_nginx_ready.submit(spec, kubeconfig, wait_for=[nginx])
     service_info = wait_for_service_hostname(spec, kubeconfig, wait_for=[service])
     nlb = wait_for_nlb_active(spec, service_info.uid, service_info.hostname or "")

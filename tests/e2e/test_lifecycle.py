@@ -45,8 +45,10 @@ def kops_commands(world: World) -> list[list[str]]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def creates(world: World) -> int:
-    return sum(1 for argv in kops_commands(world) if argv[:2] == ["create", "cluster"])
+def creates(world: World, cluster: str = "e2e.k8s.local") -> int:
+    return sum(
+        1 for argv in kops_commands(world) if argv[:2] == ["create", "cluster"] and cluster in argv
+    )
 
 
 def set_policy(spec: EnvironmentSpec, policy: str) -> None:

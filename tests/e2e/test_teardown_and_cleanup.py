@@ -23,23 +23,34 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
 from flows.provision import provision
 from flows.teardown import TeardownResult, teardown
 from sandbox.world import World
 from tasks.errors import WaitTimeout
-from tasks.spec import EnvironmentSpec, Timeouts
+from tasks.spec import EnvironmentSpec
 from tasks.teardown import inventory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
 CLUSTER = "cleanup.k8s.local"
+# Its own namespace too: the twin has one Kubernetes API for every cluster it runs. No dash: the
+# twin's cloud controller keeps dashes when it cuts the namespace to 8 characters for the target
+# group name, so "cleanup-e2e" made the invalid "k8s-cleanup--nginx-...".
+NAMESPACE = "cleanup"
 UNPULLABLE_IMAGE = "registry.invalid/nginx:no-such-tag"
 
 
 def aws(service: str, world: World) -> Any:
-    return boto3.client(service, endpoint_url=world.aws.url, region_name=world.config.region)
+    session: Any = boto3.session.Session(region_name=world.config.region)
+    return session.client(service, endpoint_url=world.aws.url)
 
 
 def kops_commands(world: World, verb: str) -> int:
@@ -80,6 +91,7 @@ def fixed(spec: EnvironmentSpec, twin: World) -> EnvironmentSpec:
     return spec.model_copy(
         update={
             "cluster_name": CLUSTER,
+            "namespace": NAMESPACE,
             "kubeconfig_path": str(Path(twin.home) / "kube" / "cleanup.yaml"),
         }
     )
@@ -89,9 +101,7 @@ def fixed(spec: EnvironmentSpec, twin: World) -> EnvironmentSpec:
 def broken(fixed: EnvironmentSpec) -> EnvironmentSpec:
     """The same environment with an image the nodes cannot pull, and a short wait for nginx."""
     timeouts = fixed.timeouts.model_copy(update={"deployment_ready": 2})
-    return fixed.model_copy(
-        update={"nginx_image": UNPULLABLE_IMAGE, "timeouts": Timeouts(**timeouts.model_dump())}
-    )
+    return fixed.model_copy(update={"nginx_image": UNPULLABLE_IMAGE, "timeouts": timeouts})
 
 
 @pytest.fixture
@@ -115,9 +125,9 @@ def test_failed_provision_with_cleanup_removes_what_it_made(
     state = provision(spec=broken, cleanup_on_failure=True, return_state=True)
 
     assert state.is_failed()
-    with pytest.raises(WaitTimeout, match="deployment default/nginx"):
+    with pytest.raises(WaitTimeout, match=f"deployment {NAMESPACE}/nginx"):
         state.result()
-    assert "deployment default/nginx: not ready" in (state.message or "")
+    assert f"deployment {NAMESPACE}/nginx: not ready" in (state.message or "")
     assert inventory.fn(broken) == {}
     assert not bucket_exists(twin, broken)
     assert (kops_commands(twin, "create"), kops_commands(twin, "delete")) == (
@@ -130,14 +140,15 @@ def test_failed_provision_with_cleanup_removes_what_it_made(
         f"terminate-bastion `{bastion}`",
         "delete-bastion-security-group",
         f"delete-bastion-role `ssm-bastion.{CLUSTER}`",
-        "delete-service `default/nginx`",
-        "delete-deployment `default/nginx`",
+        f"delete-service `{NAMESPACE}/nginx`",
+        f"delete-deployment `{NAMESPACE}/nginx`",
+        f"delete-namespace `{NAMESPACE}`",
         f"delete-cluster `{CLUSTER}`",
         "delete-state-store",
     ):
         assert removed in report
     assert "## Could not remove\n\n- nothing" in report
-    assert "namespace: found in place" in report
+    assert "nlb-permissions: found in place" in report  # kops grants them: nothing was added
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +166,7 @@ def test_failed_provision_without_cleanup_leaves_what_it_made(
     state = provision(spec=broken, return_state=True)
 
     assert state.is_failed()
-    assert "deployment default/nginx: not ready" in (state.message or "")
+    assert f"deployment {NAMESPACE}/nginx: not ready" in (state.message or "")
     left = inventory.fn(broken)
     [bastion] = bastions(twin, "pending", "running")
     assert bastion in left["instances"]
@@ -181,17 +192,19 @@ def test_fixed_provision_reuses_what_the_failed_run_left(
     assert inventory.fn(fixed) == left_behind["inventory"]
 
 
-def paused_teardown_run() -> uuid.UUID:
-    """Return the id of the teardown run waiting for approval (within 30 s)."""
+def paused_run() -> uuid.UUID:
+    """Return the id of the flow run waiting for input (within 30 s)."""
+    paused = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with get_client(sync_client=True) as prefect:
-            runs = prefect.read_flow_runs(limit=20)
-        for run in runs:
-            if run.state is not None and run.state.is_paused() and run.name:
-                return run.id
+            runs = prefect.read_flow_runs(flow_run_filter=paused)
+        if runs:
+            return runs[0].id
         time.sleep(0.2)
-    raise AssertionError("no teardown run paused for approval")
+    raise AssertionError("no flow run paused for approval within 30 s")
 
 
 def test_teardown_not_approved_deletes_nothing(twin: World, fixed: EnvironmentSpec) -> None:
@@ -200,10 +213,11 @@ def test_teardown_not_approved_deletes_nothing(twin: World, fixed: EnvironmentSp
     runner = threading.Thread(
         target=lambda: outcome.update(
             result=teardown(spec=fixed, confirm_cluster_name=CLUSTER, require_approval=True)
-        )
+        ),
+        daemon=True,  # never keeps the session alive if the run is not resumed
     )
     runner.start()
-    resume_flow_run(paused_teardown_run(), run_input={"approve": False})
+    resume_flow_run(paused_run(), run_input={"approve": False})
     runner.join(timeout=60)
 
     result = outcome["result"]
@@ -232,7 +246,7 @@ def strays(twin: World, fixed: EnvironmentSpec) -> Iterator[dict[str, str]]:
     owned = {f"kubernetes.io/cluster/{CLUSTER}": "owned", "KubernetesCluster": CLUSTER}
     tags = [
         {"Key": k, "Value": v}
-        for k, v in {**owned, "kubernetes.io/service-name": "default/ghost"}.items()
+        for k, v in {**owned, "kubernetes.io/service-name": f"{NAMESPACE}/ghost"}.items()
     ]
     lb = elbv2.create_load_balancer(
         Name="a" + uuid.uuid4().hex[:31],
@@ -242,7 +256,7 @@ def strays(twin: World, fixed: EnvironmentSpec) -> Iterator[dict[str, str]]:
         Tags=tags,
     )["LoadBalancers"][0]["LoadBalancerArn"]
     group = elbv2.create_target_group(
-        Name="k8s-default-ghost-" + uuid.uuid4().hex[:10],
+        Name="k8s-cleanup-ghost-" + uuid.uuid4().hex[:10],
         Protocol="TCP",
         Port=31380,
         VpcId=vpc["VpcId"],
