@@ -32,10 +32,31 @@ e2e: setup
 	$(RUN) pytest -m "e2e or stack"
 
 sandbox-up: setup
-	$(RUN) python -m sandbox up
+	$(RUN) python -m sandbox up --config sandbox.toml
 
 sandbox-down:
 	-$(RUN) python -m sandbox down
+
+# The local stack (twin, Prefect server, work pool, worker, deployments): deployments/stack/.
+STACK := $(RUN) python -m deployments.stack
+
+demo: setup
+	$(STACK) demo
+
+up: setup
+	$(STACK) up
+
+status: setup
+	@$(STACK) status || true
+
+logs: setup
+	@$(STACK) logs
+
+down:
+	@if [ -x .venv/bin/python ]; then $(STACK) down; else echo "nothing to stop (no .venv)"; fi
+
+bench: setup
+	$(RUN) python -m bench $(BENCH_ARGS)
 
 clean: down
 	rm -rf .sandbox .prefect .kube

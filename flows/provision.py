@@ -125,6 +125,9 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
             wait_for=[bastion_role, security_group],
         )
     )
+    # Resolve upstream steps first, so a failure surfaces as itself, not as a step that never ran.
+    for upstream in (network, bastion_role, security_group):
+        upstream.result()
     bastion = wait_for_bastion_online.submit(spec, instance.result().ids["instance_id"])
 
     # Branch 3: the cluster, nginx and the Service that becomes the NLB.
@@ -134,8 +137,10 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
     namespace = ledger.add(ensure_namespace(spec, kubeconfig))
     nginx = ledger.add(ensure_nginx.submit(spec, kubeconfig))
     service = ledger.add(ensure_service.submit(spec, kubeconfig, wait_for=[permissions]))
-    pods = wait_for_nginx_ready.submit(spec, kubeconfig, wait_for=[nginx])
-    service_info = wait_for_service_hostname(spec, kubeconfig, wait_for=[service])
+    nginx.result()
+    service.result()
+    pods = wait_for_nginx_ready.submit(spec, kubeconfig)
+    service_info = wait_for_service_hostname(spec, kubeconfig)
     nlb = wait_for_nlb_active(spec, service_info.uid, service_info.hostname or "")
     nodes = {n.name: n for n in list_nodes(kubeconfig)}
     nginx_nodes = sorted({p.node for p in pods.result() if p.node})
