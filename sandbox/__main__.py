@@ -30,10 +30,11 @@ def _pid(home: Path) -> int | None:
     except (FileNotFoundError, ValueError):
         return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
         return None
-    return pid
+    # A reused pid belongs to someone else: only our own `serve` process counts.
+    return pid if cmdline[1:4] == [b"-m", b"sandbox", b"serve"] else None
 
 
 def _answers(home: Path) -> bool:
