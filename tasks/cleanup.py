@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from botocore.exceptions import ClientError
 from kubernetes.client.exceptions import ApiException
@@ -53,6 +53,9 @@ from tasks.teardown import (
 from tasks.workload import wait_for_service_gone
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
+# In dependency order, as in teardown: the Service first (its finalizer makes the cloud
+# controller delete the NLB), the bastion before kops (its group would keep kops from deleting
+# the VPC), the state store last (kops needs it to delete the cluster).
 Action = Literal[
     "delete-service",
     "delete-deployment",
@@ -67,23 +70,7 @@ Action = Literal[
     "delete-state-store",
 ]
 Result = Literal["removed", "gone", "failed", "skipped"]
-
-# Dependency order, as in teardown: the Service first (its finalizer makes the cloud controller
-# delete the NLB), the bastion before kops (its group would keep kops from deleting the VPC), the
-# state store last (kops needs it to delete the cluster).
-ACTION_ORDER: tuple[Action, ...] = (
-    "delete-service",
-    "delete-deployment",
-    "delete-namespace",
-    "terminate-bastion",
-    "delete-bastion-security-group",
-    "delete-bastion-instance-profile",
-    "delete-bastion-role",
-    "remove-nlb-permissions",
-    "delete-cluster",
-    "sweep",
-    "delete-state-store",
-)
+ACTION_ORDER: tuple[Action, ...] = get_args(Action)
 
 
 class Removal(BaseModel):

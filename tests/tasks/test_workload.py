@@ -6,12 +6,11 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prefect.logging import disable_run_logger
 
-from sandbox.k8s import KubeApiServer
+from sandbox.k8s import KubeApiServer, NullPodRuntime
 from tasks.errors import WaitTimeout
 from tasks.manifests import NLB_INTERNAL_ANNOTATION
 from tasks.pod_logs import collect_access_logs, since_seconds
@@ -31,18 +30,12 @@ from tasks.workload import (
 LINE = '{ip} - - [25/Nov/2026:18:21:37 +0000] "GET /?probe=t HTTP/1.1" 200 615 "-" "curl/8" "-"'
 
 
-class CannedLogs:
-    """A pod runtime that is ready at once and serves one access-log line per pod."""
+class CannedLogs(NullPodRuntime):
+    """Pods ready at once, each serving one access-log line; records the `since` it was asked."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.since: list[datetime | None] = []
-
-    def start(self, pod: dict[str, Any]) -> bool:
-        return True
-
-    def stop(self, pod: dict[str, Any]) -> None:
-        pass
 
     def logs(
         self,
