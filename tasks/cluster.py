@@ -12,16 +12,14 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from uuid import UUID
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.context import FlowRunContext, TaskRunContext
 
 from tasks import kops_cli
 from tasks.errors import KopsCommandError, SpecError
 from tasks.kops_cli import KopsResult, ValidationReport
+from tasks.progress import progress_reporter
 from tasks.results import StepResult
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec
@@ -121,31 +119,11 @@ def ensure_cluster(spec: EnvironmentSpec, state_store: str) -> StepResult:
 
 def _progress_reporter(spec: EnvironmentSpec, logger: Logger) -> Callable[[float], None]:
     """Return a function that sets the validation progress artifact (a no-op outside a run)."""
-    if TaskRunContext.get() is None and FlowRunContext.get() is None:
-        return lambda _percent: None
-    description = f"Nodes of kops cluster {spec.cluster_name} that are Ready"
-    try:
-        created = create_progress_artifact(
-            progress=0.0, key=VALIDATION_ARTIFACT_KEY, description=description
-        )
-    except Exception as exc:  # noqa: BLE001 - progress display must never fail the wait
-        logger.warning("cannot create the validation progress artifact: %s", exc)
-        return lambda _percent: None
-    if not isinstance(created, UUID):  # only an async caller gets a coroutine
-        return lambda _percent: None
-    artifact_id = created
-    last: list[float] = [0.0]
-
-    def _report(percent: float) -> None:
-        if percent == last[0]:
-            return
-        last[0] = percent
-        try:
-            update_progress_artifact(artifact_id=artifact_id, progress=percent)
-        except Exception as exc:  # noqa: BLE001 - see above
-            logger.warning("cannot update the validation progress artifact: %s", exc)
-
-    return _report
+    return progress_reporter(
+        key=VALIDATION_ARTIFACT_KEY,
+        description=f"Nodes of kops cluster {spec.cluster_name} that are Ready",
+        logger=logger,
+    )
 
 
 def _observe_validation(result: KopsResult, cluster_name: str) -> Observation[ValidationReport]:

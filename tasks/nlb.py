@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tasks.aws import aws_client, paginate, tags_to_dict
 from tasks.errors import ConflictError, aws_error_code, aws_failure
+from tasks.progress import on_progress, progress_reporter
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec
 from tasks.waiting import Observation, wait_until
@@ -25,6 +26,7 @@ from tasks.waiting import Observation, wait_until
 NLB_NAME_LENGTH = 32
 DESCRIBE_TAGS_BATCH = 20  # elbv2 DescribeTags takes at most 20 ARNs
 SERVICE_NAME_TAG = "kubernetes.io/service-name"
+TARGETS_ARTIFACT_KEY = "nlb-targets-healthy"
 T = TypeVar("T")
 
 
@@ -358,6 +360,13 @@ def wait_for_targets_healthy(
         timeout=spec.timeouts.targets_healthy,
         poll=spec.poll,
         logger=logger,
+        on_observation=on_progress(
+            progress_reporter(
+                key=TARGETS_ARTIFACT_KEY,
+                description=f"Targets of nodes running nginx that the NLB sees healthy ({nlb_arn})",
+                logger=logger,
+            )
+        ),
     )
     others = [t for t in health if t.instance_id not in instance_ids and t.state != "healthy"]
     for t in others:

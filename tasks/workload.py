@@ -23,6 +23,7 @@ from tasks.manifests import (
     nlb_service,
     service_patch,
 )
+from tasks.progress import on_progress, progress_reporter
 from tasks.results import StepResult
 from tasks.retry import RETRY_OPTIONS
 from tasks.spec import EnvironmentSpec
@@ -127,12 +128,20 @@ def wait_for_nginx_ready(spec: EnvironmentSpec, kubeconfig: str) -> list[PodInfo
     """Wait until every nginx replica is ready; return the pods."""
     api = kube_api(kubeconfig)
     apps = apps_v1(api)
+    logger = get_run_logger()
     wait_until(
         lambda: _deployment_ready(apps, spec),
         what=f"deployment {spec.namespace}/{spec.deployment_name}",
         timeout=spec.timeouts.deployment_ready,
         poll=spec.poll,
-        logger=get_run_logger(),
+        logger=logger,
+        on_observation=on_progress(
+            progress_reporter(
+                key="nginx-replicas-ready",
+                description=f"Ready replicas of {spec.namespace}/{spec.deployment_name}",
+                logger=logger,
+            )
+        ),
     )
     return list_nginx_pods.fn(spec, kubeconfig)
 

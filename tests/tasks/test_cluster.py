@@ -19,7 +19,7 @@ from moto.server import ThreadedMotoServer
 
 from sandbox.config import Delays, SandboxConfig
 from sandbox.kops import install_executable
-from tasks import cluster, kops_cli
+from tasks import cluster, kops_cli, progress
 from tasks.errors import KopsCommandError, SpecError, WaitTimeout
 from tasks.spec import EnvironmentSpec, Timeouts
 
@@ -289,7 +289,7 @@ def test_progress_artifact_follows_ready_nodes(
     fake: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_logs: Any
 ) -> None:
     calls: list[tuple[str, float]] = []
-    monkeypatch.setattr(cluster.TaskRunContext, "get", classmethod(lambda cls: object()))
+    monkeypatch.setattr(progress.TaskRunContext, "get", classmethod(lambda cls: object()))
 
     def create(progress: float, key: str, description: str) -> uuid.UUID:
         calls.append((key, progress))
@@ -298,8 +298,8 @@ def test_progress_artifact_follows_ready_nodes(
     def update(artifact_id: uuid.UUID, progress: float) -> None:
         calls.append(("update", progress))
 
-    monkeypatch.setattr(cluster, "create_progress_artifact", create)
-    monkeypatch.setattr(cluster, "update_progress_artifact", update)
+    monkeypatch.setattr(progress, "create_progress_artifact", create)
+    monkeypatch.setattr(progress, "update_progress_artifact", update)
     counter = tmp_path / "count"
     body = (
         f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}\n"
