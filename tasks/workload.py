@@ -214,9 +214,9 @@ def ensure_service(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
     )
 
 
-def read_service(spec: EnvironmentSpec, kubeconfig: str) -> ServiceInfo:
+def _read_service(core: Any, spec: EnvironmentSpec) -> ServiceInfo:
     """Return what the Service looks like now."""
-    svc = core_v1(kube_api(kubeconfig)).read_namespaced_service(spec.service_name, spec.namespace)
+    svc = core.read_namespaced_service(spec.service_name, spec.namespace)
     ingress = (svc.status.load_balancer.ingress or []) if svc.status.load_balancer else []
     return ServiceInfo(
         uid=svc.metadata.uid,
@@ -231,15 +231,16 @@ def read_service(spec: EnvironmentSpec, kubeconfig: str) -> ServiceInfo:
 @task(**RETRY_OPTIONS)
 def describe_service(spec: EnvironmentSpec, kubeconfig: str) -> ServiceInfo:
     """Return the Service as it is now (read-only)."""
-    return read_service(spec, kubeconfig)
+    return _read_service(core_v1(kube_api(kubeconfig)), spec)
 
 
 @task(**RETRY_OPTIONS)
 def wait_for_service_hostname(spec: EnvironmentSpec, kubeconfig: str) -> ServiceInfo:
     """Wait until the cloud controller has given the Service its load balancer hostname."""
+    core = core_v1(kube_api(kubeconfig))  # one client for every look
 
     def probe() -> Observation[ServiceInfo]:
-        info = read_service(spec, kubeconfig)
+        info = _read_service(core, spec)
         failing = () if info.hostname else ("no status.loadBalancer.ingress hostname yet",)
         return Observation(ready=bool(info.hostname), value=info, failing=failing)
 
