@@ -8,6 +8,7 @@ the `kops` executable under `<home>/bin`.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -184,11 +185,13 @@ class World:
         )
 
     def _private_ip(self, instance_id: str) -> str | None:
-        reservations = self._ec2().describe_instances(InstanceIds=[instance_id])["Reservations"]
+        reservations = self._ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
         instances = [i for r in reservations for i in r["Instances"]]
         return instances[0].get("PrivateIpAddress") if instances else None
 
+    @functools.cached_property
     def _ec2(self) -> Any:
+        """One EC2 client for the agent's look-ups (building one parses the service model)."""
         session: Any = boto3.session.Session(
             region_name=self.config.region,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
