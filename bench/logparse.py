@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tasks.access_log import parse_lines
+from kops_nlb.core.verify.access_log import parse_lines
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROBE_TOKEN = "3f2a9c1e"

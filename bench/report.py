@@ -16,7 +16,7 @@ from bench.critical_path import Latencies, longest_path, sequential_latency, wor
 from bench.detection import DESCRIPTIONS, LOOK_MARKERS, WAITS, calls_per_minute_waiting
 from bench.stats import Summary, summarize
 from bench.timeline import Span, first
-from tasks.spec import PollPolicy
+from kops_nlb.core.spec import PollPolicy
 
 if TYPE_CHECKING:
     from bench.runner import Results
@@ -856,7 +856,7 @@ def _detection(f: dict[str, Any]) -> list[str]:
 def _parsing(f: dict[str, Any]) -> list[str]:
     p = f["parsing"]
     text = (
-        f"`tasks.access_log.parse_lines` on {p['lines']:,} generated pod-log lines "
+        f"`kops_nlb.core.verify.access_log.parse_lines` on {p['lines']:,} generated pod-log lines "
         f"({p['file_mib']} MiB, {p['records']:,} access-log records; the rest are entrypoint "
         "and error lines) in a fresh process pinned to one core:"
     )

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from prefect.logging import disable_run_logger
 
 from bench.timeline import Span
+from kops_nlb.core.naming import bastion_client_token
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import (
     ensure_bastion_instance,
     ensure_bastion_role,
@@ -28,11 +30,9 @@ from tasks.cluster import (
     wait_for_cluster_valid,
 )
 from tasks.iam_nlb import ensure_nlb_permissions
-from tasks.naming import bastion_client_token
 from tasks.network import cluster_network
 from tasks.nlb import wait_for_nlb_active, wait_for_targets_healthy
 from tasks.preflight import caller_account, check_region_and_zones
-from tasks.spec import EnvironmentSpec
 from tasks.state_store import ensure_state_store
 from tasks.workload import (
     ensure_namespace,

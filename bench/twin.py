@@ -35,10 +35,10 @@ import boto3
 from botocore.config import Config
 
 from bench.calls import Call
+from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.aws import wire
 from sandbox.config import Delays, SandboxConfig
 from sandbox.world import World
-from tasks.spec import EnvironmentSpec
 
 # The latencies of the real cloud the benchmarks simulate (seconds, before scaling).
 REALISTIC_DELAYS = Delays(

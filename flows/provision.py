@@ -18,6 +18,10 @@ from prefect.runtime import deployment, flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict
 
+from kops_nlb.core.naming import bastion_client_token
+from kops_nlb.core.reports.steps import artifact_key, provision_summary
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import (
     ensure_bastion_instance,
     ensure_bastion_role,
@@ -32,13 +36,9 @@ from tasks.cluster import (
     wait_for_cluster_valid,
 )
 from tasks.iam_nlb import ensure_nlb_permissions
-from tasks.naming import bastion_client_token
 from tasks.network import cluster_network
 from tasks.nlb import wait_for_nlb_active, wait_for_targets_healthy
 from tasks.preflight import caller_account, check_region_and_zones
-from tasks.report import artifact_key, provision_summary
-from tasks.results import StepResult
-from tasks.spec import EnvironmentSpec
 from tasks.state_store import ensure_state_store
 from tasks.workload import (
     ensure_namespace,

@@ -16,13 +16,13 @@ from prefect.input import RunInput
 from prefect.states import State
 from pydantic import BaseModel, ConfigDict
 
+from kops_nlb.core.errors import SpecError
+from kops_nlb.core.reports.steps import artifact_key, teardown_report
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.cluster import cluster_exists, delete_cluster, export_kubeconfig
-from tasks.errors import SpecError
 from tasks.iam_nlb import remove_nlb_permissions
 from tasks.preflight import caller_account
-from tasks.report import artifact_key, teardown_report
-from tasks.results import StepResult
-from tasks.spec import EnvironmentSpec
 from tasks.state_store import state_store_exists
 from tasks.teardown import delete_bastion, delete_state_store, inventory, sweep_cluster_resources
 from tasks.workload import delete_workload, wait_for_service_gone

@@ -16,25 +16,25 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.checks import evidence_summary, run_checks
-from tasks.cluster import export_kubeconfig
-from tasks.discovery import find_bastion
-from tasks.errors import KopsNlbError, VerificationFailed
-from tasks.evidence import NlbFacts, ServiceFacts, TargetFacts, VerificationFacts
-from tasks.nlb import find_service_nlb, nlb_interfaces, nlb_target_health
-from tasks.pod_logs import collect_access_logs
-from tasks.preflight import caller_account
-from tasks.probe import run_probe
-from tasks.probe_script import (
+from kops_nlb.core.errors import KopsNlbError, VerificationFailed
+from kops_nlb.core.reports.steps import artifact_key
+from kops_nlb.core.reports.verify import checks_table, evidence_markdown, failure_message
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.core.verify.checks import evidence_summary, run_checks
+from kops_nlb.core.verify.evidence import NlbFacts, ServiceFacts, TargetFacts, VerificationFacts
+from kops_nlb.core.verify.probe_script import (
     ProbeTarget,
     build_probe_script,
     max_script_duration_s,
     new_probe_token,
     parse_probe_output,
 )
-from tasks.report import artifact_key
-from tasks.spec import EnvironmentSpec
-from tasks.verify_report import checks_table, evidence_markdown, failure_message
+from tasks.cluster import export_kubeconfig
+from tasks.discovery import find_bastion
+from tasks.nlb import find_service_nlb, nlb_interfaces, nlb_target_health
+from tasks.pod_logs import collect_access_logs
+from tasks.preflight import caller_account
+from tasks.probe import run_probe
 from tasks.workload import describe_service, list_nginx_pods, list_nodes
 
 PROBE_REQUEST_TIMEOUT_S = 5.0

@@ -17,9 +17,15 @@ from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 from pydantic import BaseModel, ConfigDict
 
-from tasks.aws import aws_client, dict_to_tags, paginate
-from tasks.errors import ConflictError, KopsNlbError, TransientError, aws_error_code, aws_failure
-from tasks.naming import (
+from kops_nlb.aws.client import aws_client, dict_to_tags, paginate
+from kops_nlb.core.errors import (
+    ConflictError,
+    KopsNlbError,
+    TransientError,
+    aws_error_code,
+    aws_failure,
+)
+from kops_nlb.core.naming import (
     AL2023_AMI_PARAMETER,
     PROJECT,
     SSM_MANAGED_POLICY_ARN,
@@ -30,12 +36,11 @@ from tasks.naming import (
     bastion_security_group_name,
     project_tags,
 )
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.core.waiting import Observation, wait_until
+from tasks._options import LOOKUP_CACHE, RETRY_OPTIONS
 from tasks.network import ClusterNetwork, Subnet
-from tasks.preflight import LOOKUP_CACHE
-from tasks.results import StepResult
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
-from tasks.waiting import Observation, wait_until
 
 COMPONENT = "bastion"
 EC2_TRUST_POLICY = {

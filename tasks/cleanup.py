@@ -32,15 +32,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, wait
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.aws import aws_client
+from kops_nlb.aws.client import aws_client
+from kops_nlb.core.errors import aws_error_code
+from kops_nlb.core.reports.steps import artifact_key
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.kube.client import apps_v1, core_v1, is_not_found, kube_api
 from tasks.cluster import delete_cluster
-from tasks.errors import aws_error_code
 from tasks.iam_nlb import remove_nlb_permissions
-from tasks.kube import apps_v1, core_v1, is_not_found, kube_api
 from tasks.preflight import caller_account
-from tasks.report import artifact_key
-from tasks.results import StepResult
-from tasks.spec import EnvironmentSpec
 from tasks.teardown import (
     _delete_profile,
     _delete_role,

@@ -16,14 +16,15 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import kops_cli
-from tasks.errors import KopsCommandError, SpecError
-from tasks.kops_cli import KopsResult, ValidationReport
-from tasks.progress import progress_reporter
-from tasks.results import StepResult
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
-from tasks.waiting import Observation, wait_until
+from kops_nlb.core import kops as kops_cli
+from kops_nlb.core.errors import KopsCommandError, SpecError
+from kops_nlb.core.kops import KopsResult, ValidationReport
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.core.waiting import Observation, wait_until
+from kops_nlb.kops import runner
+from tasks._options import RETRY_OPTIONS
+from tasks._progress import progress_reporter
 
 VALIDATION_ARTIFACT_KEY = "cluster-validation"
 # One `kops validate cluster` attempt lists nodes and pods once; it never needs long.
@@ -56,7 +57,7 @@ def _kops(
         state_store=state_store, kubeconfig=str(_kubeconfig_path(spec)), base=os.environ
     )
     on_line = None if logger is None else (lambda line: logger.info("kops: %s", line))
-    return kops_cli.run_kops(
+    return runner.run_kops(
         argv,
         executable=spec.kops_executable,
         env=env,
@@ -86,7 +87,7 @@ def cluster_exists(spec: EnvironmentSpec, state_store: str) -> bool:
 @task(cache_policy=NO_CACHE, **RETRY_OPTIONS)
 def check_kops_version(spec: EnvironmentSpec) -> str:
     """Return the installed kops version; raise SpecError unless 1.34 <= kops < 1.38."""
-    result = kops_cli.run_kops(
+    result = runner.run_kops(
         kops_cli.version_argv(),
         executable=spec.kops_executable,
         env=dict(os.environ),

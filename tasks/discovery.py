@@ -5,12 +5,12 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 from prefect import task
 
-from tasks.aws import aws_client, paginate
+from kops_nlb.aws.client import aws_client, paginate
+from kops_nlb.core.errors import KopsNlbError, aws_failure
+from kops_nlb.core.spec import EnvironmentSpec
+from tasks._options import RETRY_OPTIONS
 from tasks.bastion import BastionInfo, bastion_filters, pick_bastion
-from tasks.errors import KopsNlbError, aws_failure
 from tasks.network import cluster_network
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
 
 
 @task(**RETRY_OPTIONS)

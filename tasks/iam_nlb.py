@@ -17,12 +17,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 
-from tasks.aws import aws_client, paginate
-from tasks.errors import ConflictError, KopsNlbError, aws_error_code, aws_failure
-from tasks.naming import NLB_POLICY_NAME
-from tasks.results import StepResult
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
+from kops_nlb.aws.client import aws_client, paginate
+from kops_nlb.core.errors import ConflictError, KopsNlbError, aws_error_code, aws_failure
+from kops_nlb.core.naming import NLB_POLICY_NAME
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
+from tasks._options import RETRY_OPTIONS
 
 # The actions of the original procedure's inline policy; the cloud controller needs them to
 # create, update and delete NLBs, their listeners and target groups.

@@ -15,11 +15,10 @@ from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 from pydantic import BaseModel, ConfigDict
 
-from tasks.aws import aws_client, paginate, tags_to_dict
-from tasks.errors import ConflictError, KopsNlbError, aws_failure
-from tasks.preflight import LOOKUP_CACHE
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
+from kops_nlb.aws.client import aws_client, paginate, tags_to_dict
+from kops_nlb.core.errors import ConflictError, KopsNlbError, aws_failure
+from kops_nlb.core.spec import EnvironmentSpec
+from tasks._options import LOOKUP_CACHE, RETRY_OPTIONS
 
 CLUSTER_TAG = "KubernetesCluster"
 SUBNET_TYPE_TAG = "SubnetType"

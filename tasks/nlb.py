@@ -16,12 +16,12 @@ from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 from pydantic import BaseModel, ConfigDict
 
-from tasks.aws import aws_client, paginate, tags_to_dict
-from tasks.errors import ConflictError, aws_error_code, aws_failure
-from tasks.progress import on_progress, progress_reporter
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
-from tasks.waiting import Observation, wait_until
+from kops_nlb.aws.client import aws_client, paginate, tags_to_dict
+from kops_nlb.core.errors import ConflictError, aws_error_code, aws_failure
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.core.waiting import Observation, wait_until
+from tasks._options import RETRY_OPTIONS
+from tasks._progress import on_progress, progress_reporter
 
 NLB_NAME_LENGTH = 32
 DESCRIBE_TAGS_BATCH = 20  # elbv2 DescribeTags takes at most 20 ARNs

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from prefect import task
 
-from tasks.access_log import parse_lines
-from tasks.evidence import PodLog
-from tasks.kube import core_v1, kube_api
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.core.verify.access_log import parse_lines
+from kops_nlb.core.verify.evidence import PodLog
+from kops_nlb.kube.client import core_v1, kube_api
+from tasks._options import RETRY_OPTIONS
 from tasks.workload import NodeInfo, PodInfo
 
 # Clocks of the bastion, the nodes and this process differ a little; read a bit further back.

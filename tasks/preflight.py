@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
-from prefect.cache_policies import INPUTS, TASK_SOURCE
 
-from tasks.aws import aws_client
-from tasks.errors import SpecError, aws_error_code, aws_failure
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
+from kops_nlb.aws.client import aws_client
+from kops_nlb.core.errors import SpecError, aws_error_code, aws_failure
+from kops_nlb.core.spec import EnvironmentSpec
+from tasks._options import LOOKUP_CACHE, RETRY_OPTIONS
 
-# Task options for pure lookups: cached for 10 minutes, across flow runs. The key must include
-# the task (TASK_SOURCE): with INPUTS alone, two lookups taking the same region share one key.
-LOOKUP_CACHE: dict[str, Any] = {
-    "cache_policy": INPUTS + TASK_SOURCE,
-    "cache_expiration": timedelta(minutes=10),
-}
 # Region opt-in states in which the region can be used.
 _USABLE_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
 

@@ -20,11 +20,11 @@ from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.aws import aws_client, paginate
-from tasks.errors import KopsNlbError, TransientError, aws_error_code, aws_failure
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import PollPolicy
-from tasks.waiting import Observation, wait_until
+from kops_nlb.aws.client import aws_client, paginate
+from kops_nlb.core.errors import KopsNlbError, TransientError, aws_error_code, aws_failure
+from kops_nlb.core.spec import PollPolicy
+from kops_nlb.core.waiting import Observation, wait_until
+from tasks._options import RETRY_OPTIONS
 
 DOCUMENT_NAME = "AWS-RunShellScript"
 COMMENT = "kops-nlb-flows probe"

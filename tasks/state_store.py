@@ -13,12 +13,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 
-from tasks.aws import aws_client, dict_to_tags
-from tasks.errors import ConflictError, aws_error_code, aws_failure
-from tasks.naming import project_tags
-from tasks.results import StepResult
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
+from kops_nlb.aws.client import aws_client, dict_to_tags
+from kops_nlb.core.errors import ConflictError, aws_error_code, aws_failure
+from kops_nlb.core.naming import project_tags
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
+from tasks._options import RETRY_OPTIONS
 
 COMPONENT = "state-store"
 PUBLIC_ACCESS_FLAGS = (

@@ -27,9 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.aws import aws_client, paginate, tags_to_dict
-from tasks.bastion import COMPONENT as BASTION_COMPONENT
-from tasks.errors import (
+from kops_nlb.aws.client import aws_client, paginate, tags_to_dict
+from kops_nlb.core.errors import (
     ConflictError,
     KopsNlbError,
     TransientError,
@@ -38,7 +37,7 @@ from tasks.errors import (
     aws_failure,
     is_transient,
 )
-from tasks.naming import (
+from kops_nlb.core.naming import (
     PROJECT,
     TAG_CLUSTER,
     TAG_COMPONENT,
@@ -46,12 +45,13 @@ from tasks.naming import (
     bastion_role_name,
     bastion_security_group_name,
 )
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
+from kops_nlb.core.waiting import Observation, wait_until
+from tasks._options import RETRY_OPTIONS
+from tasks.bastion import COMPONENT as BASTION_COMPONENT
 from tasks.network import CLUSTER_TAG
 from tasks.nlb import DESCRIBE_TAGS_BATCH, chunks, cluster_tag_key
-from tasks.results import StepResult
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec, PollPolicy
-from tasks.waiting import Observation, wait_until
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 Outcome = Literal["gone", "retry", "fail"]

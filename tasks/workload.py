@@ -8,7 +8,17 @@ from kubernetes.client.exceptions import ApiException
 from prefect import get_run_logger, task
 from pydantic import BaseModel, ConfigDict
 
-from tasks.kube import (
+from kops_nlb.core.manifests import (
+    app_labels,
+    deployment_patch,
+    nginx_deployment,
+    nlb_service,
+    service_patch,
+)
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.core.waiting import Observation, wait_until
+from kops_nlb.kube.client import (
     apps_v1,
     as_dict,
     core_v1,
@@ -16,18 +26,8 @@ from tasks.kube import (
     is_not_found,
     kube_api,
 )
-from tasks.manifests import (
-    app_labels,
-    deployment_patch,
-    nginx_deployment,
-    nlb_service,
-    service_patch,
-)
-from tasks.progress import on_progress, progress_reporter
-from tasks.results import StepResult
-from tasks.retry import RETRY_OPTIONS
-from tasks.spec import EnvironmentSpec
-from tasks.waiting import Observation, wait_until
+from tasks._options import RETRY_OPTIONS
+from tasks._progress import on_progress, progress_reporter
 
 
 class PodInfo(BaseModel):

@@ -21,7 +21,7 @@ from deployments.stack import procs
 from deployments.stack.prefect_file import Twin, local_spec, point_at_twin, render
 from deployments.stack.report import format_table, headline, table_rows, ui_guide
 from deployments.stack.settings import HOST, Stack, current
-from tasks.report import artifact_key
+from kops_nlb.core.reports.steps import artifact_key
 
 PROVISION = "provision/local"
 VERIFY = "verify/local"

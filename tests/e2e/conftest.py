@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
 from sandbox.config import SandboxConfig
 from sandbox.world import World
-from tasks.spec import EnvironmentSpec, PollPolicy, Timeouts
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ import pytest
 from flows.provision import provision
 from flows.teardown import teardown
 from flows.verify import verify
+from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.aws import AwsFaults
 from sandbox.config import Faults
 from sandbox.world import World
-from tasks.spec import EnvironmentSpec
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 

@@ -22,9 +22,9 @@ from prefect.client.orchestration import get_client
 from flows.provision import ProvisionResult, provision
 from flows.teardown import teardown
 from flows.verify import VerifyResult, verify
+from kops_nlb.core.errors import SpecError
+from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.world import World
-from tasks.errors import SpecError
-from tasks.spec import EnvironmentSpec
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 

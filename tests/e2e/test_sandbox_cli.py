@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN_FLOWS = """
 from flows.provision import provision
 from flows.verify import verify
-from tasks.spec import EnvironmentSpec, PollPolicy
+from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 
 spec = EnvironmentSpec(
     cluster_name="cli.k8s.local",

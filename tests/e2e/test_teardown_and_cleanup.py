@@ -33,9 +33,9 @@ from prefect.flow_runs import resume_flow_run
 
 from flows.provision import provision
 from flows.teardown import TeardownResult, teardown
+from kops_nlb.core.errors import WaitTimeout
+from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.world import World
-from tasks.errors import WaitTimeout
-from tasks.spec import EnvironmentSpec
 from tasks.teardown import inventory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]

@@ -6,9 +6,9 @@ import pytest
 from prefect import flow, task
 
 import flows.teardown as teardown_flow
-from tasks.errors import SpecError
-from tasks.results import StepResult
-from tasks.spec import EnvironmentSpec
+from kops_nlb.core.errors import SpecError
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
 
 SPEC = EnvironmentSpec()
 

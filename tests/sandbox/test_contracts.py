@@ -11,10 +11,10 @@ import uuid
 
 import pytest
 
+from kops_nlb.core.manifests import NLB_INTERNAL_ANNOTATION, NLB_TYPE_ANNOTATION, nlb_service
+from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.cloud import naming as ccm
 from tasks import nlb
-from tasks.manifests import NLB_INTERNAL_ANNOTATION, NLB_TYPE_ANNOTATION, nlb_service
-from tasks.spec import EnvironmentSpec
 
 
 @pytest.mark.parametrize("uid", [str(uuid.uuid4()) for _ in range(5)])

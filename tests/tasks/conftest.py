@@ -13,9 +13,9 @@ import pytest
 from botocore.stub import Stubber
 from prefect.logging import disable_run_logger
 
-from tasks.aws import aws_client
-from tasks.naming import SSM_MANAGED_POLICY_ARN
-from tasks.spec import EnvironmentSpec, PollPolicy
+from kops_nlb.aws.client import aws_client
+from kops_nlb.core.naming import SSM_MANAGED_POLICY_ARN
+from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 
 # Modules whose tasks build their clients with `aws_client`; `aws`, `aws_twin` and `aws_stubs`
 # hand them their own clients.
@@ -85,7 +85,7 @@ def aws(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
 
 @functools.cache
 def _reused_client(service: str, region: str, endpoint: str = "") -> Any:
-    """tasks.aws.aws_client, built once per service, region and endpoint for the session.
+    """kops_nlb.aws.client.aws_client, built once per service, region and endpoint for the session.
 
     Each new boto3 Session parses the service model again (~0.4 s for EC2); moto intercepts
     requests of clients built at any time, and its state is reset between tests anyway.
@@ -159,7 +159,7 @@ class AwsStubs:
         self._stubbers: dict[str, Stubber] = {}
 
     def client(self, service: str, region: str) -> Any:
-        """Stand-in for tasks.aws.aws_client."""
+        """Stand-in for kops_nlb.aws.client.aws_client."""
         self[service]
         return self._clients[service]
 

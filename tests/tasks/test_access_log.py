@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tasks.access_log import (
+from kops_nlb.core.verify.access_log import (
     AccessLogRecord,
     format_record,
     parse_line,

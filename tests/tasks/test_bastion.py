@@ -10,7 +10,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tasks.aws import dict_to_tags, tags_to_dict
+from kops_nlb.aws.client import dict_to_tags, tags_to_dict
+from kops_nlb.core.errors import ConflictError, KopsNlbError
+from kops_nlb.core.naming import (
+    AL2023_AMI_PARAMETER,
+    SSM_MANAGED_POLICY_ARN,
+    TAG_COMPONENT,
+    bastion_role_name,
+    bastion_security_group_name,
+    project_tags,
+)
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import (
     BastionInfo,
     bastion_observation,
@@ -24,17 +34,7 @@ from tasks.bastion import (
     trusts_ec2,
     wait_for_bastion_online,
 )
-from tasks.errors import ConflictError, KopsNlbError
-from tasks.naming import (
-    AL2023_AMI_PARAMETER,
-    SSM_MANAGED_POLICY_ARN,
-    TAG_COMPONENT,
-    bastion_role_name,
-    bastion_security_group_name,
-    project_tags,
-)
 from tasks.network import ClusterNetwork, Subnet, cluster_network
-from tasks.spec import EnvironmentSpec
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

@@ -3,7 +3,7 @@
 A baseline run passes every check: two nginx pods on two nodes, a third node without nginx
 (its target unhealthy, as Local makes it), ten probes answered 200 and each logged once with
 the bastion's address. Each case changes one thing and names the check that must notice.
-Log lines are real ``main``-format text parsed by ``tasks.access_log.parse_line``.
+Log lines are real ``main``-format text parsed by ``kops_nlb.core.verify.access_log.parse_line``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tasks.access_log import AccessLogRecord, parse_line
-from tasks.checks import (
+from kops_nlb.core.verify.access_log import AccessLogRecord, parse_line
+from kops_nlb.core.verify.checks import (
     ANNOTATION_LB_INTERNAL,
     ANNOTATION_LB_TYPE,
     CheckResult,
@@ -24,7 +24,7 @@ from tasks.checks import (
     failed,
     run_checks,
 )
-from tasks.evidence import (
+from kops_nlb.core.verify.evidence import (
     NlbFacts,
     PodLog,
     ProbeResult,
@@ -32,7 +32,7 @@ from tasks.evidence import (
     TargetFacts,
     VerificationFacts,
 )
-from tasks.probe_script import probe_path, probe_user_agent
+from kops_nlb.core.verify.probe_script import probe_path, probe_user_agent
 
 TOKEN = "3f2a9c1e5d7b"
 OTHER_TOKEN = "aaaaaaaaaaaa"

@@ -18,7 +18,10 @@ from botocore.exceptions import ClientError
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 
-from tasks.aws import aws_client
+from kops_nlb.aws.client import aws_client
+from kops_nlb.core.naming import NLB_POLICY_NAME, SSM_MANAGED_POLICY_ARN, bastion_role_name
+from kops_nlb.core.results import StepResult
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import (
     ensure_bastion_instance,
     ensure_bastion_role,
@@ -38,10 +41,7 @@ from tasks.cleanup import (
     done_items,
     skip_reason,
 )
-from tasks.naming import NLB_POLICY_NAME, SSM_MANAGED_POLICY_ARN, bastion_role_name
 from tasks.network import cluster_network
-from tasks.results import StepResult
-from tasks.spec import EnvironmentSpec
 from tasks.state_store import ensure_state_store
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")

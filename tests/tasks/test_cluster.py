@@ -17,11 +17,13 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from kops_nlb.core import kops as kops_cli
+from kops_nlb.core.errors import KopsCommandError, SpecError, WaitTimeout
+from kops_nlb.core.spec import EnvironmentSpec, Timeouts
 from sandbox.config import Delays, SandboxConfig
 from sandbox.kops import install_executable
-from tasks import cluster, kops_cli, progress
-from tasks.errors import KopsCommandError, SpecError, WaitTimeout
-from tasks.spec import EnvironmentSpec, Timeouts
+from tasks import _progress as progress
+from tasks import cluster
 
 HEALTHY = json.dumps({"nodes": [{"name": "n1", "role": "node", "status": "True"}]})
 NOT_READY = json.dumps(

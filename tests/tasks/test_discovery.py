@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from kops_nlb.core.errors import KopsNlbError
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import (
     ensure_bastion_instance,
     ensure_bastion_role,
@@ -13,9 +15,7 @@ from tasks.bastion import (
     wait_for_bastion_online,
 )
 from tasks.discovery import find_bastion
-from tasks.errors import KopsNlbError
 from tasks.network import cluster_network
-from tasks.spec import EnvironmentSpec
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from kubernetes.client.exceptions import ApiException, NotFoundException, ServiceException
 
-from tasks.errors import (
+from kops_nlb.core.errors import (
     ConflictError,
     KopsCommandError,
     SpecError,

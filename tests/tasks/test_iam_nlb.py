@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from tasks.errors import ConflictError, KopsNlbError
+from kops_nlb.core.errors import ConflictError, KopsNlbError
+from kops_nlb.core.naming import NLB_POLICY_NAME
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.iam_nlb import (
     NLB_ACTIONS,
     ensure_nlb_permissions,
@@ -20,8 +22,6 @@ from tasks.iam_nlb import (
     remove_nlb_permissions,
     simulation_context,
 )
-from tasks.naming import NLB_POLICY_NAME
-from tasks.spec import EnvironmentSpec
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

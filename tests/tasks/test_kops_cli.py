@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks import kops_cli
-from tasks.errors import KopsCommandError, SpecError, TransientError
-from tasks.kops_cli import ValidationFailure, ValidationNode, ValidationReport
-from tasks.spec import EnvironmentSpec
+from kops_nlb.core import kops as kops_cli
+from kops_nlb.core.errors import KopsCommandError, SpecError, TransientError
+from kops_nlb.core.kops import ValidationFailure, ValidationNode, ValidationReport
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.kops import runner
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLES = DATA / "kops"
@@ -388,7 +389,7 @@ def test_run_kops_streams_every_line_and_keeps_stdout() -> None:
         "print('to stderr', file=sys.stderr, flush=True)\n"
         "sys.stdout.write('{\"nodes\":[]}')\n"
     )
-    result = kops_cli.run_kops(
+    result = runner.run_kops(
         _python(code), executable=sys.executable, env={}, timeout=30, on_line=lines.append
     )
     assert result.exit_code == 0
@@ -399,7 +400,7 @@ def test_run_kops_streams_every_line_and_keeps_stdout() -> None:
 
 def test_run_kops_passes_exactly_the_environment_given() -> None:
     code = "import os; print(os.environ.get('KOPS_STATE_STORE'), os.environ.get('HOME'))"
-    result = kops_cli.run_kops(
+    result = runner.run_kops(
         _python(code), executable=sys.executable, env={"KOPS_STATE_STORE": STATE}, timeout=30
     )
     assert result.stdout.strip() == f"{STATE} None"
@@ -408,7 +409,7 @@ def test_run_kops_passes_exactly_the_environment_given() -> None:
 def test_run_kops_raises_with_the_stderr_tail_on_failure() -> None:
     code = "import sys\nfor i in range(30): print(f'err {i}', file=sys.stderr)\nsys.exit(3)"
     with pytest.raises(KopsCommandError) as caught:
-        kops_cli.run_kops(_python(code), executable=sys.executable, env={}, timeout=30)
+        runner.run_kops(_python(code), executable=sys.executable, env={}, timeout=30)
     assert caught.value.exit_code == 3
     tail = caught.value.stderr_tail.splitlines()
     assert len(tail) == kops_cli.STDERR_TAIL_LINES
@@ -417,15 +418,15 @@ def test_run_kops_raises_with_the_stderr_tail_on_failure() -> None:
 
 def test_run_kops_accepts_listed_exit_codes() -> None:
     code = "import sys; sys.stdout.write('{}'); sys.exit(1)"
-    result = kops_cli.run_kops(
+    result = runner.run_kops(
         _python(code), executable=sys.executable, env={}, timeout=30, ok_codes=(0, 1)
     )
     assert (result.exit_code, result.stdout) == (1, "{}")
 
 
 def test_run_kops_timeout_is_transient() -> None:
-    with pytest.raises(kops_cli.KopsTimeout) as caught:
-        kops_cli.run_kops(
+    with pytest.raises(runner.KopsTimeout) as caught:
+        runner.run_kops(
             _python("import time; time.sleep(5)"), executable=sys.executable, env={}, timeout=0.3
         )
     assert isinstance(caught.value, TransientError)
@@ -434,4 +435,4 @@ def test_run_kops_timeout_is_transient() -> None:
 def test_run_kops_names_a_missing_executable(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-such-kops")
     with pytest.raises(SpecError, match="no-such-kops"):
-        kops_cli.run_kops(["version"], executable=missing, env={}, timeout=5)
+        runner.run_kops(["version"], executable=missing, env={}, timeout=5)

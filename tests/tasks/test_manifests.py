@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from tasks.manifests import (
+from kops_nlb.core.manifests import (
     NLB_INTERNAL_ANNOTATION,
     NLB_TYPE_ANNOTATION,
     deployment_patch,
@@ -12,7 +12,7 @@ from tasks.manifests import (
     nlb_service,
     service_patch,
 )
-from tasks.spec import EnvironmentSpec
+from kops_nlb.core.spec import EnvironmentSpec
 
 SPEC = EnvironmentSpec()
 

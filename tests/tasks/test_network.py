@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tasks.errors import ConflictError, KopsNlbError
+from kops_nlb.core.errors import ConflictError, KopsNlbError
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.network import (
     ClusterNetwork,
     Subnet,
@@ -16,7 +17,6 @@ from tasks.network import (
     pick_vpc_id,
     subnet_kind,
 )
-from tasks.spec import EnvironmentSpec
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

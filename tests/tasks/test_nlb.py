@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tasks.errors import ConflictError, WaitTimeout
+from kops_nlb.core.errors import ConflictError, WaitTimeout
+from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
 from tasks.nlb import (
     NlbInfo,
     NlbInterface,
@@ -26,7 +27,6 @@ from tasks.nlb import (
     wait_for_nlb_active,
     wait_for_targets_healthy,
 )
-from tasks.spec import EnvironmentSpec, PollPolicy, Timeouts
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

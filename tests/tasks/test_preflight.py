@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from kops_nlb.core.errors import KopsNlbError, SpecError, TransientError, aws_failure, is_transient
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import latest_al2023_ami
-from tasks.errors import KopsNlbError, SpecError, TransientError, aws_failure, is_transient
 from tasks.preflight import (
     caller_account,
     check_region_and_zones,
     region_problem,
     zone_problems,
 )
-from tasks.spec import EnvironmentSpec
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

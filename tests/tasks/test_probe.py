@@ -10,10 +10,10 @@ from botocore.stub import ANY
 from prefect.cache_policies import NO_CACHE
 
 import tasks.probe as probe_module
-from tasks.errors import KopsNlbError, TransientError, WaitTimeout, is_transient
+from kops_nlb.core.errors import KopsNlbError, TransientError, WaitTimeout, is_transient
+from kops_nlb.core.spec import PollPolicy
+from tasks._options import RETRIES, retry_on_transient
 from tasks.probe import COMMENT, ProbeCommandFailed, ProbeRun, run_probe
-from tasks.retry import RETRIES, retry_on_transient
-from tasks.spec import PollPolicy
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

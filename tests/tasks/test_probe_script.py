@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tasks.evidence import ProbeResult
-from tasks.probe_script import (
+from kops_nlb.core.verify.evidence import ProbeResult
+from kops_nlb.core.verify.probe_script import (
     MAX_OUTPUT_CHARS,
     ProbeTarget,
     _render_commands,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from tasks.progress import on_progress, progress_reporter
-from tasks.waiting import Observation
+from kops_nlb.core.waiting import Observation
+from tasks._progress import on_progress, progress_reporter
 
 
 def test_counts_become_percentages_and_ready_is_complete() -> None:

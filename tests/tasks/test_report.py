@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tasks.report import artifact_key, provision_summary
-from tasks.results import StepResult
+from kops_nlb.core.reports.steps import artifact_key, provision_summary
+from kops_nlb.core.results import StepResult
 
 
 def test_artifact_keys_are_valid() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from tasks.spec import EnvironmentSpec, derive_state_bucket
+from kops_nlb.core.spec import EnvironmentSpec, derive_state_bucket
 
 
 def test_defaults_reproduce_the_procedure_on_todays_versions() -> None:

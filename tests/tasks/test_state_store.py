@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from botocore.stub import ANY
 
-from tasks.errors import ConflictError
-from tasks.naming import TAG_COMPONENT, TAG_MANAGED_BY
-from tasks.spec import EnvironmentSpec
+from kops_nlb.core.errors import ConflictError
+from kops_nlb.core.naming import TAG_COMPONENT, TAG_MANAGED_BY
+from kops_nlb.core.spec import EnvironmentSpec
 from tasks.state_store import (
     create_bucket_request,
     ensure_state_store,

@@ -13,22 +13,22 @@ import moto  # noqa: F401
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tasks.aws import aws_client, dict_to_tags
-from tasks.bastion import (
-    ensure_bastion_instance,
-    ensure_bastion_role,
-    ensure_bastion_security_group,
-)
-from tasks.errors import ConflictError, TransientError
-from tasks.naming import (
+from kops_nlb.aws.client import aws_client, dict_to_tags
+from kops_nlb.core.errors import ConflictError, TransientError
+from kops_nlb.core.naming import (
     PROJECT,
     TAG_CLUSTER,
     TAG_MANAGED_BY,
     bastion_role_name,
     bastion_security_group_name,
 )
+from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
+from tasks.bastion import (
+    ensure_bastion_instance,
+    ensure_bastion_role,
+    ensure_bastion_security_group,
+)
 from tasks.network import cluster_network
-from tasks.spec import EnvironmentSpec, PollPolicy, Timeouts
 from tasks.state_store import ensure_state_store
 from tasks.teardown import (
     SWEEP_ORDER,
@@ -416,7 +416,7 @@ def test_load_balancer_tags_read_in_batches_of_20(aws_stubs: Any) -> None:
 
 @functools.cache
 def _cached_client(service: str, region: str) -> Any:
-    """tasks.aws.aws_client, built once per service (parsing a service model costs ~0.4 s)."""
+    """kops_nlb.aws.client.aws_client, built once per service (parsing a service model costs ~0.4 s)."""
     return aws_client(service, region)
 
 

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from tasks.errors import TransientError, WaitTimeout
-from tasks.spec import PollPolicy
-from tasks.waiting import Observation, wait_until
+from kops_nlb.core.errors import TransientError, WaitTimeout
+from kops_nlb.core.spec import PollPolicy
+from kops_nlb.core.waiting import Observation, wait_until
 
 
 class FakeClock:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from prefect.logging import disable_run_logger
 
+from kops_nlb.core.errors import WaitTimeout
+from kops_nlb.core.manifests import NLB_INTERNAL_ANNOTATION
+from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
 from sandbox.k8s import KubeApiServer, NullPodRuntime
-from tasks.errors import WaitTimeout
-from tasks.manifests import NLB_INTERNAL_ANNOTATION
 from tasks.pod_logs import collect_access_logs, since_seconds
-from tasks.spec import EnvironmentSpec, PollPolicy, Timeouts
 from tasks.workload import (
     delete_workload,
     describe_service,

@@ -17,11 +17,11 @@ from kops_support import REGION, ZONES, Kops, configure_twin, create_args
 from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 
+from kops_nlb.core import kops as kops_cli
 from sandbox.kops.iam import NLB_ACTIONS_2018
 from sandbox.kops.kube import CONTROL_PLANE_LABEL as CONTROL_PLANE
 from sandbox.kops.kube import EXCLUDE_LB_LABEL as EXCLUDE_LB
 from sandbox.kops.kube import READY_AT_ANNOTATION as READY_AT
-from tasks import kops_cli
 
 
 def _tags(item: dict) -> dict[str, str]:  # type: ignore[type-arg]

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kops_nlb.core import kops as kops_cli
+from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.kops import exceptions
 from sandbox.kops.cli import main, parse_cloud_labels, parse_command_line
 from sandbox.kops.models import ValidationResult
-from tasks import kops_cli
-from tasks.spec import EnvironmentSpec
 
 STATE = "s3://kops-state-bucket"
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from kops_support import Kops, create_args
 
+from kops_nlb.core import kops as kops_cli
 from sandbox.kops.kube import READY_AT_ANNOTATION
 from sandbox.kops.kubelet import mark_ready_nodes
 from sandbox.kops.models import _pod_failures, evaluate
-from tasks import kops_cli
 
 
 class FakeNodes:

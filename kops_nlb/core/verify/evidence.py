@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from tasks.access_log import AccessLogRecord
+from kops_nlb.core.verify.access_log import AccessLogRecord
 
 TrafficPolicy = Literal["Local", "Cluster"]
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from tasks.errors import WaitTimeout, is_transient
-from tasks.spec import PollPolicy
+from kops_nlb.core.errors import WaitTimeout, is_transient
+from kops_nlb.core.spec import PollPolicy
 
 T = TypeVar("T")
 

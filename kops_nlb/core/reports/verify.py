@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tasks.checks import CheckResult
-from tasks.evidence import EvidenceSummary
+from kops_nlb.core.verify.checks import CheckResult
+from kops_nlb.core.verify.evidence import EvidenceSummary
 
 
 def checks_table(results: Sequence[CheckResult]) -> list[dict[str, Any]]:

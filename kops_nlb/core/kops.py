@@ -1,7 +1,6 @@
 """The kops CLI as this project uses it: argv builders, output parsers and one runner.
 
-Everything here is pure except ``run_kops``, which runs the executable through ``sh`` with an argv
-list (never a shell string). The builders pass only flags that exist, undeprecated, in kops 1.36
+Pure: ``kops_nlb.kops.runner`` runs the commands built here. The builders pass only flags that exist, undeprecated, in kops 1.36
 (``tests/data/kops-1.36-create-cluster-flags*.txt`` holds the list this is checked against).
 
 Facts from kops v1.36 (cmd/kops, pkg/validation) that shape this module:
@@ -19,13 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.errors import KopsCommandError, SpecError, TransientError
-from tasks.naming import project_tags
-from tasks.spec import EnvironmentSpec
+from kops_nlb.core.errors import SpecError
+from kops_nlb.core.naming import project_tags
+from kops_nlb.core.spec import EnvironmentSpec
 
 SUPPORTED_KOPS = ((1, 34), (1, 38))  # minimum inclusive, maximum exclusive (major, minor)
 STDERR_TAIL_LINES = 20
@@ -42,10 +41,6 @@ _NOT_FOUND = (
     re.compile(r'cluster "(?P<name>[^"]*)" not found'),
 )
 _NOT_ENOUGH = re.compile(r"did not have enough nodes (\d+) vs (\d+)")
-
-
-class KopsTimeout(TransientError):
-    """A kops command ran past its time limit and was stopped."""
 
 
 # --- argv builders ---------------------------------------------------------------------------
@@ -370,9 +365,6 @@ def is_cluster_not_found(stderr: str, cluster_name: str | None = None) -> bool:
     return False
 
 
-# --- runner ----------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class KopsResult:
     """What one kops run printed and how it ended."""
@@ -385,65 +377,3 @@ class KopsResult:
     def stderr_tail(self, lines: int = STDERR_TAIL_LINES) -> str:
         """Return the last ``lines`` lines of stderr."""
         return "\n".join(self.stderr.splitlines()[-lines:])
-
-
-def run_kops(
-    argv: list[str],
-    *,
-    executable: str,
-    env: Mapping[str, str],
-    timeout: float,
-    on_line: Callable[[str], None] | None = None,
-    ok_codes: Collection[int] = (0,),
-) -> KopsResult:
-    """Run kops with ``argv`` and return its result; stream each output line to ``on_line``.
-
-    stdout and stderr lines are both streamed as they come; stdout is kept whole. An exit code
-    outside ``ok_codes`` raises KopsCommandError with the last lines of stderr; running past
-    ``timeout`` seconds raises KopsTimeout (transient); a missing executable raises SpecError.
-    """
-    import sh  # the one module here that runs anything; imported late to keep parsers light
-
-    out_chunks: list[str] = []
-    err_chunks: list[str] = []
-
-    def _sink(chunks: list[str]) -> Callable[[str], None]:
-        def _receive(chunk: str) -> None:
-            chunks.append(chunk)
-            if on_line is not None:
-                on_line(chunk.rstrip("\r\n"))
-
-        return _receive
-
-    try:
-        command = sh.Command(executable)
-    except (sh.CommandNotFound, FileNotFoundError) as exc:
-        raise SpecError(
-            f"kops executable {executable!r} was not found (install kops 1.34-1.37 or set "
-            "kops_executable to its path)"
-        ) from exc
-    exit_code = 0
-    try:
-        command(
-            *argv,
-            _env=dict(env),
-            _timeout=timeout,
-            _out=_sink(out_chunks),
-            _err=_sink(err_chunks),
-            _tty_out=False,
-            _in=None,
-        )
-    except sh.ErrorReturnCode as exc:
-        exit_code = exc.exit_code
-    except sh.TimeoutException as exc:
-        raise KopsTimeout(
-            f"`kops {' '.join(argv[:2])}` did not finish within {timeout:.0f}s"
-        ) from exc
-    except FileNotFoundError as exc:
-        raise SpecError(f"kops executable {executable!r} could not be run: {exc}") from exc
-    result = KopsResult(
-        argv=list(argv), exit_code=exit_code, stdout="".join(out_chunks), stderr="".join(err_chunks)
-    )
-    if exit_code not in ok_codes:
-        raise KopsCommandError(list(argv), exit_code, result.stderr_tail())
-    return result

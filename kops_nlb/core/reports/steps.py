@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from tasks.results import StepResult
+from kops_nlb.core.results import StepResult
 
 
 def artifact_key(prefix: str, cluster_name: str) -> str:

@@ -24,7 +24,7 @@ import secrets
 import shlex
 from dataclasses import dataclass
 
-from tasks.evidence import ProbeResult
+from kops_nlb.core.verify.evidence import ProbeResult
 
 USER_AGENT_PREFIX = "nlb-probe/"
 LINE_PREFIX = "PROBE"

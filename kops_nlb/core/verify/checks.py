@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.access_log import AccessLogRecord
-from tasks.evidence import (
+from kops_nlb.core.verify.access_log import AccessLogRecord
+from kops_nlb.core.verify.evidence import (
     AddressSummary,
     EvidenceSummary,
     LabelSummary,
@@ -34,7 +34,7 @@ from tasks.evidence import (
     TrafficPolicy,
     VerificationFacts,
 )
-from tasks.probe_script import probe_seq
+from kops_nlb.core.verify.probe_script import probe_seq
 
 ANNOTATION_LB_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
 ANNOTATION_LB_INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tasks.spec import EnvironmentSpec
+from kops_nlb.core.spec import EnvironmentSpec
 
 PROJECT = "kops-nlb-flows"
 TAG_MANAGED_BY = f"{PROJECT}/managed-by"

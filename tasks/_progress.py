@@ -10,7 +10,7 @@ from uuid import UUID
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.context import FlowRunContext, TaskRunContext
 
-from tasks.waiting import Observation
+from kops_nlb.core.waiting import Observation
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
