@@ -29,9 +29,9 @@ from tasks.cluster import (
     export_kubeconfig,
     wait_for_cluster_valid,
 )
-from tasks.iam_nlb import ensure_nlb_permissions
 from tasks.network import cluster_network
 from tasks.nlb import wait_for_nlb_active, wait_for_targets_healthy
+from tasks.permissions import ensure_nlb_permissions
 from tasks.preflight import caller_account, check_region_and_zones
 from tasks.state_store import ensure_state_store
 from tasks.workload import (

@@ -5,7 +5,7 @@ Independent branches run concurrently: the bastion and the NLB permission check 
 kops has created the cluster's VPC and roles, while the cluster validates.
 
 Each step that may create something is recorded in a `StepLedger`, so that after a failure
-`cleanup_on_failure` can tell what this run made (`tasks.cleanup`).
+`cleanup_on_failure` can tell what this run made (`kops_nlb.core.cleanup`).
 """
 
 from __future__ import annotations
@@ -22,22 +22,24 @@ from kops_nlb.core.naming import bastion_client_token
 from kops_nlb.core.reports.steps import artifact_key, provision_summary
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.core.workload import instance_ids_of, nginx_nodes
+from tasks._ledger import StepLedger
 from tasks.bastion import (
     ensure_bastion_instance,
     ensure_bastion_role,
     ensure_bastion_security_group,
     wait_for_bastion_online,
 )
-from tasks.cleanup import StepLedger, clean_up_failed_provision
+from tasks.cleanup import clean_up_failed_provision
 from tasks.cluster import (
     check_kops_version,
     ensure_cluster,
     export_kubeconfig,
     wait_for_cluster_valid,
 )
-from tasks.iam_nlb import ensure_nlb_permissions
 from tasks.network import cluster_network
 from tasks.nlb import wait_for_nlb_active, wait_for_targets_healthy
+from tasks.permissions import ensure_nlb_permissions
 from tasks.preflight import caller_account, check_region_and_zones
 from tasks.state_store import ensure_state_store
 from tasks.workload import (
@@ -142,9 +144,8 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
     pods = wait_for_nginx_ready.submit(spec, kubeconfig)
     service_info = wait_for_service_hostname(spec, kubeconfig)
     nlb = wait_for_nlb_active(spec, service_info.uid, service_info.hostname or "")
-    nodes = {n.name: n for n in list_nodes(kubeconfig)}
-    nginx_nodes = sorted({p.node for p in pods.result() if p.node})
-    instance_ids = [i for n in nginx_nodes if n in nodes and (i := nodes[n].instance_id)]
+    nodes_running_nginx = nginx_nodes(pods.result())
+    instance_ids = instance_ids_of(nodes_running_nginx, list_nodes(kubeconfig))
     wait_for_targets_healthy(spec, nlb.arn, instance_ids)
 
     steps = [
@@ -167,7 +168,7 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
         nlb_arn=nlb.arn,
         nlb_dns_name=nlb.dns_name,
         service_uid=service_info.uid,
-        nginx_nodes=nginx_nodes,
+        nginx_nodes=nodes_running_nginx,
         steps=steps,
     )
     create_markdown_artifact(

@@ -20,11 +20,12 @@ from kops_nlb.core.errors import SpecError
 from kops_nlb.core.reports.steps import artifact_key, teardown_report
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
+from tasks.bastion import delete_bastion
 from tasks.cluster import cluster_exists, delete_cluster, export_kubeconfig
-from tasks.iam_nlb import remove_nlb_permissions
+from tasks.permissions import remove_nlb_permissions
 from tasks.preflight import caller_account
-from tasks.state_store import state_store_exists
-from tasks.teardown import delete_bastion, delete_state_store, inventory, sweep_cluster_resources
+from tasks.state_store import delete_state_store, state_store_exists
+from tasks.sweep import inventory, sweep_cluster_resources
 from tasks.workload import delete_workload, wait_for_service_gone
 
 APPROVAL_TIMEOUT_S = 3600
@@ -69,7 +70,11 @@ def _delete_workload_best_effort(spec: EnvironmentSpec, state_store: str) -> lis
                 return list(deleted.result())
     reason = f"the cluster's API did not let the Service be deleted ({state.message})"
     get_run_logger().warning("%s; the sweep looks for its load balancer by tags", reason)
-    return [StepResult(step="left", changed=False, summary=f"left: Service and nginx: {reason}")]
+    return [
+        StepResult(
+            step="workload", changed=False, left=True, summary=f"left: Service and nginx: {reason}"
+        )
+    ]
 
 
 @flow(name="teardown")

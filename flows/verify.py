@@ -21,20 +21,17 @@ from kops_nlb.core.reports.steps import artifact_key
 from kops_nlb.core.reports.verify import checks_table, evidence_markdown, failure_message
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.verify.checks import evidence_summary, run_checks
-from kops_nlb.core.verify.evidence import NlbFacts, ServiceFacts, TargetFacts, VerificationFacts
+from kops_nlb.core.verify.facts import probe_targets, verification_facts
 from kops_nlb.core.verify.probe_script import (
-    ProbeTarget,
     build_probe_script,
     max_script_duration_s,
     new_probe_token,
-    parse_probe_output,
 )
+from tasks.bastion import find_bastion
 from tasks.cluster import export_kubeconfig
-from tasks.discovery import find_bastion
 from tasks.nlb import find_service_nlb, nlb_interfaces, nlb_target_health
-from tasks.pod_logs import collect_access_logs
 from tasks.preflight import caller_account
-from tasks.probe import run_probe
+from tasks.probe import collect_access_logs, run_probe
 from tasks.workload import describe_service, list_nginx_pods, list_nodes
 
 PROBE_REQUEST_TIMEOUT_S = 5.0
@@ -95,15 +92,7 @@ def verify(
 
     # Probe through the DNS name and through each zone's address.
     token = new_probe_token()
-    targets = [ProbeTarget(label="dns", host=nlb.dns_name, port=spec.service_port)] + [
-        ProbeTarget(
-            label=f"az:{i.availability_zone}",
-            host=nlb.dns_name,
-            port=spec.service_port,
-            resolve_ip=i.private_ip,
-        )
-        for i in sorted(interfaces, key=lambda i: i.availability_zone)
-    ]
+    targets = probe_targets(nlb, interfaces, spec.service_port)
     commands = build_probe_script(
         token=token,
         targets=targets,
@@ -129,46 +118,19 @@ def verify(
     timings["logs"], clock = time.monotonic() - clock, time.monotonic()
 
     # Check.
-    node_names = {n.instance_id: n.name for n in nodes if n.instance_id}
-    node_ips = {n.name: n.internal_ip for n in nodes if n.internal_ip}
-    facts = VerificationFacts(
+    facts = verification_facts(
+        spec=spec,
         token=token,
         bastion_ip=bastion.private_ip,
-        probes=parse_probe_output(probe.stdout),
-        pod_logs=pod_logs,
-        nlb=NlbFacts(
-            type=nlb.type,
-            scheme=nlb.scheme,
-            state=nlb.state,
-            dns_name=nlb.dns_name,
-            name=nlb.name,
-            addresses={i.availability_zone: i.private_ip for i in interfaces},
-        ),
-        targets=[
-            TargetFacts(
-                instance_id=t.instance_id,
-                node_name=node_names.get(t.instance_id),
-                state=t.state,
-                reason=t.reason,
-                description=t.description,
-                node_ip=node_ips.get(node_names.get(t.instance_id, "")),
-                target_group=t.target_group,
-            )
-            for t in health_f.result()
-        ],
-        service=ServiceFacts(
-            namespace=spec.namespace,
-            name=spec.service_name,
-            type=service.type or "",
-            external_traffic_policy=service.external_traffic_policy,
-            annotations=service.annotations,
-            ingress_hostname=service.hostname,
-        ),
-        expected_policy=spec.external_traffic_policy,
-        expected_internal=spec.internal,
-        node_ips=node_ips,
+        probe_stdout=probe.stdout,
+        probe_truncated=probe.truncated,
         expected_probes=len(targets) * requests_per_target,
-        probe_output_truncated=probe.truncated,
+        pod_logs=pod_logs,
+        nlb=nlb,
+        interfaces=interfaces,
+        health=health_f.result(),
+        nodes=nodes,
+        service=service,
     )
     results = run_checks(facts)
     summary = evidence_summary(facts)

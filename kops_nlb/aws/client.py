@@ -13,6 +13,10 @@ from typing import Any, cast
 import boto3
 from botocore.config import Config
 
+from kops_nlb.core.naming import dict_to_tags, tags_to_dict
+
+__all__ = ["aws_client", "dict_to_tags", "paginate", "tags_to_dict"]
+
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 6},
     user_agent_extra="kops-nlb-flows",
@@ -46,13 +50,3 @@ def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
     for page in client.get_paginator(operation).paginate(**kwargs):
         items.extend(page.get(key, []))
     return items
-
-
-def tags_to_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
-    """Turn AWS's [{'Key': k, 'Value': v}] into {k: v}."""
-    return {t["Key"]: t["Value"] for t in tags or []}
-
-
-def dict_to_tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    """Turn {k: v} into AWS's [{'Key': k, 'Value': v}], sorted for stable requests."""
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]

@@ -3,13 +3,22 @@
 Library errors are translated at the adapter boundary into these, chained with ``from``, so a
 failed run names the action that failed instead of a bare botocore or urllib3 trace. Only
 ``TransientError`` (and the library errors ``is_transient`` recognises) are retried: a bad spec, a
-missing permission or a conflicting resource fails on the first attempt.
+missing permission or a conflicting resource fails on the first attempt. Pure: library errors
+are recognised by their shape (``response``, ``status``, class names), never imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+# Error codes of something that exists but is not visible yet: only time helps, and botocore's
+# own retries do not know them.
+EVENTUAL_CONSISTENCY_CODES = frozenset(
+    {
+        "InvalidInstanceID.NotFound",  # right after RunInstances
+        "InvocationDoesNotExist",  # right after SendCommand
+    }
+)
 # Error codes AWS uses for throttling and passing server trouble, across services.
 TRANSIENT_AWS_CODES = frozenset(
     {
@@ -30,9 +39,8 @@ TRANSIENT_AWS_CODES = frozenset(
         "RequestTimeout",
         "RequestTimeoutException",
         "PriorRequestNotComplete",
-        "InvalidInstanceID.NotFound",  # eventual consistency right after RunInstances
-        "InvocationDoesNotExist",  # right after SendCommand
     }
+    | EVENTUAL_CONSISTENCY_CODES
 )
 TRANSIENT_HTTP_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
 
@@ -118,20 +126,3 @@ def is_transient(exc: BaseException) -> bool:
             "TimeoutError",
         }
     )
-
-
-def aws_failure(action: str, exc: Exception) -> KopsNlbError:
-    """Return the project error for a failed AWS call: 'Failed to <action>: <Code>: <message>'.
-
-    Transient failures (throttling, 5xx, connection trouble) become ``TransientError`` so the
-    task's retry condition retries them; anything else fails the task at once. Raise the result
-    ``from exc``.
-    """
-    code = aws_error_code(exc)
-    if code is not None:
-        message = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
-        detail = f"{code}: {message}".rstrip(": ")
-    else:
-        detail = f"{type(exc).__name__}: {exc}"
-    message = f"Failed to {action}: {detail}"
-    return TransientError(message) if is_transient(exc) else KopsNlbError(message)

@@ -22,9 +22,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kops_nlb.core.errors import SpecError
+from kops_nlb.core.errors import KopsCommandError, SpecError
 from kops_nlb.core.naming import project_tags
 from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.core.waiting import Observation
 
 SUPPORTED_KOPS = ((1, 34), (1, 38))  # minimum inclusive, maximum exclusive (major, minor)
 STDERR_TAIL_LINES = 20
@@ -377,3 +378,26 @@ class KopsResult:
     def stderr_tail(self, lines: int = STDERR_TAIL_LINES) -> str:
         """Return the last ``lines`` lines of stderr."""
         return "\n".join(self.stderr.splitlines()[-lines:])
+
+
+def validation_observation(result: KopsResult, cluster_name: str) -> Observation[ValidationReport]:
+    """Turn one ``kops validate cluster -o json`` run into an observation.
+
+    No JSON on stdout means kops failed before validating (real kops prints nothing when the
+    API does not answer yet): not ready, with kops's last stderr line as the reason. A cluster
+    missing from the state store is an error no wait can fix.
+    """
+    try:
+        report = parse_validation(result.stdout)
+    except ValueError:
+        if is_cluster_not_found(result.stderr, cluster_name):
+            raise KopsCommandError(result.argv, result.exit_code, result.stderr_tail()) from None
+        reason = result.stderr_tail(1) or f"kops exited {result.exit_code} without a report"
+        return Observation(ready=False, failing=(f"kops validate: {reason}",))
+    return Observation(
+        ready=result.exit_code == 0 and report.ok,
+        value=report,
+        failing=report.failure_summaries(),
+        done=report.nodes_ready,
+        total=report.nodes_expected,
+    )

@@ -1,7 +1,8 @@
-"""Names and tags of what the project creates itself (not what kops or the cloud controller make).
+"""Every name and tag the project makes or recognises, in one place (pure).
 
-Deterministic, so that a re-run finds what an earlier run made, and tagged, so that teardown
-deletes only what carries the project's mark.
+The project's own names are deterministic, so that a re-run finds what an earlier run made, and
+tagged, so that teardown deletes only what carries the project's mark. The names and tags kops
+and the cloud controller give their resources are here too, because the project finds by them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ import hashlib
 from kops_nlb.core.spec import EnvironmentSpec
 
 PROJECT = "kops-nlb-flows"
+# kops tags its VPC, subnets and groups with this key; the cloud controller uses the key below.
+CLUSTER_TAG = "KubernetesCluster"
+SERVICE_NAME_TAG = "kubernetes.io/service-name"
+NLB_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type"
+NLB_INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+BASTION_COMPONENT = "bastion"
+# The cloud controller names an NLB "a" + the Service UID without dashes, cut to 32 characters.
+NLB_NAME_LENGTH = 32
 TAG_MANAGED_BY = f"{PROJECT}/managed-by"
 TAG_CLUSTER = f"{PROJECT}/cluster"
 TAG_COMPONENT = f"{PROJECT}/component"
@@ -52,3 +62,28 @@ def bastion_client_token(spec: EnvironmentSpec, run_key: str) -> str:
     launched, even after that instance was terminated.
     """
     return f"{PROJECT}-{_short_hash(spec.cluster_name + '/' + run_key, 40)}"[:64]
+
+
+def cluster_tag_key(cluster_name: str) -> str:
+    """Return the tag key the cloud controller puts on everything of a cluster."""
+    return f"kubernetes.io/cluster/{cluster_name}"
+
+
+def nlb_name_for_service_uid(uid: str) -> str:
+    """Return the NLB name the cloud controller derives from a Service UID."""
+    return ("a" + uid.replace("-", ""))[:NLB_NAME_LENGTH]
+
+
+def kops_role_prefixes() -> tuple[str, ...]:
+    """Name prefixes of the IAM roles and instance profiles kops makes for a cluster."""
+    return ("masters.", "nodes.", "bastions.")
+
+
+def tags_to_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    """Turn AWS's [{'Key': k, 'Value': v}] into {k: v}."""
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def dict_to_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Turn {k: v} into AWS's [{'Key': k, 'Value': v}], sorted for stable requests."""
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]

@@ -34,11 +34,3 @@ def as_dict(api: client.ApiClient, obj: Any) -> dict[str, Any]:
 def is_not_found(exc: BaseException) -> bool:
     """Tell whether an API error is a 404."""
     return isinstance(exc, ApiException) and exc.status == 404
-
-
-def instance_id_from_provider_id(provider_id: str | None) -> str | None:
-    """Return the EC2 instance id of a node's providerID (aws:///zone/i-...), else None."""
-    if not provider_id or not provider_id.startswith("aws://"):
-        return None
-    last = provider_id.rstrip("/").rsplit("/", 1)[-1]
-    return last if last.startswith("i-") else None

@@ -36,7 +36,7 @@ from flows.teardown import TeardownResult, teardown
 from kops_nlb.core.errors import WaitTimeout
 from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.world import World
-from tasks.teardown import inventory
+from tasks.sweep import inventory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 

@@ -19,14 +19,20 @@ from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 
 # Modules whose tasks build their clients with `aws_client`; `aws`, `aws_twin` and `aws_stubs`
 # hand them their own clients.
+# The AWS adapter modules: each builds its clients with `aws_client`.
 AWS_TASK_MODULES = (
-    "tasks.preflight",
-    "tasks.state_store",
-    "tasks.iam_nlb",
-    "tasks.network",
-    "tasks.bastion",
-    "tasks.nlb",
-    "tasks.discovery",
+    "kops_nlb.aws.ec2_bastion",
+    "kops_nlb.aws.ec2_network",
+    "kops_nlb.aws.ec2_region",
+    "kops_nlb.aws.elbv2",
+    "kops_nlb.aws.iam",
+    "kops_nlb.aws.removal.bastion",
+    "kops_nlb.aws.removal.inventory",
+    "kops_nlb.aws.removal.sweep",
+    "kops_nlb.aws.s3",
+    "kops_nlb.aws.ssm",
+    "kops_nlb.aws.ssm_commands",
+    "kops_nlb.aws.sts",
 )
 
 

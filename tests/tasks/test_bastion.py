@@ -11,6 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from kops_nlb.aws.client import dict_to_tags, tags_to_dict
+from kops_nlb.aws.ec2_bastion import instance_profile_not_ready
+from kops_nlb.core.bastion import pick_bastion, trusts_ec2
 from kops_nlb.core.errors import ConflictError, KopsNlbError
 from kops_nlb.core.naming import (
     AL2023_AMI_PARAMETER,
@@ -20,6 +22,7 @@ from kops_nlb.core.naming import (
     bastion_security_group_name,
     project_tags,
 )
+from kops_nlb.core.network import Subnet
 from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import (
     BastionInfo,
@@ -28,13 +31,10 @@ from tasks.bastion import (
     ensure_bastion_instance,
     ensure_bastion_role,
     ensure_bastion_security_group,
-    instance_profile_not_ready,
-    pick_bastion,
     run_instances_request,
-    trusts_ec2,
     wait_for_bastion_online,
 )
-from tasks.network import ClusterNetwork, Subnet, cluster_network
+from tasks.network import ClusterNetwork, cluster_network
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

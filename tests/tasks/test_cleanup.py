@@ -1,7 +1,7 @@
-"""Cleanup after a failed provision: the plan as tables, the words of the tasks it reads, removals.
+"""Cleanup after a failed provision: the plan as tables, the `created` parts tasks report, removals.
 
-The plan reads each ensure-task's summary to tell "created" from "found" or "adjusted"; the moto
-tests below run those tasks so that a change of wording fails here, not in a real account.
+The plan reads each step's ``created`` to tell "created" from "found" or "adjusted"; the moto
+tests below run the ensure-tasks so that a task that stops reporting what it made fails here.
 """
 
 from __future__ import annotations
@@ -19,26 +19,23 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 
 from kops_nlb.aws.client import aws_client
+from kops_nlb.core.cleanup import ACTION_ORDER, Kept
+from kops_nlb.core.cleanup import RemovalOutcome as Outcome
 from kops_nlb.core.naming import NLB_POLICY_NAME, SSM_MANAGED_POLICY_ARN, bastion_role_name
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
+from tasks._ledger import StepLedger
 from tasks.bastion import (
     ensure_bastion_instance,
     ensure_bastion_role,
     ensure_bastion_security_group,
 )
 from tasks.cleanup import (
-    ACTION_ORDER,
     CleanupPlan,
-    Kept,
-    Outcome,
     Removal,
-    StepLedger,
     carry_out,
     cleanup_plan,
     cleanup_report,
-    created_parts,
-    done_items,
     skip_reason,
 )
 from tasks.network import cluster_network
@@ -55,8 +52,10 @@ ROLE = bastion_role_name(SPEC)
 MASTERS = SPEC.control_plane_role
 
 
-def step(name: str, changed: bool, summary: str, **ids: str) -> StepResult:
-    return StepResult(step=name, changed=changed, summary=summary, ids=ids)
+def step(
+    name: str, changed: bool, summary: str, created: frozenset[str] = frozenset(), **ids: str
+) -> StepResult:
+    return StepResult(step=name, changed=changed, summary=summary, created=created, ids=ids)
 
 
 STORE_IDS = {"bucket": BUCKET, "state_store": STORE}
@@ -73,13 +72,17 @@ NEW = {
         True,
         f"bucket {BUCKET}: created, versioning enabled, public access blocked, "
         "default encryption SSE-S3",
+        created=frozenset({"bucket"}),
         **STORE_IDS,
     ),
-    "cluster": step("cluster", True, "kops cluster created", **CLUSTER_IDS),
+    "cluster": step(
+        "cluster", True, "kops cluster created", created=frozenset({"cluster"}), **CLUSTER_IDS
+    ),
     "nlb-permissions": step(
         "nlb-permissions",
         True,
         f"added 1 actions to {MASTERS} ({NLB_POLICY_NAME}): elasticloadbalancing:AddTags",
+        created=frozenset({"policy"}),
         **POLICY_IDS,
     ),
     "bastion-role": step(
@@ -87,23 +90,34 @@ NEW = {
         True,
         f"bastion role {ROLE}: role created, AmazonSSMManagedInstanceCore attached, "
         "instance profile created, role added to instance profile",
+        created=frozenset({"role", "instance-profile"}),
         **ROLE_IDS,
     ),
     "bastion-security-group": step(
         "bastion-security-group",
         True,
         f"bastion security group {ROLE} (sg-1): created",
+        created=frozenset({"security-group"}),
         **GROUP_IDS,
     ),
     "bastion-instance": step(
         "bastion-instance",
         True,
         "launched bastion i-1 in subnet-1 (ap-northeast-1a)",
+        created=frozenset({"instance"}),
         **INSTANCE_IDS,
     ),
-    "namespace": step("namespace", True, "created default"),
-    "nginx": step("nginx", True, "created deployment default/nginx", deployment="nginx"),
-    "service": step("service", True, "created service default/nginx"),
+    "namespace": step("namespace", True, "created default", created=frozenset({"namespace"})),
+    "nginx": step(
+        "nginx",
+        True,
+        "created deployment default/nginx",
+        deployment="nginx",
+        created=frozenset({"deployment"}),
+    ),
+    "service": step(
+        "service", True, "created service default/nginx", created=frozenset({"service"})
+    ),
 }
 # What each step reports when it found everything in place.
 FOUND = {
@@ -152,6 +166,7 @@ PROFILE_ONLY = step(
     "bastion-role",
     True,
     f"bastion role {ROLE}: instance profile created, role added to instance profile",
+    frozenset({"instance-profile"}),
     **ROLE_IDS,
 )
 EVERYTHING_REMOVED = [
@@ -167,48 +182,6 @@ EVERYTHING_REMOVED = [
     ("sweep", CLUSTER),
     ("delete-state-store", BUCKET),
 ]
-
-
-# ---- what a step created --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("summary", "done"),
-    [
-        (f"bucket {BUCKET}: created, versioning enabled", ["created", "versioning enabled"]),
-        (f"bastion security group {ROLE} (sg-1): created", ["created"]),
-        (f"bucket {BUCKET}: already as wanted", ["already as wanted"]),
-        ("kops cluster created", ["kops cluster created"]),
-        ("", []),
-    ],
-    ids=["list", "name-with-dots", "nothing-done", "no-colon", "empty"],
-)
-def test_done_items(summary: str, done: list[str]) -> None:
-    assert done_items(summary) == done
-
-
-@pytest.mark.parametrize(
-    ("result", "parts"),
-    [
-        *[
-            (s, {"role", "instance-profile"} if n == "bastion-role" else {n})
-            for n, s in NEW.items()
-        ],
-        *[(s, set()) for s in FOUND.values()],
-        *[(s, set()) for s in ADJUSTED.values()],
-        (PROFILE_ONLY, {"instance-profile"}),
-        (step("something-else", True, "created everything"), set()),
-    ],
-    ids=[
-        *(f"new-{n}" for n in NEW),
-        *(f"found-{n}" for n in FOUND),
-        *(f"adjusted-{n}" for n in ADJUSTED),
-        "profile-only",
-        "unknown-step",
-    ],
-)
-def test_created_parts(result: StepResult, parts: set[str]) -> None:
-    assert created_parts(result) == parts
 
 
 # ---- the plan -------------------------------------------------------------------------------
@@ -473,44 +446,45 @@ def _cached_client(service: str, region: str) -> Any:
 
 @pytest.fixture
 def cleanup_moto(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto for tasks.cleanup too (conftest's `aws` patches the task modules it knows)."""
-    monkeypatch.setattr("tasks.cleanup.aws_client", _cached_client)
+    """moto for cleanup (conftest's `aws` patches every AWS adapter module)."""
 
 
-def test_state_store_words(aws: None, spec: EnvironmentSpec, region: str) -> None:
-    assert created_parts(ensure_state_store.fn(spec, ACCOUNT)) == {"state-store"}
-    assert created_parts(ensure_state_store.fn(spec, ACCOUNT)) == set()
+def test_state_store_reports_what_it_created(aws: None, spec: EnvironmentSpec, region: str) -> None:
+    assert _created(ensure_state_store.fn(spec, ACCOUNT)) == {"bucket"}
+    assert _created(ensure_state_store.fn(spec, ACCOUNT)) == set()
 
     mine = spec.model_copy(update={"state_store_bucket": "my-own-kops-state"})
     _cached_client("s3", region).create_bucket(
         Bucket="my-own-kops-state", CreateBucketConfiguration={"LocationConstraint": region}
     )
     adjusted = ensure_state_store.fn(mine, ACCOUNT)
-    assert adjusted.changed and created_parts(adjusted) == set()
+    assert adjusted.changed and _created(adjusted) == set()
 
 
-def test_bastion_role_words(aws: None, spec: EnvironmentSpec, region: str) -> None:
+def test_bastion_role_reports_what_it_created(
+    aws: None, spec: EnvironmentSpec, region: str
+) -> None:
     name = bastion_role_name(spec)
-    assert created_parts(ensure_bastion_role.fn(spec)) == {"role", "instance-profile"}
-    assert created_parts(ensure_bastion_role.fn(spec)) == set()
+    assert _created(ensure_bastion_role.fn(spec)) == {"role", "instance-profile"}
+    assert _created(ensure_bastion_role.fn(spec)) == set()
 
     iam = _cached_client("iam", region)
     iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=name)
     iam.delete_instance_profile(InstanceProfileName=name)
-    assert created_parts(ensure_bastion_role.fn(spec)) == {"instance-profile"}
+    assert _created(ensure_bastion_role.fn(spec)) == {"instance-profile"}
 
     iam.detach_role_policy(RoleName=name, PolicyArn=SSM_MANAGED_POLICY_ARN)
     repaired = ensure_bastion_role.fn(spec)
-    assert repaired.changed and created_parts(repaired) == set()
+    assert repaired.changed and _created(repaired) == set()
 
 
-def test_bastion_group_and_instance_words(
+def test_bastion_group_and_instance_report_what_they_created(
     kops_vpc: dict[str, str], spec: EnvironmentSpec, region: str
 ) -> None:
     network = cluster_network.fn(spec)
     ensure_bastion_role.fn(spec)
     group = ensure_bastion_security_group.fn(spec, network)
-    assert created_parts(group) == {"bastion-security-group"}
+    assert _created(group) == {"security-group"}
     ec2 = _cached_client("ec2", region)
     ec2.authorize_security_group_ingress(
         GroupId=group.ids["security_group_id"],
@@ -524,13 +498,13 @@ def test_bastion_group_and_instance_words(
         ],
     )
     revoked = ensure_bastion_security_group.fn(spec, network)
-    assert revoked.changed and created_parts(revoked) == set()
+    assert revoked.changed and _created(revoked) == set()
 
     launched = ensure_bastion_instance.fn(spec, network, "token-1")
-    assert created_parts(launched) == {"bastion-instance"}
+    assert _created(launched) == {"instance"}
     ec2.stop_instances(InstanceIds=[launched.ids["instance_id"]])
     started = ensure_bastion_instance.fn(spec, network, "token-2")
-    assert started.changed and created_parts(started) == set()
+    assert started.changed and _created(started) == set()
 
 
 def test_the_runs_bastion_is_removed_and_the_role_it_found_stays(
@@ -580,3 +554,7 @@ def test_the_runs_role_and_profile_are_removed(
     iam = _cached_client("iam", region)
     assert iam.list_roles()["Roles"] == []
     assert iam.list_instance_profiles()["InstanceProfiles"] == []
+
+
+def _created(result: StepResult) -> set[str]:
+    return set(result.created)

@@ -313,5 +313,9 @@ def test_progress_artifact_follows_ready_nodes(
 
 
 def test_no_progress_artifact_outside_a_run(spec: EnvironmentSpec) -> None:
-    report = cluster._progress_reporter(spec, logging.getLogger("x"))
+    report = progress.progress_reporter(
+        key=cluster.VALIDATION_ARTIFACT_KEY,
+        description=spec.cluster_name,
+        logger=logging.getLogger("x"),
+    )
     report(50.0)  # no server, no context: nothing happens

@@ -12,9 +12,9 @@ from tasks.bastion import (
     ensure_bastion_instance,
     ensure_bastion_role,
     ensure_bastion_security_group,
+    find_bastion,
     wait_for_bastion_online,
 )
-from tasks.discovery import find_bastion
 from tasks.network import cluster_network
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")

@@ -10,18 +10,17 @@ import pytest
 
 from kops_nlb.core.errors import ConflictError, KopsNlbError
 from kops_nlb.core.naming import NLB_POLICY_NAME
-from kops_nlb.core.spec import EnvironmentSpec
-from tasks.iam_nlb import (
+from kops_nlb.core.permissions import (
     NLB_ACTIONS,
-    ensure_nlb_permissions,
     explicitly_denied,
     granted_by_policy,
     missing_actions,
     nlb_policy_document,
     policy_actions,
-    remove_nlb_permissions,
     simulation_context,
 )
+from kops_nlb.core.spec import EnvironmentSpec
+from tasks.permissions import ensure_nlb_permissions, remove_nlb_permissions
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

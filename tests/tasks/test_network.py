@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 
 from kops_nlb.core.errors import ConflictError, KopsNlbError
+from kops_nlb.core.network import Subnet, classify_subnets, pick_vpc_id, subnet_kind
 from kops_nlb.core.spec import EnvironmentSpec
-from tasks.network import (
-    ClusterNetwork,
-    Subnet,
-    classify_subnets,
-    cluster_network,
-    pick_vpc_id,
-    subnet_kind,
-)
+from tasks.network import ClusterNetwork, cluster_network
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

@@ -8,22 +8,20 @@ from typing import Any
 import pytest
 
 from kops_nlb.core.errors import ConflictError, WaitTimeout
+from kops_nlb.core.nlb import is_service_nlb, same_hostname, to_nlb_info
+from kops_nlb.core.sequences import chunks
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
 from tasks.nlb import (
     NlbInfo,
     NlbInterface,
     TargetHealth,
-    chunks,
     eni_description,
     find_service_nlb,
-    is_service_nlb,
     nlb_interfaces,
     nlb_name_for_service_uid,
     nlb_observation,
     nlb_target_health,
-    same_hostname,
     targets_observation,
-    to_nlb_info,
     wait_for_nlb_active,
     wait_for_targets_healthy,
 )

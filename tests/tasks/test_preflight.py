@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from kops_nlb.core.errors import KopsNlbError, SpecError, TransientError, aws_failure, is_transient
+from kops_nlb.aws.errors import aws_failure
+from kops_nlb.core.errors import KopsNlbError, SpecError, TransientError, is_transient
 from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import latest_al2023_ami
 from tasks.preflight import (
@@ -85,16 +86,26 @@ def client_error(code: str, message: str = "nope", status: int = 400) -> ClientE
         ),
         (
             client_error("Throttling", "slow down"),
-            TransientError,
+            KopsNlbError,
             "Failed to create bucket b: Throttling: slow down",
         ),
         (
-            EndpointConnectionError(endpoint_url="https://s3"),
+            client_error("InvalidInstanceID.NotFound", "not yet"),
             TransientError,
+            "Failed to create bucket b: InvalidInstanceID.NotFound: not yet",
+        ),
+        (
+            EndpointConnectionError(endpoint_url="https://s3"),
+            KopsNlbError,
             'Failed to create bucket b: EndpointConnectionError: Could not connect to the endpoint URL: "https://s3"',
         ),
     ],
-    ids=["permanent", "throttled", "connection"],
+    ids=[
+        "permanent",
+        "throttled-after-botocore",
+        "eventual-consistency",
+        "connection-after-botocore",
+    ],
 )
 def test_aws_failure(exc: Exception, kind: type[Exception], message: str) -> None:
     error = aws_failure("create bucket b", exc)

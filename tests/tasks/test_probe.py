@@ -9,11 +9,12 @@ import pytest
 from botocore.stub import ANY
 from prefect.cache_policies import NO_CACHE
 
-import tasks.probe as probe_module
-from kops_nlb.core.errors import KopsNlbError, TransientError, WaitTimeout, is_transient
+from kops_nlb.core.errors import KopsNlbError, WaitTimeout, is_transient
 from kops_nlb.core.spec import PollPolicy
+from kops_nlb.core.verify import probe_run
+from kops_nlb.core.verify.probe_run import COMMENT
 from tasks._options import RETRIES, retry_on_transient
-from tasks.probe import COMMENT, ProbeCommandFailed, ProbeRun, run_probe
+from tasks.probe import ProbeCommandFailed, ProbeRun, run_probe
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 
@@ -27,7 +28,7 @@ FAST = PollPolicy(initial=0.001, factor=1, cap=0.001)
 @pytest.fixture
 def ssm(aws_stubs: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The Stubber of the ssm client run_probe builds."""
-    monkeypatch.setattr(probe_module, "aws_client", aws_stubs.client)
+    monkeypatch.setattr("kops_nlb.aws.ssm_commands.aws_client", aws_stubs.client)
     return aws_stubs["ssm"]
 
 
@@ -242,16 +243,17 @@ def test_an_identical_recent_command_is_followed_not_sent_again(ssm: Any) -> Non
     assert run.command_id == COMMAND_ID
 
 
-def test_transient_send_failure_is_retryable_and_the_retry_does_not_send_twice(
+def test_a_failed_send_is_final_and_a_rerun_does_not_send_twice(
     ssm: Any,
 ) -> None:
-    """Throttled send: TransientError (retried); the retry finds the command and follows it."""
+    """A send still throttled after botocore's own retries fails; a re-run finds the command."""
     expect_lookup(ssm)
     ssm.add_client_error("send_command", "ThrottlingException", "Rate exceeded", 400)
-    with pytest.raises(TransientError, match="Failed to send the probe command"):
+    with pytest.raises(KopsNlbError, match="Failed to send the probe command") as raised:
         probe()
+    assert not is_transient(raised.value)  # botocore is the one retry layer of an AWS call
 
-    # Say SSM had accepted it after all: the retry's look-up finds it, and nothing is sent.
+    # Say SSM had accepted it after all: the next run's look-up finds it, and nothing is sent.
     expect_lookup(
         ssm,
         [
@@ -286,19 +288,29 @@ def test_errors_after_the_send_are_never_transient(ssm: Any) -> None:
     assert not is_transient(raised.value)
 
 
-def test_throttled_polls_are_tolerated(ssm: Any) -> None:
-    """Throttling while polling is waited out, not raised."""
+def test_an_invocation_not_registered_yet_is_waited_for(ssm: Any) -> None:
+    """Right after SendCommand the invocation may not exist yet: that is waited out."""
     expect_lookup(ssm)
     expect_send(ssm)
-    ssm.add_client_error("get_command_invocation", "ThrottlingException", "slow down", 400)
+    ssm.add_client_error("get_command_invocation", "InvocationDoesNotExist", "not yet", 400)
     expect_invocation(ssm, "Success", **FINISHED)
     assert probe().status == "Success"
 
 
+def test_a_poll_throttled_past_botocores_retries_fails_without_resending(ssm: Any) -> None:
+    """botocore already retried the throttled poll: the probe fails, and is never sent again."""
+    expect_lookup(ssm)
+    expect_send(ssm)
+    ssm.add_client_error("get_command_invocation", "ThrottlingException", "slow down", 400)
+    with pytest.raises(KopsNlbError, match="ThrottlingException") as raised:
+        probe()
+    assert not is_transient(raised.value)
+
+
 def test_a_command_that_never_finishes_times_out(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past delivery + execution + grace the wait gives up with a non-transient WaitTimeout."""
-    assert probe_module.wait_deadline_s(120) == 60 + 120 + 30
-    monkeypatch.setattr(probe_module, "wait_deadline_s", lambda timeout_s: 0.0)
+    assert probe_run.wait_deadline_s(120) == 60 + 120 + 30
+    monkeypatch.setattr(probe_run, "wait_deadline_s", lambda timeout_s: 0.0)
     expect_lookup(ssm)
     expect_send(ssm)
     expect_invocation(ssm, "InProgress")

@@ -11,13 +11,13 @@ from botocore.stub import ANY
 from kops_nlb.core.errors import ConflictError
 from kops_nlb.core.naming import TAG_COMPONENT, TAG_MANAGED_BY
 from kops_nlb.core.spec import EnvironmentSpec
-from tasks.state_store import (
+from kops_nlb.core.state_store import (
     create_bucket_request,
-    ensure_state_store,
     has_default_encryption,
     public_access_fully_blocked,
     versioning_enabled,
 )
+from tasks.state_store import ensure_state_store
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 

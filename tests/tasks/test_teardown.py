@@ -14,6 +14,10 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from kops_nlb.aws.client import aws_client, dict_to_tags
+from kops_nlb.aws.errors import delete_outcome
+from kops_nlb.aws.removal.deleting import delete_all
+from kops_nlb.aws.removal.inventory import tagged_load_balancers
+from kops_nlb.aws.removal.sweep import SWEEP_ORDER
 from kops_nlb.core.errors import ConflictError, TransientError
 from kops_nlb.core.naming import (
     PROJECT,
@@ -22,38 +26,28 @@ from kops_nlb.core.naming import (
     bastion_role_name,
     bastion_security_group_name,
 )
+from kops_nlb.core.ownership import (
+    Resource,
+    cluster_tagged,
+    left_reason,
+    owned_by_project,
+    profile_is_ours,
+    referencing_permissions,
+    sweepable_group,
+)
+from kops_nlb.core.removal import Failure, TeardownIncomplete, kind_result, raise_if_failed
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
+from kops_nlb.core.state_store import other_entries, state_store_decision, version_batches
 from tasks.bastion import (
+    delete_bastion,
     ensure_bastion_instance,
     ensure_bastion_role,
     ensure_bastion_security_group,
 )
 from tasks.network import cluster_network
-from tasks.state_store import ensure_state_store
-from tasks.teardown import (
-    SWEEP_ORDER,
-    Failure,
-    Resource,
-    TeardownIncomplete,
-    cluster_tagged,
-    delete_all,
-    delete_bastion,
-    delete_outcome,
-    delete_state_store,
-    inventory,
-    kind_result,
-    left_reason,
-    other_entries,
-    owned_by_project,
-    profile_is_ours,
-    raise_if_failed,
-    referencing_permissions,
-    state_store_decision,
-    sweep_cluster_resources,
-    sweepable_group,
-    tagged_load_balancers,
-    version_batches,
-)
+from tasks.state_store import delete_state_store, ensure_state_store
+from tasks.sweep import inventory, sweep_cluster_resources
+from tests.tasks.conftest import AWS_TASK_MODULES
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 
@@ -132,8 +126,9 @@ def test_profile_is_ours(profile_tags: dict[str, str], role_is_ours: bool, ours:
         (client_error("NoSuchEntity"), "gone"),
         (client_error("DependencyViolation", "resource sg-1 has a dependent object"), "retry"),
         (client_error("ResourceInUse"), "retry"),
-        (client_error("RequestLimitExceeded"), "retry"),
-        (EndpointConnectionError(endpoint_url="https://ec2"), "retry"),
+        # botocore already retried these: one retry layer per call (kops_nlb/aws/errors.py).
+        (client_error("RequestLimitExceeded"), "fail"),
+        (EndpointConnectionError(endpoint_url="https://ec2"), "fail"),
         (client_error("UnauthorizedOperation"), "fail"),
         (client_error("OperationNotPermitted"), "fail"),
     ],
@@ -144,8 +139,8 @@ def test_profile_is_ours(profile_tags: dict[str, str], role_is_ours: bool, ours:
         "iam-gone",
         "dependency",
         "in-use",
-        "throttled",
-        "connection",
+        "throttled-after-botocore",
+        "connection-after-botocore",
         "forbidden",
         "protected",
     ],
@@ -422,8 +417,7 @@ def _cached_client(service: str, region: str) -> Any:
 
 @pytest.fixture
 def teardown_moto(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto for the teardown tasks too (conftest's `aws` patches the other task modules)."""
-    monkeypatch.setattr("tasks.teardown.aws_client", _cached_client)
+    """moto for the teardown adapters (conftest's `aws` patches every AWS adapter module)."""
 
 
 @pytest.fixture
@@ -471,7 +465,8 @@ def failing(
         real = _cached_client(name, region)
         return FailingClient(real, error, *operations) if name == service else real
 
-    monkeypatch.setattr("tasks.teardown.aws_client", client)
+    for module in AWS_TASK_MODULES:
+        monkeypatch.setattr(f"{module}.aws_client", client)
 
 
 def kops_network(kops_vpc: dict[str, str]) -> dict[str, list[str]]:
@@ -550,7 +545,7 @@ def test_role_profile_and_group_not_made_by_us_are_left_alone(
 
     results = delete_bastion.fn(spec)
 
-    left = {(r.ids["kind"], r.ids["id"]): r.summary for r in results if r.step == "left"}
+    left = {(r.ids["kind"], r.ids["id"]): r.summary for r in results if r.left}
     not_ours = f"not tagged {TAG_MANAGED_BY}={PROJECT}: not made by this project"
     not_named_ours = "named like the bastion's, not ours"
     assert left == {
@@ -683,7 +678,7 @@ def test_sweep_deletes_in_order_then_reports_only_the_network_left(
         [strays["nodes_sg"], strays["elb_sg"], strays["our_sg"]]
     )
     assert not by_step["sweep-iam"].changed
-    left = [r for r in first if r.step == "left"]
+    left = [r for r in first if r.left]
     left_ids: dict[str, list[str]] = {}
     for r in left:
         left_ids.setdefault(r.ids["kind"], []).append(r.ids["id"])
@@ -705,7 +700,7 @@ def test_sweep_deletes_in_order_then_reports_only_the_network_left(
     second = sweep_cluster_resources.fn(spec)
 
     assert [r.changed for r in second] == [False] * len(second)
-    assert [r.summary for r in second if r.step == "left"] == [r.summary for r in left]
+    assert [r.summary for r in second if r.left] == [r.summary for r in left]
 
     # What `kops delete cluster` removes on its next run; then nothing is left at all.
     for key, subnet_id in kops_vpc.items():
@@ -731,7 +726,7 @@ def test_sweep_reports_a_group_still_in_use_instead_of_raising(
 
     results = sweep_cluster_resources.fn(short)
 
-    left = [r.summary for r in results if r.step == "left" and r.ids["kind"] == "security_groups"]
+    left = [r.summary for r in results if r.left and r.ids["kind"] == "security_groups"]
     reason = f"DependencyViolation: resource {group_id} has a dependent object (still after 1s)"
     assert left == [f"left security group {group_id}: {reason}"]
     assert not next(r for r in results if r.step == "sweep-security-groups").changed
@@ -781,7 +776,7 @@ def test_a_named_bucket_we_did_not_make_needs_force(
 
     left = delete_state_store.fn(named, ACCOUNT)
 
-    assert (left.step, left.changed) == ("left", False)
+    assert (left.left, left.changed) == (True, False)
     assert left.summary.startswith("left: not created by kops-nlb-flows")
     assert bucket_exists(s3, "team-kops-state")
 
@@ -807,5 +802,5 @@ def test_our_bucket_holding_another_clusters_state_is_left(s3: Any, spec: Enviro
 
     result = delete_state_store.fn(spec, ACCOUNT)
 
-    assert result.step == "left" and "other.k8s.local/" in result.summary
+    assert result.left and "other.k8s.local/" in result.summary
     assert bucket_exists(s3, bucket)

@@ -13,8 +13,9 @@ from prefect.logging import disable_run_logger
 from kops_nlb.core.errors import WaitTimeout
 from kops_nlb.core.manifests import NLB_INTERNAL_ANNOTATION
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
+from kops_nlb.core.verify.probe_run import since_seconds
 from sandbox.k8s import KubeApiServer, NullPodRuntime
-from tasks.pod_logs import collect_access_logs, since_seconds
+from tasks.probe import collect_access_logs
 from tasks.workload import (
     delete_workload,
     describe_service,

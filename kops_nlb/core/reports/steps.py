@@ -78,8 +78,8 @@ def teardown_report(
 ) -> str:
     """Render what teardown deleted, found gone, and could not delete."""
     deleted = [s for s in steps if s.changed]
-    gone = [s for s in steps if not s.changed and s.step != "left"]
-    left = [s for s in steps if s.step == "left"]
+    gone = [s for s in steps if not s.changed and not s.left]
+    left = [s for s in steps if s.left]
     leftovers = [f"- {kind}: {', '.join(ids)}" for kind, ids in sorted(remaining.items()) if ids]
     return "\n".join(
         [

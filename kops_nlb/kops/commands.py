@@ -1,0 +1,78 @@
+"""kops commands for one cluster: its state store and a private kubeconfig in the environment.
+
+Output lines are streamed into the caller's logger; decisions come from exit codes and JSON,
+never from the wording of table output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from kops_nlb.core import kops
+from kops_nlb.core.errors import KopsCommandError
+from kops_nlb.core.kops import KopsResult
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.kops.runner import run_kops
+
+Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
+
+def kubeconfig_path(spec: EnvironmentSpec) -> Path:
+    """Return the absolute path of the project's kubeconfig, its parent created with mode 0700."""
+    path = Path(spec.kubeconfig_file).expanduser().absolute()
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def run(
+    spec: EnvironmentSpec,
+    state_store: str,
+    argv: list[str],
+    *,
+    logger: Logger | None,
+    timeout: float | None = None,
+    ok_codes: tuple[int, ...] = (0,),
+) -> KopsResult:
+    """Run one kops command for the spec's cluster, logging each output line when given a logger."""
+    env = kops.kops_env(
+        state_store=state_store, kubeconfig=str(kubeconfig_path(spec)), base=os.environ
+    )
+    on_line = None if logger is None else (lambda line: logger.info("kops: %s", line))
+    return run_kops(
+        argv,
+        executable=spec.kops_executable,
+        env=env,
+        timeout=timeout or spec.timeouts.kops_command,
+        on_line=on_line,
+        ok_codes=ok_codes,
+    )
+
+
+def version(spec: EnvironmentSpec) -> str:
+    """Return what ``kops version --short`` prints."""
+    return run_kops(
+        kops.version_argv(), executable=spec.kops_executable, env=dict(os.environ), timeout=60
+    ).stdout
+
+
+def cluster_exists(spec: EnvironmentSpec, state_store: str) -> bool:
+    """Tell whether the state store holds the spec's cluster (``kops get cluster``)."""
+    argv = kops.get_cluster_argv(spec, state_store)
+    result = run(spec, state_store, argv, logger=None, ok_codes=(0, 1))
+    if result.exit_code == 0:
+        return True
+    if kops.is_cluster_not_found(result.stderr, spec.cluster_name):
+        return False
+    raise KopsCommandError(argv, result.exit_code, result.stderr_tail())
+
+
+def delete_cluster(spec: EnvironmentSpec, state_store: str, logger: Logger) -> bool:
+    """Delete the cluster and everything kops made for it; False when kops does not know it."""
+    if not cluster_exists(spec, state_store):
+        logger.info("kops cluster %s is not in %s", spec.cluster_name, state_store)
+        return False
+    run(spec, state_store, kops.delete_cluster_argv(spec, state_store), logger=logger)
+    return True
