@@ -29,9 +29,11 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.k8s.exceptions import KubeApiError
-from sandbox.k8s.models import NAME_SUFFIX_ALPHABET, KubeBackend, Obj, now_rfc3339
+from sandbox.k8s.models import KubeBackend
+from sandbox.k8s.names import generated_name
 from sandbox.k8s.resources import DEPLOYMENTS, NODES, PODS
 from sandbox.k8s.runtime import PodRuntime
+from sandbox.k8s.store import Obj, now_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +269,7 @@ class DeploymentController:
         if template_meta.get("annotations"):
             pod_meta["annotations"] = dict(template_meta["annotations"])
         for _ in range(10):
-            pod_meta["name"] = prefix + "".join(self.rng.choices(NAME_SUFFIX_ALPHABET, k=5))
+            pod_meta["name"] = generated_name(prefix, self.rng)
             try:
                 self.backend.create(
                     PODS,

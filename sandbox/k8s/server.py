@@ -10,7 +10,7 @@ What kmock provides here: the request/response model and rendering (incl. stream
 responses), reaction routing with ``kmock.resource`` criteria (one reaction per served
 resource, one for unknown resources), API discovery (``/api``, ``/apis``, ``/apis/<g>/<v>``)
 from declared ``resources``, and the versioned object store (``ObjectsArray``, used by
-:class:`~sandbox.k8s.models.KubeBackend`; ``server.handler.objects`` supports kmock's pattern
+:class:`~sandbox.k8s.store.ObjectStore`; ``server.handler.objects`` supports kmock's pattern
 assertions).
 
 Gaps in kmock 0.8 filled here, and why:
@@ -63,7 +63,8 @@ import yaml
 from sandbox.k8s import exceptions as errors
 from sandbox.k8s.controllers import ClusterControllers
 from sandbox.k8s.exceptions import KubeApiError
-from sandbox.k8s.models import PATCH_TYPES, KubeBackend, Obj, Objs, WatchEvent, apply_patch
+from sandbox.k8s.models import KubeBackend
+from sandbox.k8s.patches import PATCH_TYPES, apply_patch
 from sandbox.k8s.resources import (
     NAMESPACES,
     PODS,
@@ -83,6 +84,7 @@ from sandbox.k8s.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from sandbox.k8s.store import Obj, Objs, WatchEvent
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.k8s.defaulting import NODE_PORT_RANGE, SERVICE_CIDR, default_service
 from sandbox.k8s.exceptions import KubeApiError, not_found
-from sandbox.k8s.models import apply_patch
+from sandbox.k8s.patches import apply_patch
 from sandbox.k8s.resources import ApiPath, parse_path
 from sandbox.k8s.selectors import parse_field_selector, parse_label_selector
 
