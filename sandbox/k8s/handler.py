@@ -60,8 +60,7 @@ log = logging.getLogger(__name__)
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
 
 
-def error_response(error: KubeApiError) -> aiohttp.web.Response:
-    """Return the error's Status body with its code (and headers)."""
+def _error_response(error: KubeApiError) -> aiohttp.web.Response:
     return aiohttp.web.json_response(error.to_status(), status=error.code, headers=error.headers)
 
 
@@ -118,18 +117,18 @@ class KubeApiHandler(kmock.KubernetesEmulator):
             key = self._count_key(api, request.url.path)
             self.call_counts[(str(request.method.value), key)] += 1
             if not self._authorized(request.url.path, raw_request.headers.get("Authorization")):
-                return error_response(errors.unauthorized())
+                return _error_response(errors.unauthorized())
             # kmock matches a request to reactions by scanning the recorded requests, so only
             # the ones in flight stay recorded there (history is in recent_requests).
             self._requests.append(request)
             return await self._handle(request)
         except KubeApiError as error:
-            return error_response(error)
+            return _error_response(error)
         except Exception as error:
             log.exception(
                 "kube-apiserver twin failed on %s %s", raw_request.method, raw_request.path
             )
-            return error_response(errors.internal_error(error))
+            return _error_response(errors.internal_error(error))
         finally:
             if request is not None:
                 self._requests[:] = [seen for seen in self._requests if seen is not request]
@@ -190,20 +189,20 @@ class KubeApiHandler(kmock.KubernetesEmulator):
         faulty = api.is_resource and self.fault_5xx_rate > 0
         if faulty and self._fault_rng.random() < self.fault_5xx_rate:
             self.faults_injected += 1
-            return error_response(errors.service_unavailable())
+            return _error_response(errors.service_unavailable())
         try:
             # Skip KubernetesEmulator._handle (it writes to its store first): reactions only.
             return await super(kmock.KubernetesEmulator, self)._handle(request)
         except KubeApiError as error:
-            return error_response(error)
+            return _error_response(error)
         except kmock.KubernetesError as error:
             reason = "NotFound" if error.status == 404 else "InternalError"
             message = (
                 errors.resource_not_found().message if error.status == 404 else str(error.message)
             )
-            return error_response(KubeApiError(error.status, reason, message))
+            return _error_response(KubeApiError(error.status, reason, message))
         except NotImplementedError:
-            return error_response(errors.resource_not_found())
+            return _error_response(errors.resource_not_found())
         finally:
             for payload in self._payloads:
                 payload._requests.clear()
