@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 from k8s_support import TOKEN
-from kubernetes import client, watch
+from kubernetes import client
 
-from sandbox.k8s import KubeApiError, KubeApiServer
+from sandbox.k8s import KubeApiServer
 
 
 def _error(call: Callable[[], object]) -> client.ApiException:
@@ -317,57 +317,3 @@ def test_finalizers_hold_deletion(core: client.CoreV1Api, server: KubeApiServer)
 def test_dry_run_changes_nothing(core: client.CoreV1Api) -> None:
     core.create_namespaced_config_map("default", {"metadata": {"name": "cm"}}, dry_run="All")
     assert _error(lambda: core.read_namespaced_config_map("cm", "default")).status == 404
-
-
-def test_watch_replays_and_streams(core: client.CoreV1Api, server: KubeApiServer) -> None:
-    start = core.list_namespaced_config_map("default").metadata.resource_version
-    core.create_namespaced_config_map(
-        "default", {"metadata": {"name": "w", "labels": {"app": "x"}}}
-    )
-    core.patch_namespaced_config_map("w", "default", {"data": {"k": "v"}})
-    core.patch_namespaced_config_map("w", "default", {"metadata": {"labels": {"app": "y"}}})
-    core.create_namespaced_config_map("default", {"metadata": {"name": "other"}})
-    watcher = watch.Watch()
-    seen: list[tuple[str, str]] = []
-    for event in watcher.stream(
-        core.list_namespaced_config_map,
-        "default",
-        label_selector="app=x",
-        resource_version=start,
-        timeout_seconds=5,
-    ):
-        seen.append((event["type"], event["object"].metadata.name))
-        if len(seen) == 3:  # the replayed history is in; now a live change
-            core.create_namespaced_config_map(
-                "default", {"metadata": {"name": "live", "labels": {"app": "x"}}}
-            )
-        if len(seen) == 4:
-            watcher.stop()
-    assert seen == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w"), ("ADDED", "live")]
-
-
-def test_in_process_api(server: KubeApiServer) -> None:
-    node = server.create("v1/nodes", {"metadata": {"name": "n1", "labels": {"role": "worker"}},
-                                      "status": {"conditions": [{"type": "Ready", "status": "True"}]}})  # fmt: skip
-    assert node["status"]["conditions"][0]["status"] == "True"
-    flipped = server.patch(
-        "v1/nodes", "n1", {"status": {"conditions": [{"type": "Ready", "status": "False"}]}},
-        subresource="status",
-    )  # fmt: skip
-    assert flipped["status"]["conditions"] == [{"type": "Ready", "status": "False"}]
-    assert server.get("v1/nodes", "n1")["status"]["conditions"][0]["status"] == "False"  # type: ignore[index]
-    assert [
-        n["metadata"]["name"] for n in server.list("v1/nodes", label_selector="role=worker")
-    ] == ["n1"]
-    assert server.get("v1/nodes", "nope") is None
-    with pytest.raises(KubeApiError) as caught:
-        server.create("v1/nodes", {"metadata": {"name": "n1"}})
-    assert caught.value.code == 409
-    with pytest.raises(KubeApiError) as caught:
-        server.delete("v1/nodes", "nope")
-    assert caught.value.code == 404
-    server.delete("v1/nodes", "n1")
-    assert server.list("v1/nodes") == []
-    # kmock's store and pattern assertions see the same objects.
-    server.create("v1/configmaps", {"metadata": {"name": "cm"}, "data": {"k": "v"}})
-    assert server.handler.objects["v1/configmaps", "default", "cm"] >= {"data": {"k": "v"}}
