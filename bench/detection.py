@@ -111,7 +111,7 @@ def detect(
 def look_times(*, initial: float, factor: float, cap: float, horizon: float) -> list[float]:
     """Return when a wait looks (seconds from its start, looks taking no time) up to `horizon`.
 
-    The same schedule as ``tasks.waiting``: at once, then after `initial` seconds, growing by
+    The same schedule as ``kops_nlb.core.waiting``: at once, then after `initial` seconds, growing by
     `factor` up to `cap`.
     """
     times = [0.0]

@@ -542,7 +542,7 @@ def _design_changes(f: dict[str, Any]) -> list[str]:
             look_at_start=False,
         )
         changes.append(
-            "tasks/spec.py `PollPolicy` and tasks/waiting.py: the default backoff (1 s, x1.5, "
+            "kops_nlb/core/spec.py `PollPolicy` and kops_nlb/core/waiting.py: the default backoff (1 s, x1.5, "
             "cap 5 s) looks 5 times in its first 8 s, at things that take tens of seconds to "
             "minutes. For the cloud waits (nodes, NLB, targets, SSM) look every 5 s from the "
             "start (initial=5, factor=1, cap=5) and skip the look at the very start of a wait "
@@ -607,7 +607,7 @@ def _design_changes(f: dict[str, Any]) -> list[str]:
     peak = _median(parse["peak_rss_mib"])
     if rate is not None and rate < PARSE_LINES_PER_S:
         changes.append(
-            f"tasks/pod_logs.py `collect_access_logs`: parsing runs at {rate:,.0f} lines/s "
+            f"tasks/probe.py `collect_access_logs`: parsing runs at {rate:,.0f} lines/s "
             f"and holds every record ({_median(parse['bytes_per_record']) or 0:.0f} bytes "
             f"each, peak {peak or 0:.0f} MiB for {parse['lines']:,} lines). The checks only "
             f"use lines carrying the probe token: keep `token in line` first (measured "
@@ -685,7 +685,7 @@ def _method(f: dict[str, Any]) -> list[str]:
         ),
         (
             "Every API call the twin serves is logged with a timestamp. AWS calls whose "
-            "User-Agent carries `kops-nlb-flows` (`tasks/aws.py`) are the product's. The twin's "
+            "User-Agent carries `kops-nlb-flows` (`kops_nlb/aws/client.py`) are the product's. The twin's "
             "cloud controller and SSM agent are wrapped and report their own calls, which are "
             "taken out of the rest; what remains came from the `kops` executable the product "
             "runs (counted as product). Kubernetes Node registration and Node status writes "

@@ -6,7 +6,7 @@ call counter, the cloud controller's AWS helper); nothing in ``sandbox/`` is cha
 AWS call is told apart like this:
 
 - ``product``: the flows' boto3 clients, which send ``kops-nlb-flows`` in their User-Agent
-  (``tasks/aws.py``);
+  (``kops_nlb/aws/client.py``);
 - ``controller``: the twin's cloud controller, counted by wrapping its one AWS helper;
 - ``agent``: the twin's SSM agent looking up an instance's private address;
 - ``kops``: everything else the endpoint served (the emulated kops executable the product runs);

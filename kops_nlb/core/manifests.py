@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from kops_nlb.core.naming import (
+    MANAGED_BY_LABEL,
+    NLB_INTERNAL_ANNOTATION,
+    NLB_TYPE_ANNOTATION,
+    PROJECT,
+)
 from kops_nlb.core.spec import EnvironmentSpec
 
-NLB_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type"
-NLB_INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "kops-nlb-flows"
+MANAGED_BY = PROJECT
 
 
 def app_labels(spec: EnvironmentSpec) -> dict[str, str]:

@@ -11,15 +11,15 @@ import uuid
 
 import pytest
 
+from kops_nlb.core import naming, nlb
 from kops_nlb.core.manifests import NLB_INTERNAL_ANNOTATION, NLB_TYPE_ANNOTATION, nlb_service
 from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.cloud import naming as ccm
-from tasks import nlb
 
 
 @pytest.mark.parametrize("uid", [str(uuid.uuid4()) for _ in range(5)])
 def test_nlb_name_derivation_agrees(uid: str) -> None:
-    assert ccm.load_balancer_name(uid) == nlb.nlb_name_for_service_uid(uid)
+    assert ccm.load_balancer_name(uid) == naming.nlb_name_for_service_uid(uid)
     assert len(ccm.load_balancer_name(uid)) == 32
 
 

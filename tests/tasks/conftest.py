@@ -1,4 +1,4 @@
-"""Fixtures for task tests: a spec, moto in-process, the local twin, botocore stubs, a kops VPC."""
+"""Fixtures for task and adapter tests: moto in-process, the local twin, botocore stubs, a kops VPC."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from prefect.logging import disable_run_logger
 
 from kops_nlb.aws.client import aws_client
 from kops_nlb.core.naming import SSM_MANAGED_POLICY_ARN
-from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
+from kops_nlb.core.spec import EnvironmentSpec
 
-# Modules whose tasks build their clients with `aws_client`; `aws`, `aws_twin` and `aws_stubs`
-# hand them their own clients.
-# The AWS adapter modules: each builds its clients with `aws_client`.
+# The AWS adapter modules: each builds its clients with `aws_client`, which `aws`, `aws_twin`
+# and `aws_stubs` replace with their own.
 AWS_TASK_MODULES = (
     "kops_nlb.aws.ec2_bastion",
     "kops_nlb.aws.ec2_network",
@@ -34,29 +32,6 @@ AWS_TASK_MODULES = (
     "kops_nlb.aws.ssm_commands",
     "kops_nlb.aws.sts",
 )
-
-
-@pytest.fixture
-def region() -> str:
-    """The region every test works in."""
-    return "ap-northeast-1"
-
-
-@pytest.fixture
-def spec(region: str) -> EnvironmentSpec:
-    """A default environment spec that polls every 10 ms."""
-    return EnvironmentSpec(
-        region=region,
-        zones=(f"{region}a", f"{region}c"),
-        poll=PollPolicy(initial=0.01, factor=1, cap=0.01),
-    )
-
-
-@pytest.fixture
-def no_run_logger() -> Iterator[None]:
-    """Let tasks call get_run_logger() when a test calls `task.fn(...)` outside a run."""
-    with disable_run_logger():
-        yield
 
 
 @pytest.fixture

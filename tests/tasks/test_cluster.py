@@ -310,12 +310,3 @@ def test_progress_artifact_follows_ready_nodes(
     )
     cluster.wait_for_cluster_valid.fn(fake(body), "s3://b")
     assert calls == [("cluster-validation", 0.0), ("update", 100.0)]
-
-
-def test_no_progress_artifact_outside_a_run(spec: EnvironmentSpec) -> None:
-    report = progress.progress_reporter(
-        key=cluster.VALIDATION_ARTIFACT_KEY,
-        description=spec.cluster_name,
-        logger=logging.getLogger("x"),
-    )
-    report(50.0)  # no server, no context: nothing happens

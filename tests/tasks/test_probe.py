@@ -7,13 +7,11 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY
-from prefect.cache_policies import NO_CACHE
 
 from kops_nlb.core.errors import KopsNlbError, WaitTimeout, is_transient
 from kops_nlb.core.spec import PollPolicy
 from kops_nlb.core.verify import probe_run
 from kops_nlb.core.verify.probe_run import COMMENT
-from tasks._options import RETRIES, retry_on_transient
 from tasks.probe import ProbeCommandFailed, ProbeRun, run_probe
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
@@ -317,11 +315,3 @@ def test_a_command_that_never_finishes_times_out(ssm: Any, monkeypatch: pytest.M
     with pytest.raises(WaitTimeout, match="status InProgress") as raised:
         probe()
     assert not is_transient(raised.value)
-
-
-def test_task_options() -> None:
-    """Retried only on transient failures, never cached (a probe is a side effect)."""
-    assert run_probe.retries == RETRIES
-    assert run_probe.retry_condition_fn is retry_on_transient
-    assert run_probe.cache_policy is NO_CACHE
-    assert run_probe.name == "run-probe"

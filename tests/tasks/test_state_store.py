@@ -12,10 +12,7 @@ from kops_nlb.core.errors import ConflictError
 from kops_nlb.core.naming import TAG_COMPONENT, TAG_MANAGED_BY
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.state_store import (
-    create_bucket_request,
     has_default_encryption,
-    public_access_fully_blocked,
-    versioning_enabled,
 )
 from tasks.state_store import ensure_state_store
 
@@ -27,55 +24,8 @@ ALL_BLOCKED = dict.fromkeys(
 )
 
 
-@pytest.mark.parametrize(
-    ("region", "request_"),
-    [
-        ("us-east-1", {"Bucket": "b"}),
-        (
-            "ap-northeast-1",
-            {"Bucket": "b", "CreateBucketConfiguration": {"LocationConstraint": "ap-northeast-1"}},
-        ),
-    ],
-    ids=["us-east-1", "elsewhere"],
-)
-def test_create_bucket_request(region: str, request_: dict[str, Any]) -> None:
-    assert create_bucket_request("b", region) == request_
-
-
-@pytest.mark.parametrize(
-    ("response", "enabled"),
-    [({}, False), ({"Status": "Suspended"}, False), ({"Status": "Enabled"}, True)],
-    ids=["never", "suspended", "enabled"],
-)
-def test_versioning_enabled(response: dict[str, str], enabled: bool) -> None:
-    assert versioning_enabled(response) is enabled
-
-
-@pytest.mark.parametrize(
-    ("config", "blocked"),
-    [
-        (None, False),
-        ({**ALL_BLOCKED, "RestrictPublicBuckets": False}, False),
-        ({"BlockPublicAcls": True}, False),
-        (ALL_BLOCKED, True),
-    ],
-    ids=["none", "one-false", "partial", "all"],
-)
-def test_public_access_fully_blocked(config: dict[str, bool] | None, blocked: bool) -> None:
-    assert public_access_fully_blocked(config) is blocked
-
-
 def sse(algorithm: str) -> dict[str, Any]:
     return {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}}]}
-
-
-@pytest.mark.parametrize(
-    ("config", "encrypted"),
-    [(None, False), ({"Rules": []}, False), (sse("AES256"), True), (sse("aws:kms"), True)],
-    ids=["none", "no-rules", "sse-s3", "kms-kept"],
-)
-def test_has_default_encryption(config: dict[str, Any] | None, encrypted: bool) -> None:
-    assert has_default_encryption(config) is encrypted
 
 
 # ---- moto -------------------------------------------------------------------------------

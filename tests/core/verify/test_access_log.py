@@ -20,7 +20,7 @@ from kops_nlb.core.verify.access_log import (
     split_request,
 )
 
-SAMPLES = Path(__file__).parents[1] / "data" / "nginx-access-log-samples.txt"
+SAMPLES = Path(__file__).parents[2] / "data" / "nginx-access-log-samples.txt"
 
 JST = timezone(timedelta(hours=9))
 EST = timezone(timedelta(hours=-5))

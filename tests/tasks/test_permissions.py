@@ -12,9 +12,6 @@ from kops_nlb.core.errors import ConflictError, KopsNlbError
 from kops_nlb.core.naming import NLB_POLICY_NAME
 from kops_nlb.core.permissions import (
     NLB_ACTIONS,
-    explicitly_denied,
-    granted_by_policy,
-    missing_actions,
     nlb_policy_document,
     policy_actions,
     simulation_context,
@@ -34,81 +31,6 @@ def results(**decisions: str) -> list[dict[str, str]]:
         short = action.split(":", 1)[1]
         out.append({"EvalActionName": action, "EvalDecision": decisions.get(short, "allowed")})
     return out
-
-
-def test_the_fourteen_actions_of_the_procedure() -> None:
-    assert len(NLB_ACTIONS) == len(set(NLB_ACTIONS)) == 14
-    assert list(NLB_ACTIONS) == sorted(NLB_ACTIONS)
-    assert "elasticloadbalancing:SetLoadBalancerPoliciesOfListener" in NLB_ACTIONS
-
-
-@pytest.mark.parametrize(
-    ("evaluation", "missing", "denied"),
-    [
-        (results(), [], []),
-        (
-            results(ModifyListener="implicitDeny", DescribeVpcs="implicitDeny"),
-            ["ec2:DescribeVpcs", "elasticloadbalancing:ModifyListener"],
-            [],
-        ),
-        (
-            results(AddTags="explicitDeny"),
-            ["elasticloadbalancing:AddTags"],
-            ["elasticloadbalancing:AddTags"],
-        ),
-        ([], [], []),
-    ],
-    ids=["all-allowed", "two-missing", "explicit-deny", "no-results"],
-)
-def test_missing_and_denied(
-    evaluation: list[dict[str, str]], missing: list[str], denied: list[str]
-) -> None:
-    assert missing_actions(evaluation) == missing
-    assert explicitly_denied(evaluation) == denied
-
-
-@pytest.mark.parametrize(
-    ("document", "actions"),
-    [
-        (None, set()),
-        ('{"Statement": {"Effect": "Allow", "Action": "ec2:DescribeVpcs"}}', {"ec2:DescribeVpcs"}),
-        (
-            {
-                "Statement": [
-                    {"Effect": "Allow", "Action": ["a:One", "a:Two"], "Resource": "*"},
-                    {"Effect": "Deny", "Action": ["a:Three"], "Resource": "*"},
-                ]
-            },
-            {"a:One", "a:Two"},
-        ),
-    ],
-    ids=["none", "json-single-statement", "dict-allow-only"],
-)
-def test_policy_actions(document: Any, actions: set[str]) -> None:
-    assert policy_actions(document) == actions
-
-
-def test_policy_document_allows_exactly_the_actions_on_everything() -> None:
-    document = json.loads(nlb_policy_document(["b:Two", "a:One", "b:Two"]))
-    assert document == {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["a:One", "b:Two"], "Resource": "*"}],
-    }
-
-
-def test_simulation_context_names_the_cluster_tag() -> None:
-    assert simulation_context("c.k8s.local") == [
-        {
-            "ContextKeyName": "aws:ResourceTag/KubernetesCluster",
-            "ContextKeyValues": ["c.k8s.local"],
-            "ContextKeyType": "string",
-        },
-        {
-            "ContextKeyName": "aws:RequestTag/KubernetesCluster",
-            "ContextKeyValues": ["c.k8s.local"],
-            "ContextKeyType": "string",
-        },
-    ]
 
 
 # ---- exact requests ---------------------------------------------------------------------
@@ -247,23 +169,6 @@ def test_remove_deletes_only_our_policy_once(
 @pytest.mark.usefixtures("aws")
 def test_remove_without_role_is_unchanged(spec: EnvironmentSpec) -> None:
     assert not remove_nlb_permissions.fn(spec).changed
-
-
-def test_granted_by_policy_reads_the_matched_statements() -> None:
-    evaluation: list[dict[str, Any]] = [
-        {
-            "EvalActionName": "a:One",
-            "EvalDecision": "allowed",
-            "MatchedStatements": [{"SourcePolicyId": NLB_POLICY_NAME, "SourcePolicyType": "role"}],
-        },
-        {
-            "EvalActionName": "a:Two",
-            "EvalDecision": "allowed",
-            "MatchedStatements": [{"SourcePolicyId": "masters.c", "SourcePolicyType": "role"}],
-        },
-        {"EvalActionName": "a:Three", "EvalDecision": "implicitDeny"},
-    ]
-    assert granted_by_policy(evaluation, NLB_POLICY_NAME) == ["a:One"]
 
 
 # ---- the local twin (SimulatePrincipalPolicy evaluated over the role's real policies) -------

@@ -1,17 +1,11 @@
-"""The kops CLI as this project uses it: argv builders, output parsers and one runner.
-
-Pure: ``kops_nlb.kops.runner`` runs the commands built here. The builders pass only flags that exist, undeprecated, in kops 1.36
-(``tests/data/kops-1.36-create-cluster-flags*.txt`` holds the list this is checked against).
+"""What kops prints, read back: version, validation reports, not-found errors (pure).
 
 Facts from kops v1.36 (cmd/kops, pkg/validation) that shape this module:
 
 - ``kops validate cluster -o json`` writes one JSON object per attempt with no trailing newline,
   so ``--wait`` gives objects back to back; ``failures`` and ``nodes`` are omitted when empty.
-  It exits 0 when valid and 1 otherwise, with ``Error: validation failed: ...`` on stderr.
-- ``--admin`` has an optional value (``--admin`` alone means 18h), so a lifetime must be written
-  ``--admin=2h``: ``--admin 2h`` would read ``2h`` as a cluster name.
-- ``--cloud-labels`` is one string of ``key=value`` pairs split on every comma; ``=`` or ``"``
-  inside a key or value need a quoted CSV field, and a comma cannot be carried at all.
+  It exits 0 when valid and 1 otherwise, with ``Error: validation failed: ...`` on stderr, and
+  prints nothing on stdout when it cannot reach the API at all.
 """
 
 from __future__ import annotations
@@ -22,185 +16,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kops_nlb.core.errors import KopsCommandError, SpecError
-from kops_nlb.core.naming import project_tags
-from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.core.errors import KopsCommandError
 from kops_nlb.core.waiting import Observation
 
 SUPPORTED_KOPS = ((1, 34), (1, 38))  # minimum inclusive, maximum exclusive (major, minor)
-STDERR_TAIL_LINES = 20
-CLUSTER_COMPONENT = "kops-cluster"
 
-# Keys and prefixes kops reserves for its own tags (pkg/apis/kops/validation/cluster.go).
-RESERVED_LABEL_KEYS = frozenset({"Name", "KubernetesCluster"})
-RESERVED_LABEL_PREFIXES = ("kubernetes.io/cluster/", "k8s.io/role/", "kops.k8s.io/")
+
+STDERR_TAIL_LINES = 20
+
 
 _VERSION = re.compile(r"(?:Client version:\s*)?\bv?(\d+)\.(\d+)\.(\d+)((?:-[0-9A-Za-z.]+)?)")
+
+
 _NOT_FOUND = (
     re.compile(r'cluster not found "(?P<name>[^"]*)"'),  # kops get cluster NAME
     re.compile(r'Cluster\.kops\.k8s\.io "(?P<name>[^"]*)" not found'),  # validate/export/delete
     re.compile(r'cluster "(?P<name>[^"]*)" not found'),
 )
+
+
 _NOT_ENOUGH = re.compile(r"did not have enough nodes (\d+) vs (\d+)")
-
-
-# --- argv builders ---------------------------------------------------------------------------
-
-
-def cloud_labels(spec: EnvironmentSpec) -> dict[str, str]:
-    """Return the tags kops puts on every instance group: the spec's extra tags and ours.
-
-    ``Name`` is left out (kops names each instance itself and reserves the key).
-    """
-    tags = project_tags(spec, CLUSTER_COMPONENT)
-    tags.pop("Name", None)
-    return tags
-
-
-def _quote_label_field(text: str, *, what: str) -> str:
-    """Return one key or value as a field kops's CSV reader reads back unchanged."""
-    if "," in text or "\n" in text or "\r" in text:
-        raise SpecError(
-            f"cloud label {what} {text!r} contains a comma or a line break, "
-            "which kops --cloud-labels cannot carry"
-        )
-    if not text or text[0].isspace() or any(ch in text for ch in '="'):
-        if not text:
-            return text
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def format_cloud_labels(labels: Mapping[str, str]) -> str:
-    """Return ``labels`` as one ``--cloud-labels`` value (sorted, quoted where kops needs it).
-
-    Raises SpecError for a key kops reserves or a comma/line break it cannot carry.
-    """
-    fields = []
-    for key in sorted(labels):
-        if not key:
-            raise SpecError("cloud label keys must not be empty")
-        if key in RESERVED_LABEL_KEYS or key.startswith(RESERVED_LABEL_PREFIXES):
-            raise SpecError(f"cloud label {key!r} is reserved by kops and cannot be set")
-        value = labels[key]
-        fields.append(
-            f"{_quote_label_field(key, what='key')}={_quote_label_field(value, what='value')}"
-        )
-    return ",".join(fields)
-
-
-def control_plane_zones(spec: EnvironmentSpec) -> list[str]:
-    """Return the zones for ``--control-plane-zones``: one per control-plane node, at most all.
-
-    kops refuses more control-plane zones than control-plane nodes, and spreads the nodes
-    round-robin over the zones it is given.
-    """
-    return list(spec.zones[: min(spec.control_plane_count, len(spec.zones))])
-
-
-def create_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
-    """Return the argv of ``kops create cluster ... --yes`` for the spec."""
-    argv = [
-        "create",
-        "cluster",
-        spec.cluster_name,
-        "--state",
-        state_store,
-        "--cloud",
-        "aws",
-        "--zones",
-        ",".join(spec.zones),
-        "--control-plane-zones",
-        ",".join(control_plane_zones(spec)),
-        "--control-plane-size",
-        spec.control_plane_size,
-        "--control-plane-count",
-        str(spec.control_plane_count),
-        "--node-size",
-        spec.node_size,
-        "--node-count",
-        str(spec.node_count),
-        "--node-volume-size",
-        str(spec.node_volume_size),
-        "--kubernetes-version",
-        spec.kubernetes_version,
-        "--networking",
-        spec.networking,
-        "--topology",
-        spec.topology,
-        "--dns",
-        spec.dns,
-    ]
-    if spec.network_cidr is not None:
-        argv += ["--network-cidr", str(spec.network_cidr)]
-    labels = format_cloud_labels(cloud_labels(spec))
-    if labels:
-        argv += ["--cloud-labels", labels]
-    argv.append("--yes")
-    return argv
-
-
-def get_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
-    """Return the argv of ``kops get cluster NAME -o json``."""
-    return ["get", "cluster", spec.cluster_name, "--state", state_store, "-o", "json"]
-
-
-def validate_cluster_argv(
-    spec: EnvironmentSpec,
-    state_store: str,
-    *,
-    wait: str | None = None,
-    count: int | None = None,
-) -> list[str]:
-    """Return the argv of ``kops validate cluster --name NAME -o json`` (one attempt by default)."""
-    argv = ["validate", "cluster", "--name", spec.cluster_name, "--state", state_store]
-    argv += ["-o", "json"]
-    if wait is not None:
-        argv += ["--wait", wait]
-    if count is not None:
-        argv += ["--count", str(count)]
-    return argv
-
-
-def export_kubecfg_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
-    """Return the argv of ``kops export kubecfg NAME --admin=TTL --kubeconfig PATH``."""
-    return [
-        "export",
-        "kubecfg",
-        spec.cluster_name,
-        "--state",
-        state_store,
-        f"--admin={spec.admin_credential_ttl}",
-        "--kubeconfig",
-        spec.kubeconfig_file,
-    ]
-
-
-def delete_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
-    """Return the argv of ``kops delete cluster NAME --yes``."""
-    return ["delete", "cluster", spec.cluster_name, "--state", state_store, "--yes"]
-
-
-def version_argv() -> list[str]:
-    """Return the argv of ``kops version --short``."""
-    return ["version", "--short"]
-
-
-def kops_env(
-    *, state_store: str, kubeconfig: str, base: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """Return the environment for kops: ``base`` plus the state store and a private kubeconfig.
-
-    ``KUBECONFIG`` points kops (which exports admin credentials on ``create cluster --yes`` and
-    edits contexts on delete) at the project's file, never at the user's ``~/.kube/config``.
-    """
-    env = dict(base or {})
-    env["KOPS_STATE_STORE"] = state_store
-    env["KUBECONFIG"] = kubeconfig
-    return env
-
-
-# --- parsers ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,9 @@ from typing import Any
 
 import pytest
 
+from kops_nlb.core.naming import NLB_INTERNAL_ANNOTATION, NLB_TYPE_ANNOTATION
 from kops_nlb.core.verify.access_log import AccessLogRecord, parse_line
-from kops_nlb.core.verify.checks import (
-    ANNOTATION_LB_INTERNAL,
-    ANNOTATION_LB_TYPE,
-    CheckResult,
-    evidence_summary,
-    failed,
-    run_checks,
-)
+from kops_nlb.core.verify.checks import CheckResult, evidence_summary, failed, run_checks
 from kops_nlb.core.verify.evidence import (
     NlbFacts,
     PodLog,
@@ -164,7 +158,7 @@ def baseline() -> VerificationFacts:
             name="nginx",
             type="LoadBalancer",
             external_traffic_policy="Local",
-            annotations={ANNOTATION_LB_TYPE: "nlb", ANNOTATION_LB_INTERNAL: "true"},
+            annotations={NLB_TYPE_ANNOTATION: "nlb", NLB_INTERNAL_ANNOTATION: "true"},
             ingress_hostname=NLB_DNS,
         ),
         expected_policy="Local",
@@ -190,7 +184,7 @@ def with_service(**changes: Any) -> Callable[[VerificationFacts], VerificationFa
 
 def with_annotations(**annotations: str | None) -> Callable[[VerificationFacts], VerificationFacts]:
     """A change to the Service's annotations (None removes one); keys by short name."""
-    keys = {"type": ANNOTATION_LB_TYPE, "internal": ANNOTATION_LB_INTERNAL}
+    keys = {"type": NLB_TYPE_ANNOTATION, "internal": NLB_INTERNAL_ANNOTATION}
 
     def change(facts: VerificationFacts) -> VerificationFacts:
         current = dict(_service(facts).annotations)
@@ -546,14 +540,14 @@ CASES: list[Any] = [
         with_annotations(type="external"),
         "service_not_drifted",
         False,
-        [f"annotation {ANNOTATION_LB_TYPE} is 'external' (want 'nlb')"],
+        [f"annotation {NLB_TYPE_ANNOTATION} is 'external' (want 'nlb')"],
         id="type-annotation-drifted",
     ),
     pytest.param(
         with_annotations(internal=None),
         "service_not_drifted",
         False,
-        [f"annotation {ANNOTATION_LB_INTERNAL} is missing (want 'true')"],
+        [f"annotation {NLB_INTERNAL_ANNOTATION} is missing (want 'true')"],
         id="internal-annotation-removed",
     ),
     pytest.param(
