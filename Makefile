@@ -6,15 +6,27 @@ RUN := $(UV) run --frozen
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup test lint unit e2e demo up down status logs bench sandbox-up sandbox-down clean
+.PHONY: debian-packages setup test lint unit e2e demo up down status logs bench sandbox-up sandbox-down clean
 
 setup: .venv/.synced
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --frozen
-	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
+	@$(MAKE) --no-print-directory debian-packages
 	@touch $@
+
+# Debian packages the twin and the tests run: curl (the probe) and nginx (each pod's server).
+# Installed without starting nginx's system service (policy-rc.d forbids service starts).
+DEBIAN_PACKAGES := curl nginx-light
+debian-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		status=$$?; rm -f /usr/sbin/policy-rc.d; exit $$status; \
+	fi
 
 lint: setup
 	$(RUN) ruff check .
