@@ -48,12 +48,22 @@ def check_kops_version(spec: EnvironmentSpec) -> str:
 
 @task(cache_policy=NO_CACHE, **RETRY_OPTIONS)
 def ensure_cluster(spec: EnvironmentSpec, state_store: str) -> StepResult:
-    """Create the kops cluster unless the state store already has it; report whether it did."""
+    """Create the kops cluster, or apply the one the state store has again.
+
+    ``kops create cluster --yes`` writes the spec into the state store before it touches the
+    cloud, so a cluster kops knows may have no cloud resources at all (a create that failed
+    half-way). ``kops update cluster --yes`` builds whatever is missing and changes nothing that
+    is in place, so an existing cluster is always applied again rather than taken as done.
+    """
     logger = get_run_logger()
     ids = {"cluster": spec.cluster_name, "state_store": state_store}
     if commands.cluster_exists(spec, state_store):
-        logger.info("kops cluster %s exists in %s", spec.cluster_name, state_store)
-        return StepResult(step="cluster", changed=False, summary="kops cluster exists", ids=ids)
+        logger.info(
+            "kops cluster %s exists in %s; applying it again", spec.cluster_name, state_store
+        )
+        commands.run(spec, state_store, kops.update_cluster_argv(spec, state_store), logger=logger)
+        summary = "kops cluster exists; kops update cluster --yes built whatever was missing"
+        return StepResult(step="cluster", changed=False, summary=summary, ids=ids)
     logger.info("creating kops cluster %s in %s", spec.cluster_name, state_store)
     commands.run(spec, state_store, kops.create_cluster_argv(spec, state_store), logger=logger)
     return StepResult(

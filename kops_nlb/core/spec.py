@@ -204,6 +204,17 @@ class EnvironmentSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _gossip_names_need_no_dns(self) -> EnvironmentSpec:
+        # kops accepts --dns public|private for a .k8s.local name, but such a name can have no
+        # Route 53 zone, so the cluster would never come up.
+        if self.cluster_name.endswith(".k8s.local") and self.dns != "none":
+            raise ValueError(
+                f"dns {self.dns!r} needs a Route 53 zone, which a '.k8s.local' cluster name "
+                "cannot have: use dns 'none', or a cluster name in a hosted zone"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _zones_in_region(self) -> EnvironmentSpec:
         if not self.zones:
             raise ValueError("zones: at least one availability zone is needed")

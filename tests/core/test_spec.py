@@ -45,6 +45,7 @@ def test_defaults_reproduce_the_procedure_on_todays_versions() -> None:
         ("extra_tags", {"aws:owner": "x"}, "aws:"),
         ("admin_credential_ttl", "two hours", "duration"),
         ("nginx_image", "nginx latest", "image reference"),
+        ("dns", "public", "needs a Route 53 zone"),
         ("unknown_field", 1, "Extra inputs are not permitted"),
     ],
 )
@@ -80,3 +81,8 @@ def test_spec_round_trips_as_flow_parameter_json() -> None:
 
 def test_kubeconfig_defaults_to_a_project_local_file() -> None:
     assert EnvironmentSpec().kubeconfig_file == ".kube/nlb-demo.k8s.local.yaml"
+
+
+def test_dns_zones_are_for_names_in_a_hosted_zone() -> None:
+    spec = EnvironmentSpec(cluster_name="nlb.example.com", dns="private")
+    assert spec.dns == "private"

@@ -119,6 +119,13 @@ def twin(
 
 
 @pytest.fixture
+def nodes_removed_after(kube_api: Any) -> Iterator[None]:
+    """Empty the shared API afterwards: the next cluster's Nodes get the same names (same CIDR)."""
+    yield
+    kube_api.reset()
+
+
+@pytest.fixture
 def cluster_spec(spec: EnvironmentSpec) -> EnvironmentSpec:
     """The default spec with a cluster name of its own (moto's state outlives a test)."""
     return spec.model_copy(update={"cluster_name": f"t{uuid.uuid4().hex[:8]}.k8s.local"})
@@ -133,6 +140,29 @@ def run_logs(
     monkeypatch.setattr(cluster, "get_run_logger", lambda: logger)
     caplog.set_level(logging.INFO, logger="tests.cluster")
     return caplog
+
+
+def test_a_cluster_kops_knows_but_never_built_is_applied_again(
+    twin: Twin,
+    cluster_spec: EnvironmentSpec,
+    run_logs: pytest.LogCaptureFixture,
+    region: str,
+    nodes_removed_after: None,
+) -> None:
+    """A create that failed in the cloud leaves only the spec: ensure_cluster builds the rest."""
+    spec, state = cluster_spec, twin.state_store
+    spec_only = [a for a in kops_cli.create_cluster_argv(spec, state) if a != "--yes"]
+    cluster.commands.run(spec, state, spec_only, logger=None)  # the spec, no cloud resources
+    ec2 = boto3.client("ec2", region_name=region)
+    tagged = [{"Name": "tag:KubernetesCluster", "Values": [spec.cluster_name]}]
+    assert ec2.describe_vpcs(Filters=tagged)["Vpcs"] == []
+
+    result = cluster.ensure_cluster.fn(spec, state)
+
+    assert twin.argv()[-1] == kops_cli.update_cluster_argv(spec, state)
+    assert (result.changed, result.created) == (False, frozenset())
+    assert len(ec2.describe_vpcs(Filters=tagged)["Vpcs"]) == 1
+    assert cluster.wait_for_cluster_valid.fn(spec, state).ok
 
 
 def test_cluster_lifecycle_against_the_twin(
@@ -155,13 +185,16 @@ def test_cluster_lifecycle_against_the_twin(
     assert any("executor.go" in line for line in streamed)  # stderr lines too, as they come
 
     again = cluster.ensure_cluster.fn(spec, state)
-    assert again.changed is False
-    assert twin.argv()[3:] == [kops_cli.get_cluster_argv(spec, state)]
+    assert (again.changed, again.created) == (False, frozenset())
+    assert twin.argv()[3:5] == [
+        kops_cli.get_cluster_argv(spec, state),
+        kops_cli.update_cluster_argv(spec, state),
+    ]
 
     report = cluster.wait_for_cluster_valid.fn(spec, state)
     assert report.ok
     assert (report.nodes_ready, report.nodes_expected) == (3, 3)
-    validations = twin.argv()[4:]
+    validations = twin.argv()[5:]
     assert validations and all(
         argv == kops_cli.validate_cluster_argv(spec, state) for argv in validations
     )

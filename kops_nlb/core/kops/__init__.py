@@ -12,6 +12,7 @@ from kops_nlb.core.kops.argv import (
     format_cloud_labels,
     get_cluster_argv,
     kops_env,
+    update_cluster_argv,
     validate_cluster_argv,
     version_argv,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "kops_env",
     "parse_validation",
     "parse_version",
+    "update_cluster_argv",
     "validate_cluster_argv",
     "validation_observation",
     "version_argv",

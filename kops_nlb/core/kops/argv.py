@@ -120,6 +120,11 @@ def create_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
     return argv
 
 
+def update_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
+    """Return the argv of ``kops update cluster NAME --yes``: build whatever the spec lacks."""
+    return ["update", "cluster", spec.cluster_name, "--state", state_store, "--yes"]
+
+
 def get_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
     """Return the argv of ``kops get cluster NAME -o json``."""
     return ["get", "cluster", spec.cluster_name, "--state", state_store, "-o", "json"]
