@@ -20,7 +20,6 @@ from kops_nlb.core.naming import (
     bastion_security_group_name,
     project_tags,
 )
-from kops_nlb.core.network import Subnet
 from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import (
     BastionInfo,
@@ -31,25 +30,9 @@ from tasks.bastion import (
     wait_for_bastion_online,
 )
 from tasks.network import ClusterNetwork, cluster_network
+from tests.core.test_bastion import RUNNING, launched, subnet
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
-
-
-def instance(instance_id: str, state: str, launched: str = "2026-01-01T00:00:00") -> dict[str, Any]:
-    return {"InstanceId": instance_id, "State": {"Name": state}, "LaunchTime": launched}
-
-
-def subnet(subnet_id: str, zone: str, kind: str) -> Subnet:
-    return Subnet(subnet_id=subnet_id, zone=zone, cidr="10.0.0.0/24", kind=kind)
-
-
-RUNNING = {
-    "InstanceId": "i-1",
-    "State": {"Name": "running"},
-    "PrivateIpAddress": "172.20.0.10",
-    "SubnetId": "subnet-u",
-    "Placement": {"AvailabilityZone": "ap-northeast-1a"},
-}
 
 
 # ---- moto: role and security group ---------------------------------------------------------
@@ -243,19 +226,6 @@ PROFILE_NOT_READY = (
     "Value (ssm-bastion.nlb-demo.k8s.local) for parameter iamInstanceProfile.name is invalid. "
     "Invalid IAM Instance Profile name"
 )
-
-
-def launched(state: str = "pending") -> dict[str, Any]:
-    return {
-        "Instances": [
-            {
-                "InstanceId": "i-0123456789abcdef0",
-                "State": {"Name": state, "Code": 0},
-                "PrivateIpAddress": "172.20.0.10",
-                "SubnetId": "subnet-ua",
-            }
-        ]
-    }
 
 
 def queue_lookups(aws_stubs: Any, spec: EnvironmentSpec) -> None:

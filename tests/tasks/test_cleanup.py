@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from kops_nlb.aws.client import aws_client
 from kops_nlb.core.cleanup import RemovalOutcome as Outcome
-from kops_nlb.core.naming import NLB_POLICY_NAME, SSM_MANAGED_POLICY_ARN, bastion_role_name
+from kops_nlb.core.naming import SSM_MANAGED_POLICY_ARN, bastion_role_name
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
 from tasks.bastion import (
@@ -32,95 +32,20 @@ from tasks.cleanup import (
 )
 from tasks.network import cluster_network
 from tasks.state_store import ensure_state_store
+from tests.core.test_cleanup import (
+    ACCOUNT,
+    NEW,
+    SPEC,
+    outcome,
+)
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
-
-SPEC = EnvironmentSpec()
-CLUSTER = SPEC.cluster_name
-ACCOUNT = "123456789012"
-BUCKET = SPEC.bucket_for(ACCOUNT)
-STORE = f"s3://{BUCKET}"
-ROLE = bastion_role_name(SPEC)
-MASTERS = SPEC.control_plane_role
-
-
-def step(
-    name: str, changed: bool, summary: str, created: frozenset[str] = frozenset(), **ids: str
-) -> StepResult:
-    return StepResult(step=name, changed=changed, summary=summary, created=created, ids=ids)
-
-
-STORE_IDS = {"bucket": BUCKET, "state_store": STORE}
-CLUSTER_IDS = {"cluster": CLUSTER, "state_store": STORE}
-ROLE_IDS = {"role": ROLE, "role_arn": f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"}
-GROUP_IDS = {"security_group_id": "sg-1", "vpc_id": "vpc-1"}
-INSTANCE_IDS = {"instance_id": "i-1", "private_ip": "172.20.0.10", "subnet_id": "subnet-1"}
-POLICY_IDS = {"role": MASTERS, "policy": NLB_POLICY_NAME}
-
-# What each step reports when this run created it (words as the tasks write them).
-NEW = {
-    "state-store": step(
-        "state-store",
-        True,
-        f"bucket {BUCKET}: created, versioning enabled, public access blocked, "
-        "default encryption SSE-S3",
-        created=frozenset({"bucket"}),
-        **STORE_IDS,
-    ),
-    "cluster": step(
-        "cluster", True, "kops cluster created", created=frozenset({"cluster"}), **CLUSTER_IDS
-    ),
-    "nlb-permissions": step(
-        "nlb-permissions",
-        True,
-        f"added 1 actions to {MASTERS} ({NLB_POLICY_NAME}): elasticloadbalancing:AddTags",
-        created=frozenset({"policy"}),
-        **POLICY_IDS,
-    ),
-    "bastion-role": step(
-        "bastion-role",
-        True,
-        f"bastion role {ROLE}: role created, AmazonSSMManagedInstanceCore attached, "
-        "instance profile created, role added to instance profile",
-        created=frozenset({"role", "instance-profile"}),
-        **ROLE_IDS,
-    ),
-    "bastion-security-group": step(
-        "bastion-security-group",
-        True,
-        f"bastion security group {ROLE} (sg-1): created",
-        created=frozenset({"security-group"}),
-        **GROUP_IDS,
-    ),
-    "bastion-instance": step(
-        "bastion-instance",
-        True,
-        "launched bastion i-1 in subnet-1 (ap-northeast-1a)",
-        created=frozenset({"instance"}),
-        **INSTANCE_IDS,
-    ),
-    "namespace": step("namespace", True, "created default", created=frozenset({"namespace"})),
-    "nginx": step(
-        "nginx",
-        True,
-        "created deployment default/nginx",
-        deployment="nginx",
-        created=frozenset({"deployment"}),
-    ),
-    "service": step(
-        "service", True, "created service default/nginx", created=frozenset({"service"})
-    ),
-}
 
 
 # ---- the plan -------------------------------------------------------------------------------
 
 
 # ---- carrying it out ------------------------------------------------------------------------
-
-
-def outcome(action: Any, result: Any, target: str = "x") -> Outcome:
-    return Outcome(action=action, target=target, result=result, detail="")
 
 
 def test_each_removal_is_tried_and_failures_are_reported_not_raised(

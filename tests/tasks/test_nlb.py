@@ -10,7 +10,6 @@ import pytest
 from kops_nlb.core.errors import ConflictError, WaitTimeout
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
 from tasks.nlb import (
-    NlbInfo,
     NlbInterface,
     find_service_nlb,
     nlb_interfaces,
@@ -18,33 +17,9 @@ from tasks.nlb import (
     wait_for_nlb_active,
     wait_for_targets_healthy,
 )
+from tests.core.test_nlb import NAME, SERVICE_TAGS, UID
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
-
-UID = "3f1c6d2a-7b8e-4f6a-9c0d-1e2f3a4b5c6d"
-NAME = "a3f1c6d2a7b8e4f6a9c0d1e2f3a4b5c6"
-CLUSTER = "nlb-demo.k8s.local"
-SERVICE_TAGS = {
-    "kubernetes.io/service-name": "default/nginx",
-    f"kubernetes.io/cluster/{CLUSTER}": "owned",
-}
-
-
-LB = {"DNSName": "a3f1-123.elb.ap-northeast-1.amazonaws.com"}
-
-
-def info(**overrides: Any) -> NlbInfo:
-    values: dict[str, Any] = {
-        "arn": "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:loadbalancer/net/n/0123",
-        "name": NAME,
-        "dns_name": LB["DNSName"],
-        "scheme": "internal",
-        "type": "network",
-        "state": "active",
-        "vpc_id": "vpc-1",
-        "zones": ("ap-northeast-1a", "ap-northeast-1c"),
-    }
-    return NlbInfo(**{**values, **overrides})
 
 
 # ---- moto -------------------------------------------------------------------------------

@@ -18,19 +18,11 @@ from kops_nlb.core.permissions import (
 )
 from kops_nlb.core.spec import EnvironmentSpec
 from tasks.permissions import ensure_nlb_permissions, remove_nlb_permissions
+from tests.core.test_permissions import results
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/masters.nlb-demo.k8s.local"
-
-
-def results(**decisions: str) -> list[dict[str, str]]:
-    """Evaluation results: every NLB action allowed unless named (by its short name)."""
-    out = []
-    for action in NLB_ACTIONS:
-        short = action.split(":", 1)[1]
-        out.append({"EvalActionName": action, "EvalDecision": decisions.get(short, "allowed")})
-    return out
 
 
 # ---- exact requests ---------------------------------------------------------------------

@@ -15,17 +15,11 @@ from kops_nlb.core.state_store import (
     has_default_encryption,
 )
 from tasks.state_store import ensure_state_store
+from tests.core.test_state_store import ALL_BLOCKED, sse
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 
 ACCOUNT = "123456789012"
-ALL_BLOCKED = dict.fromkeys(
-    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
-)
-
-
-def sse(algorithm: str) -> dict[str, Any]:
-    return {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}}]}
 
 
 # ---- moto -------------------------------------------------------------------------------

@@ -35,16 +35,12 @@ from tasks.bastion import (
 from tasks.network import cluster_network
 from tasks.state_store import delete_state_store, ensure_state_store
 from tasks.sweep import inventory, sweep_cluster_resources
+from tests.core.test_ownership import CLUSTER, client_error
 from tests.tasks.conftest import AWS_TASK_MODULES
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 
-CLUSTER = "nlb-demo.k8s.local"
 ACCOUNT = "123456789012"
-
-
-def client_error(code: str, message: str = "", operation: str = "Delete") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
 
 
 @pytest.mark.parametrize(
