@@ -64,9 +64,8 @@ def provision_sequentially(spec: EnvironmentSpec) -> list[Span]:
         store = f"s3://{state.ids['bucket']}"
         step("ensure_cluster", ensure_cluster.fn, spec, store)
         step("wait_for_cluster_valid", wait_for_cluster_valid.fn, spec, store)
-        step("export_kubeconfig", export_kubeconfig.fn, spec, store)
+        kubeconfig = step("export_kubeconfig", export_kubeconfig.fn, spec, store)
         step("ensure_nlb_permissions", ensure_nlb_permissions.fn, spec)
-        kubeconfig = spec.kubeconfig_file
         step("ensure_namespace", ensure_namespace.fn, spec, kubeconfig)
         step("ensure_nginx", ensure_nginx.fn, spec, kubeconfig)
         pods = step("wait_for_nginx_ready", wait_for_nginx_ready.fn, spec, kubeconfig)

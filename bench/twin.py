@@ -122,9 +122,7 @@ def twin_config(*, scale: float, loopback: LoopbackRange) -> SandboxConfig:
 
 def bench_spec(home: Path) -> EnvironmentSpec:
     """Return the environment the benchmarks provision: the product's defaults (waits included)."""
-    return EnvironmentSpec(
-        cluster_name=CLUSTER_NAME, kubeconfig_path=str(home / "kube" / f"{CLUSTER_NAME}.yaml")
-    )
+    return EnvironmentSpec(cluster_name=CLUSTER_NAME)
 
 
 @dataclass
@@ -276,6 +274,7 @@ def running_twin(*, scale: float, loopback: LoopbackRange, home: Path, name: str
             **endpoints.client_env(),
             "PATH": f"{endpoints.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "SANDBOX_KOPS_ARGV_LOG": str(world_home / "kops-argv.jsonl"),
+            "KOPS_NLB_KUBECONFIG_DIR": str(world_home / "kube"),
         }
         with environment(env):
             yield Twin(world=world, calls=calls, home=world_home, spec=bench_spec(world_home))

@@ -134,8 +134,7 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
 
     # Branch 3: the cluster, nginx and the Service that becomes the NLB.
     wait_for_cluster_valid(spec, state_store)
-    export_kubeconfig(spec, state_store)
-    kubeconfig = spec.kubeconfig_file
+    kubeconfig = export_kubeconfig(spec, state_store)
     namespace = ledger.add(ensure_namespace(spec, kubeconfig))
     nginx = ledger.add(ensure_nginx.submit(spec, kubeconfig))
     service = ledger.add(ensure_service.submit(spec, kubeconfig, wait_for=[permissions]))

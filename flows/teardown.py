@@ -60,9 +60,9 @@ def check_confirmation(spec: EnvironmentSpec, confirm_cluster_name: str) -> None
 def _delete_workload_best_effort(spec: EnvironmentSpec, state_store: str) -> list[StepResult]:
     """Delete the Service (and so its NLB) and nginx; an unreachable cluster API does not stop
     teardown, since kops and the tag sweep find the NLB by its tags anyway."""
-    kubeconfig = spec.kubeconfig_file
     state: State[Any] = export_kubeconfig(spec, state_store, return_state=True)
     if state.is_completed():
+        kubeconfig = state.result()
         deleted = state = delete_workload(spec, kubeconfig, return_state=True)
         if state.is_completed():
             state = wait_for_service_gone(spec, kubeconfig, return_state=True)

@@ -73,8 +73,7 @@ def verify(
 
     # Discover.
     state_store = f"s3://{spec.bucket_for(caller_account(spec.region))}"
-    export_kubeconfig(spec, state_store)  # fresh, short-lived admin credentials
-    kubeconfig = spec.kubeconfig_file
+    kubeconfig = export_kubeconfig(spec, state_store)  # fresh, short-lived admin credentials
     service_f = describe_service.submit(spec, kubeconfig)
     nodes_f = list_nodes.submit(kubeconfig)
     pods_f = list_nginx_pods.submit(spec, kubeconfig)

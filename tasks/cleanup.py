@@ -33,7 +33,7 @@ from kops_nlb.core.reports.steps import artifact_key
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.waiting import wait_until
-from kops_nlb.kops import commands
+from kops_nlb.kops import commands, worker
 from kops_nlb.kube import workload as kube
 from kops_nlb.kube.client import kube_api
 
@@ -52,7 +52,7 @@ def _outcome(removal: Removal, result: Result, detail: str) -> list[RemovalOutco
 def _delete_service(
     spec: EnvironmentSpec, removal: Removal, _earlier: Sequence[RemovalOutcome], logger: Logger
 ) -> list[RemovalOutcome]:
-    api = kube_api(spec.kubeconfig_file)
+    api = kube_api(str(worker.kubeconfig_file(spec.cluster_name)))
     if not kube.delete_service(api, spec.namespace, spec.service_name):
         return _outcome(removal, "gone", "service already gone")
     wait_until(
@@ -68,7 +68,7 @@ def _delete_service(
 def _delete_deployment(
     spec: EnvironmentSpec, removal: Removal, _earlier: Sequence[RemovalOutcome], _logger: Logger
 ) -> list[RemovalOutcome]:
-    api = kube_api(spec.kubeconfig_file)
+    api = kube_api(str(worker.kubeconfig_file(spec.cluster_name)))
     if kube.delete_deployment(api, spec.namespace, spec.deployment_name):
         return _outcome(removal, "removed", "deleted")
     return _outcome(removal, "gone", "deployment already gone")
@@ -77,7 +77,9 @@ def _delete_deployment(
 def _delete_namespace(
     spec: EnvironmentSpec, removal: Removal, _earlier: Sequence[RemovalOutcome], _logger: Logger
 ) -> list[RemovalOutcome]:
-    if kube.delete_namespace(kube_api(spec.kubeconfig_file), spec.namespace):
+    if kube.delete_namespace(
+        kube_api(str(worker.kubeconfig_file(spec.cluster_name))), spec.namespace
+    ):
         return _outcome(removal, "removed", "deleted")
     return _outcome(removal, "gone", "namespace already gone")
 

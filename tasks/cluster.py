@@ -14,7 +14,7 @@ from kops_nlb.core.kops import ValidationReport
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.waiting import Observation, wait_until
-from kops_nlb.kops import commands
+from kops_nlb.kops import commands, worker
 from tasks._options import RETRY_OPTIONS
 from tasks._progress import on_progress, progress_reporter
 
@@ -37,7 +37,7 @@ def check_kops_version(spec: EnvironmentSpec) -> str:
     try:
         version = kops.parse_version(commands.version(spec))
     except ValueError as exc:
-        raise SpecError(f"cannot read the kops version from {spec.kops_executable!r}") from exc
+        raise SpecError(f"cannot read the kops version from {worker.kops_executable()!r}") from exc
     if not kops.is_supported_version(version):
         low, high = kops.SUPPORTED_KOPS
         raise SpecError(
@@ -105,22 +105,25 @@ def wait_for_cluster_valid(spec: EnvironmentSpec, state_store: str) -> Validatio
 
 
 @task(cache_policy=NO_CACHE, **RETRY_OPTIONS)
-def export_kubeconfig(spec: EnvironmentSpec, state_store: str) -> None:
-    """Write admin credentials for the cluster to ``spec.kubeconfig_file`` with mode 0600.
+def export_kubeconfig(spec: EnvironmentSpec, state_store: str) -> str:
+    """Write admin credentials for the cluster with mode 0600; return the file's path.
 
+    The file is the worker's (``kops_nlb.kops.worker.kubeconfig_file``), never a run parameter.
     The credentials expire after ``spec.admin_credential_ttl``; the file's content is neither
     logged nor returned.
     """
     logger = get_run_logger()
-    path = commands.kubeconfig_path(spec)
-    commands.run(spec, state_store, kops.export_kubecfg_argv(spec, state_store), logger=logger)
+    path = worker.kubeconfig_file(spec.cluster_name)
+    argv = kops.export_kubecfg_argv(spec, state_store, str(path))
+    commands.run(spec, state_store, argv, logger=logger)
     path.chmod(0o600)
     logger.info(
         "admin kubeconfig for %s written to %s (valid %s)",
         spec.cluster_name,
-        spec.kubeconfig_file,
+        path,
         spec.admin_credential_ttl,
     )
+    return str(path)
 
 
 @task(cache_policy=NO_CACHE, **RETRY_OPTIONS)

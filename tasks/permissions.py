@@ -43,7 +43,7 @@ def ensure_nlb_permissions(spec: EnvironmentSpec) -> StepResult:
         return StepResult(step="nlb-permissions", changed=False, summary=summary, ids=ids)
     # Keep what an earlier run granted: the simulation counts it as allowed, not missing.
     had_policy = iam.nlb_policy_actions(region, role)
-    iam.put_nlb_policy(region, role, had_policy | set(missing))
+    iam.put_nlb_policy(region, role, had_policy | set(missing), spec.cluster_name)
     summary = f"added {len(missing)} actions to {role} ({NLB_POLICY_NAME}): {', '.join(missing)}"
     get_run_logger().info(summary)
     return StepResult(

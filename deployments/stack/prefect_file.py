@@ -1,9 +1,10 @@
 """The prefect.yaml to deploy from: the project's, or a copy pointed at a twin elsewhere (pure).
 
 prefect.yaml's `local` deployments name the twin's default endpoint (AWS on 127.0.0.1:4566) and
-its `kops` under `.sandbox/bin`. A twin on other ports or in another home (the stack test's, or
-one moved by sandbox.toml) gets a copy of the file whose `local` deployments point at it, and
-whose kubeconfig is kept in that twin's home so two stacks never share one.
+its `kops` under `.sandbox/bin` in their work pool's environment. A twin on other ports or in
+another home (the stack test's, or one moved by sandbox.toml) gets a copy of the file whose
+`local` deployments point at it, and whose kubeconfigs are kept in that twin's home so two
+stacks never share one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from kops_nlb.kops.worker import KOPS_EXECUTABLE_ENV as KOPS_ENV
+from kops_nlb.kops.worker import KUBECONFIG_DIR_ENV
 
 LOCAL = "local"
 HEADER = (
@@ -51,12 +55,10 @@ def point_at_twin(config: dict[str, Any], twin: Twin, *, root: Path) -> dict[str
         if env.get("AWS_ENDPOINT_URL") != twin.aws:
             env["AWS_ENDPOINT_URL"] = twin.aws
             changed = True
-        spec = local.setdefault("parameters", {}).setdefault("spec", {})
-        kops = Path(spec.get("kops_executable", "kops"))
+        kops = Path(env.get(KOPS_ENV, "kops"))
         if (root / kops).resolve() != twin.kops.resolve():
-            spec["kops_executable"] = str(twin.kops)
-            cluster = spec.get("cluster_name", "cluster")
-            spec["kubeconfig_path"] = str(twin.home / "kube" / f"{cluster}.yaml")
+            env[KOPS_ENV] = str(twin.kops)
+            env[KUBECONFIG_DIR_ENV] = str(twin.home / "kube")
             changed = True
         rendered["deployments"][index] = local
     return rendered if changed else None

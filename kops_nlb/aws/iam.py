@@ -162,11 +162,13 @@ def nlb_policy_actions(region: str, role: str) -> set[str]:
     return policy_actions(document)
 
 
-def put_nlb_policy(region: str, role: str, actions: Iterable[str]) -> None:
+def put_nlb_policy(region: str, role: str, actions: Iterable[str], cluster_name: str) -> None:
     """Write the project's inline NLB policy allowing `actions` on the role."""
     try:
         aws_client("iam", region).put_role_policy(
-            RoleName=role, PolicyName=NLB_POLICY_NAME, PolicyDocument=nlb_policy_document(actions)
+            RoleName=role,
+            PolicyName=NLB_POLICY_NAME,
+            PolicyDocument=nlb_policy_document(actions, cluster_name),
         )
     except ClientError as e:
         raise aws_failure(f"put inline policy {NLB_POLICY_NAME} on role {role}", e) from e

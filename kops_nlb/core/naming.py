@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 
+from kops_nlb.core.project import PROJECT
 from kops_nlb.core.spec import EnvironmentSpec
 
-PROJECT = "kops-nlb-flows"
 # kops tags its VPC, subnets and groups with this key; the cloud controller uses the key below.
 CLUSTER_TAG = "KubernetesCluster"
 SERVICE_NAME_TAG = "kubernetes.io/service-name"

@@ -14,6 +14,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kops_nlb.core.naming import CLUSTER_TAG
+
 # The actions of the original procedure's inline policy; the cloud controller needs them to
 # create, update and delete NLBs, their listeners and target groups.
 NLB_ACTIONS: tuple[str, ...] = (
@@ -91,12 +93,53 @@ def policy_actions(document: Mapping[str, Any] | str | None) -> set[str]:
     return actions
 
 
-def nlb_policy_document(actions: Iterable[str]) -> str:
-    """Return the inline policy JSON allowing `actions` on every resource."""
-    return json.dumps(
+# Actions without resource-level permissions: IAM only accepts them on "*".
+READ_ONLY_ACTIONS = frozenset(
+    {
+        "ec2:DescribeVpcs",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeLoadBalancerPolicies",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+    }
+)
+# Actions that create (and tag) a resource: allowed only when the request tags it as the cluster's.
+CREATING_ACTIONS = frozenset(
+    {"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:AddTags"}
+)
+
+
+def nlb_policy_document(actions: Iterable[str], cluster_name: str) -> str:
+    """Return the inline policy JSON allowing `actions`, scoped to the cluster's resources.
+
+    Scoped the way kops scopes the cloud controller's own grants (and the AWS Load Balancer
+    Controller its policy): reads on "*" (they have no resource-level permissions), creates only
+    with the request tag ``KubernetesCluster=<cluster>``, everything else only on resources that
+    carry that tag, which the cloud controller puts on all it makes.
+    """
+    wanted = set(actions)
+    reads = wanted & READ_ONLY_ACTIONS
+    creates = wanted & CREATING_ACTIONS
+    # AddTags also re-tags what already exists, so it is in both of the scoped statements.
+    on_tagged = (wanted - READ_ONLY_ACTIONS - CREATING_ACTIONS) | (
+        creates & {"elasticloadbalancing:AddTags"}
+    )
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": sorted(reads), "Resource": "*"},
         {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": sorted(set(actions)), "Resource": "*"}],
+            "Effect": "Allow",
+            "Action": sorted(creates),
+            "Resource": "*",
+            "Condition": {"StringEquals": {f"aws:RequestTag/{CLUSTER_TAG}": cluster_name}},
         },
+        {
+            "Effect": "Allow",
+            "Action": sorted(on_tagged),
+            "Resource": "*",
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{CLUSTER_TAG}": cluster_name}},
+        },
+    ]
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": [s for s in statements if s["Action"]]},
         sort_keys=True,
     )

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kops_nlb.core.project import PROJECT
+
 # kops 1.36 refuses Kubernetes < 1.31 and warns below 1.33; newer than itself is unsupported.
 SUPPORTED_KUBERNETES_MINORS = range(33, 37)
 DEFAULT_KUBERNETES_VERSION = "1.35.0"
@@ -24,6 +26,11 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _K8S_VERSION = re.compile(r"^v?1\.(\d+)\.(\d+)$")
 _GO_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 _TAG_KEY_FORBIDDEN_PREFIX = "aws:"
+# Tag keys that say whose a resource is: kops's and the cloud controller's cluster marks, kops's
+# reserved names, and the project's own. A user tag with one of them could mark our resources
+# as another cluster's (whose `kops delete cluster` would then take them) or disown them.
+RESERVED_TAG_KEYS = frozenset({"Name", "KubernetesCluster"})
+RESERVED_TAG_PREFIXES = ("kubernetes.io/cluster/", "k8s.io/role/", "kops.k8s.io/", f"{PROJECT}/")
 # IAM role names are capped at 64 characters and kops names the control-plane role
 # "masters.<cluster>", so the cluster name can use at most 64 - len("masters.") of them.
 MAX_CLUSTER_NAME = 64 - len("masters.")
@@ -93,11 +100,6 @@ class EnvironmentSpec(BaseModel):
     external_traffic_policy: Literal["Local", "Cluster"] = "Local"
     bastion_instance_type: str = "t3.micro"
     extra_tags: dict[str, str] = Field(default_factory=dict)
-    kops_executable: str = "kops"
-    kubeconfig_path: str | None = Field(
-        default=None,
-        description="Where the admin kubeconfig is written (mode 0600); `.kube/<cluster>.yaml` when empty.",
-    )
     admin_credential_ttl: str = Field(
         default="2h", description="Lifetime of the exported admin credentials (Go duration)."
     )
@@ -181,6 +183,11 @@ class EnvironmentSpec(BaseModel):
                 raise ValueError(
                     f"tag key {key!r} must be 1-128 characters and not start with 'aws:'"
                 )
+            if key in RESERVED_TAG_KEYS or key.startswith(RESERVED_TAG_PREFIXES):
+                raise ValueError(
+                    f"tag key {key!r} is reserved: it says which cluster or project owns a "
+                    "resource, so kops, the cloud controller and this project set it themselves"
+                )
             if len(tag_value) > 256:
                 raise ValueError(f"tag {key!r} has a value longer than 256 characters")
         if len(value) > 40:
@@ -194,13 +201,6 @@ class EnvironmentSpec(BaseModel):
     def _duration(cls, value: str) -> str:
         if not value or not _GO_DURATION.match(value):
             raise ValueError(f"{value!r} is not a duration such as '2h' or '90m'")
-        return value
-
-    @field_validator("kops_executable")
-    @classmethod
-    def _executable(cls, value: str) -> str:
-        if not value or any(ch.isspace() for ch in value):
-            raise ValueError("kops_executable must be a command name or path without spaces")
         return value
 
     @model_validator(mode="after")
@@ -229,11 +229,6 @@ class EnvironmentSpec(BaseModel):
     def control_plane_role(self) -> str:
         """The IAM role kops gives the control-plane nodes."""
         return f"masters.{self.cluster_name}"
-
-    @property
-    def kubeconfig_file(self) -> str:
-        """Project-local path of the admin kubeconfig."""
-        return self.kubeconfig_path or f".kube/{self.cluster_name}.yaml"
 
     def bucket_for(self, account_id: str) -> str:
         """The state-store bucket: the given one, or one derived so that re-runs find it again."""

@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 from kops_nlb.core import kops
 from kops_nlb.core.errors import KopsCommandError
 from kops_nlb.core.kops import KopsResult
 from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.kops import worker
 from kops_nlb.kops.runner import run_kops
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
-
-
-def kubeconfig_path(spec: EnvironmentSpec) -> Path:
-    """Return the absolute path of the project's kubeconfig, its parent created with mode 0700."""
-    path = Path(spec.kubeconfig_file).expanduser().absolute()
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
 
 
 def run(
@@ -38,12 +30,14 @@ def run(
 ) -> KopsResult:
     """Run one kops command for the spec's cluster, logging each output line when given a logger."""
     env = kops.kops_env(
-        state_store=state_store, kubeconfig=str(kubeconfig_path(spec)), base=os.environ
+        state_store=state_store,
+        kubeconfig=str(worker.kubeconfig_file(spec.cluster_name)),
+        base=os.environ,
     )
     on_line = None if logger is None else (lambda line: logger.info("kops: %s", line))
     return run_kops(
         argv,
-        executable=spec.kops_executable,
+        executable=worker.kops_executable(),
         env=env,
         timeout=timeout or spec.timeouts.kops_command,
         on_line=on_line,
@@ -54,7 +48,7 @@ def run(
 def version(spec: EnvironmentSpec) -> str:
     """Return what ``kops version --short`` prints."""
     return run_kops(
-        kops.version_argv(), executable=spec.kops_executable, env=dict(os.environ), timeout=60
+        kops.version_argv(), executable=worker.kops_executable(), env=dict(os.environ), timeout=60
     ).stdout
 
 

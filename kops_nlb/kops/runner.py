@@ -45,7 +45,7 @@ def run_kops(
     except (sh.CommandNotFound, FileNotFoundError) as exc:
         raise SpecError(
             f"kops executable {executable!r} was not found (install kops 1.34-1.37 or set "
-            "kops_executable to its path)"
+            "KOPS_NLB_KOPS in the worker's environment to its path)"
         ) from exc
     exit_code = 0
     try:

@@ -150,7 +150,7 @@ def test_every_flag_passed_exists_in_kops_1_36_and_none_is_deprecated() -> None:
             ],
         ),
         (
-            lambda spec: kops_cli.export_kubecfg_argv(spec, STATE),
+            lambda spec: kops_cli.export_kubecfg_argv(spec, STATE, "/w/.kube/c.yaml"),
             [
                 "export",
                 "kubecfg",
@@ -159,7 +159,7 @@ def test_every_flag_passed_exists_in_kops_1_36_and_none_is_deprecated() -> None:
                 STATE,
                 "--admin=2h",
                 "--kubeconfig",
-                ".kube/nlb-demo.k8s.local.yaml",
+                "/w/.kube/c.yaml",
             ],
         ),
         (
@@ -176,7 +176,7 @@ def test_command_argv(builder: object, expected: list[str]) -> None:
 
 def test_admin_lifetime_is_attached_with_equals() -> None:
     # `--admin` has an optional value: `--admin 2h` would make "2h" the cluster name.
-    argv = kops_cli.export_kubecfg_argv(_spec(admin_credential_ttl="90m"), STATE)
+    argv = kops_cli.export_kubecfg_argv(_spec(admin_credential_ttl="90m"), STATE, "k.yaml")
     assert "--admin=90m" in argv
     assert "90m" not in argv
 

@@ -82,12 +82,54 @@ def test_policy_actions(document: Any, actions: set[str]) -> None:
     assert policy_actions(document) == actions
 
 
-def test_policy_document_allows_exactly_the_actions_on_everything() -> None:
-    document = json.loads(nlb_policy_document(["b:Two", "a:One", "b:Two"]))
+def test_policy_document_scopes_writes_to_the_clusters_resources() -> None:
+    document = json.loads(
+        nlb_policy_document(
+            [
+                "elasticloadbalancing:RegisterTargets",
+                "ec2:DescribeVpcs",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:CreateTargetGroup",
+                "ec2:DescribeVpcs",
+            ],
+            "c.k8s.local",
+        )
+    )
     assert document == {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["a:One", "b:Two"], "Resource": "*"}],
+        "Statement": [
+            {"Effect": "Allow", "Action": ["ec2:DescribeVpcs"], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "elasticloadbalancing:AddTags",
+                    "elasticloadbalancing:CreateTargetGroup",
+                ],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestTag/KubernetesCluster": "c.k8s.local"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RegisterTargets"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/KubernetesCluster": "c.k8s.local"}},
+            },
+        ],
     }
+    assert policy_actions(document) == {
+        "ec2:DescribeVpcs",
+        "elasticloadbalancing:AddTags",
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:RegisterTargets",
+    }
+
+
+def test_every_nlb_action_lands_in_exactly_one_kind_of_statement() -> None:
+    document = json.loads(nlb_policy_document(NLB_ACTIONS, "c.k8s.local"))
+    granted = [a for s in document["Statement"] for a in s["Action"]]
+    assert sorted(set(granted)) == sorted(NLB_ACTIONS)
+    unscoped = [a for s in document["Statement"] if "Condition" not in s for a in s["Action"]]
+    assert all(":Describe" in a for a in unscoped)
 
 
 def test_simulation_context_names_the_cluster_tag() -> None:

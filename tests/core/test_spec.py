@@ -43,6 +43,11 @@ def test_defaults_reproduce_the_procedure_on_todays_versions() -> None:
         ("namespace", "Default", "DNS-1123 label"),
         ("external_traffic_policy", "Nearest", "'Local' or 'Cluster'"),
         ("extra_tags", {"aws:owner": "x"}, "aws:"),
+        ("extra_tags", {"KubernetesCluster": "other.k8s.local"}, "is reserved"),
+        ("extra_tags", {"kubernetes.io/cluster/other": "owned"}, "is reserved"),
+        ("extra_tags", {"kops-nlb-flows/cluster": "other"}, "is reserved"),
+        ("extra_tags", {"kops.k8s.io/instancegroup": "x"}, "is reserved"),
+        ("extra_tags", {"Name": "x"}, "is reserved"),
         ("admin_credential_ttl", "two hours", "duration"),
         ("nginx_image", "nginx latest", "image reference"),
         ("dns", "public", "needs a Route 53 zone"),
@@ -79,8 +84,14 @@ def test_spec_round_trips_as_flow_parameter_json() -> None:
     assert EnvironmentSpec.model_validate_json(spec.model_dump_json()) == spec
 
 
-def test_kubeconfig_defaults_to_a_project_local_file() -> None:
-    assert EnvironmentSpec().kubeconfig_file == ".kube/nlb-demo.k8s.local.yaml"
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("kops_executable", "/bin/sh"), ("kubeconfig_path", "/etc/cron.d/x")],
+)
+def test_worker_settings_are_not_run_parameters(field: str, value: str) -> None:
+    """A run must not choose a program to run or a file to write (worker settings do)."""
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        EnvironmentSpec(**{field: value})
 
 
 def test_dns_zones_are_for_names_in_a_hosted_zone() -> None:

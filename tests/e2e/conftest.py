@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,6 +31,7 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     patch.setenv("AWS_SECRET_ACCESS_KEY", f"e2e-secret-{secrets.token_hex(8)}")
     patch.setenv("SANDBOX_KOPS_ARGV_LOG", str(home / "kops-argv.jsonl"))
     patch.setenv("PATH", f"{endpoints.bin_dir}{os.pathsep}{os.environ['PATH']}")
+    patch.setenv("KOPS_NLB_KUBECONFIG_DIR", str(home / "kube"))  # the worker's setting
     try:
         yield world
     finally:
@@ -44,7 +44,6 @@ def spec(twin: World) -> EnvironmentSpec:
     """The procedure's environment, with waits sized for the twin's instant clock."""
     return EnvironmentSpec(
         cluster_name="e2e.k8s.local",
-        kubeconfig_path=str(Path(twin.home) / "kube" / "e2e.yaml"),
         timeouts=Timeouts(
             cluster_valid=60,
             deployment_ready=60,

@@ -45,7 +45,6 @@ def test_provision_verify_teardown_under_faults(faulty_twin: World, spec: Enviro
     bad_day = spec.model_copy(
         update={
             "cluster_name": "faults.k8s.local",
-            "kubeconfig_path": str(Path(faulty_twin.home) / "kube" / "faults.yaml"),
         }
     )
     provisioned = provision(spec=bad_day)

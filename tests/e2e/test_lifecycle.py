@@ -24,6 +24,7 @@ from flows.teardown import teardown
 from flows.verify import VerifyResult, verify
 from kops_nlb.core.errors import SpecError
 from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.kops import worker
 from sandbox.world import World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
@@ -51,8 +52,13 @@ def creates(world: World, cluster: str = "e2e.k8s.local") -> int:
     )
 
 
+def kubeconfig_of(spec: EnvironmentSpec) -> str:
+    """The admin kubeconfig the worker keeps for the spec's cluster."""
+    return str(worker.kubeconfig_file(spec.cluster_name))
+
+
 def set_policy(spec: EnvironmentSpec, policy: str) -> None:
-    api = config.new_client_from_config(config_file=spec.kubeconfig_file)
+    api = config.new_client_from_config(config_file=kubeconfig_of(spec))
     client.CoreV1Api(api).patch_namespaced_service(
         spec.service_name, spec.namespace, {"spec": {"externalTrafficPolicy": policy}}
     )
@@ -105,7 +111,7 @@ def test_provision_builds_the_environment(twin: World, spec: EnvironmentSpec) ->
     assert len(result.nginx_nodes) == 2  # spread over both worker nodes
     assert len(live_instances(twin)) == 1 + 2 + 1  # control plane, nodes, bastion
     assert creates(twin) == 1
-    assert Path(spec.kubeconfig_file).stat().st_mode & 0o777 == 0o600
+    assert Path(kubeconfig_of(spec)).stat().st_mode & 0o777 == 0o600
     summary = artifact("provision-e2e-k8s-local")
     assert result.nlb_dns_name in summary and result.bastion_instance_id in summary
 
@@ -150,7 +156,7 @@ def test_back_to_local_verify_passes_again(twin: World, spec: EnvironmentSpec) -
 
 
 def test_secrets_never_reach_logs_artifacts_or_results(spec: EnvironmentSpec) -> None:
-    kubeconfig = yaml.safe_load(Path(spec.kubeconfig_file).read_text())
+    kubeconfig = yaml.safe_load(Path(kubeconfig_of(spec)).read_text())
     user = kubeconfig["users"][0]["user"]
     key_pem = base64.b64decode(user["client-key-data"]).decode()
     secrets = [

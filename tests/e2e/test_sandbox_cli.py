@@ -23,7 +23,6 @@ from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 
 spec = EnvironmentSpec(
     cluster_name="cli.k8s.local",
-    kubeconfig_path={kubeconfig!r},
     poll=PollPolicy(initial=0.2, cap=1.0),
 )
 print("PROVISIONED", provision(spec=spec).nlb_dns_name)
@@ -74,10 +73,11 @@ def test_flows_run_with_only_the_env_file_sourced(sandbox_home: Path, tmp_path: 
     assert status.returncode == 0 and "twin running" in status.stdout
     endpoints = json.loads((sandbox_home / "endpoints.json").read_text())
     assert endpoints["aws"].startswith("http://127.0.0.1:")
-    script = RUN_FLOWS.format(kubeconfig=str(tmp_path / "kube.yaml"))
+    script = RUN_FLOWS
     # A clean environment: no AWS or Prefect settings from this process, only the env file.
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SANDBOX_"))}
     clean["PREFECT_API_URL"] = ""  # an ephemeral Prefect API of its own
+    clean["KOPS_NLB_KUBECONFIG_DIR"] = str(tmp_path / "kube")  # the worker's setting
     clean["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
     run = subprocess.run(
         ["bash", "-c", f'source "{sandbox_home}/env" && exec "{sys.executable}" -c "$0"', script],

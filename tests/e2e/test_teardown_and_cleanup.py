@@ -92,7 +92,6 @@ def fixed(spec: EnvironmentSpec, twin: World) -> EnvironmentSpec:
         update={
             "cluster_name": CLUSTER,
             "namespace": NAMESPACE,
-            "kubeconfig_path": str(Path(twin.home) / "kube" / "cleanup.yaml"),
         }
     )
 

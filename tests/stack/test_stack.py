@@ -163,9 +163,11 @@ def test_deploy_all_registers_every_deployment(stack: StackUnderTest) -> None:
     # This stack's twin listens elsewhere than prefect.yaml says: the local deployments follow it.
     for flow in ("provision", "verify", "teardown"):
         local = deployments[f"{flow}/local"]
-        assert local.job_variables["env"]["AWS_ENDPOINT_URL"] == endpoints["aws"]
-        assert local.parameters["spec"]["kops_executable"] == endpoints["kops"]
-        assert local.parameters["spec"]["kubeconfig_path"].startswith(str(stack.stack.sandbox_home))
+        env = local.job_variables["env"]
+        assert env["AWS_ENDPOINT_URL"] == endpoints["aws"]
+        assert env["KOPS_NLB_KOPS"] == endpoints["kops"]
+        assert env["KOPS_NLB_KUBECONFIG_DIR"].startswith(str(stack.stack.sandbox_home))
+        assert not {"kops_executable", "kubeconfig_path"} & set(local.parameters["spec"])
         assert "AWS_ENDPOINT_URL" not in deployments[f"{flow}/dev"].job_variables.get("env", {})
 
 

@@ -107,11 +107,11 @@ def test_a_twin_elsewhere_gets_a_copy_pointed_at_it(tmp_path: Path) -> None:
         if original["name"] != "local":
             assert new == original
             continue
-        assert new["work_pool"]["job_variables"]["env"]["AWS_ENDPOINT_URL"] == twin.aws
-        assert new["parameters"]["spec"]["kops_executable"] == str(tmp_path / "bin/kops")
-        assert new["parameters"]["spec"]["kubeconfig_path"] == str(
-            tmp_path / "kube" / "nlb-local.k8s.local.yaml"
-        )
+        env = new["work_pool"]["job_variables"]["env"]
+        assert env["AWS_ENDPOINT_URL"] == twin.aws
+        assert env["KOPS_NLB_KOPS"] == str(tmp_path / "bin/kops")
+        assert env["KOPS_NLB_KUBECONFIG_DIR"] == str(tmp_path / "kube")
+        assert new["parameters"] == original["parameters"]  # worker settings, not parameters
         assert new["entrypoint"] == original["entrypoint"]
     # The rendered text reads back as the same data, with the pull step still templated.
     text = render(rendered, twin)
@@ -126,9 +126,16 @@ def test_only_the_port_differs_keeps_kops_and_kubeconfig() -> None:
     )
     rendered = point_at_twin(project_config(), twin, root=ROOT)
     assert rendered is not None
-    spec = local_spec(rendered, "flows/verify.py")
-    assert spec["kops_executable"] == ".sandbox/bin/kops"
-    assert "kubeconfig_path" not in spec
+    [verify_local] = [
+        d
+        for d in rendered["deployments"]
+        if d["name"] == "local" and d["entrypoint"].startswith("flows/verify.py")
+    ]
+    env = verify_local["work_pool"]["job_variables"]["env"]
+    assert (env["KOPS_NLB_KOPS"], env["KOPS_NLB_KUBECONFIG_DIR"]) == (
+        ".sandbox/bin/kops",
+        ".sandbox/kube",
+    )
 
 
 def test_local_spec_names_the_cluster() -> None:

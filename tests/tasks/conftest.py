@@ -9,6 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+
+# moto hooks into boto3 sessions created after it is imported: import it before any test here
+# builds (and caches) a client, whatever order the tests run in.
+import moto  # noqa: F401
 import pytest
 from botocore.stub import Stubber
 

@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 from kops_nlb.core import kops as kops_cli
 from kops_nlb.core.errors import KopsCommandError, SpecError, WaitTimeout
 from kops_nlb.core.spec import EnvironmentSpec, Timeouts
+from kops_nlb.kops import worker
 from sandbox.config import Delays, SandboxConfig
 from sandbox.kops import install_executable
 from tasks import _progress as progress
@@ -200,9 +201,9 @@ def test_cluster_lifecycle_against_the_twin(
     )
 
     run_logs.clear()
-    assert cluster.export_kubeconfig.fn(spec, state) is None
-    assert twin.argv()[-1] == kops_cli.export_kubecfg_argv(spec, state)
     kubeconfig = twin.home / ".kube" / f"{spec.cluster_name}.yaml"
+    assert cluster.export_kubeconfig.fn(spec, state) == str(kubeconfig)
+    assert twin.argv()[-1] == kops_cli.export_kubecfg_argv(spec, state, str(kubeconfig))
     assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
     assert stat.S_IMODE(kubeconfig.parent.stat().st_mode) == 0o700
     assert not any("client-key-data" in r.getMessage() for r in run_logs.records)
@@ -239,12 +240,12 @@ def fake_kops(directory: Path, body: str) -> str:
 
 @pytest.fixture
 def fake(tmp_path: Path, spec: EnvironmentSpec, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """``fake(body, **spec_overrides)`` → a spec whose kops is a script; cwd is tmp_path."""
+    """``fake(body, **spec_overrides)`` → a spec; the worker's kops is a script; cwd is tmp_path."""
     monkeypatch.chdir(tmp_path)
 
     def make(body: str, **overrides: Any) -> EnvironmentSpec:
-        executable = fake_kops(tmp_path / "bin", body)
-        return spec.model_copy(update={"kops_executable": executable, **overrides})
+        monkeypatch.setenv(worker.KOPS_EXECUTABLE_ENV, fake_kops(tmp_path / "bin", body))
+        return spec.model_copy(update=overrides)
 
     return make
 
@@ -266,13 +267,14 @@ def test_unsupported_kops_is_a_spec_error(
 
 
 def test_a_missing_kops_is_a_spec_error(
-    spec: EnvironmentSpec, tmp_path: Path, no_run_logger: None
+    spec: EnvironmentSpec, tmp_path: Path, no_run_logger: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    missing = spec.model_copy(update={"kops_executable": str(tmp_path / "nowhere" / "kops")})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(worker.KOPS_EXECUTABLE_ENV, str(tmp_path / "nowhere" / "kops"))
     with pytest.raises(SpecError, match="nowhere/kops"):
-        cluster.check_kops_version.fn(missing)
+        cluster.check_kops_version.fn(spec)
     with pytest.raises(SpecError, match="was not found"):
-        cluster.ensure_cluster.fn(missing, "s3://b")
+        cluster.ensure_cluster.fn(spec, "s3://b")
 
 
 def test_ensure_cluster_fails_on_other_get_errors(fake: Any, no_run_logger: None) -> None:

@@ -83,7 +83,8 @@ def test_only_missing_actions_are_put(aws_stubs: Any, spec: EnvironmentSpec) -> 
             "RoleName": spec.control_plane_role,
             "PolicyName": NLB_POLICY_NAME,
             "PolicyDocument": nlb_policy_document(
-                ["ec2:DescribeVpcs", "elasticloadbalancing:SetLoadBalancerPoliciesOfListener"]
+                ["ec2:DescribeVpcs", "elasticloadbalancing:SetLoadBalancerPoliciesOfListener"],
+                spec.cluster_name,
             ),
         },
     )
@@ -102,7 +103,7 @@ def test_actions_granted_by_an_earlier_run_are_kept(aws_stubs: Any, spec: Enviro
         {
             "RoleName": spec.control_plane_role,
             "PolicyName": NLB_POLICY_NAME,
-            "PolicyDocument": nlb_policy_document(["ec2:DescribeVpcs"]),
+            "PolicyDocument": nlb_policy_document(["ec2:DescribeVpcs"], spec.cluster_name),
         },
     )
     stub.add_response(
@@ -112,7 +113,7 @@ def test_actions_granted_by_an_earlier_run_are_kept(aws_stubs: Any, spec: Enviro
             "RoleName": spec.control_plane_role,
             "PolicyName": NLB_POLICY_NAME,
             "PolicyDocument": nlb_policy_document(
-                ["ec2:DescribeVpcs", "elasticloadbalancing:ModifyListener"]
+                ["ec2:DescribeVpcs", "elasticloadbalancing:ModifyListener"], spec.cluster_name
             ),
         },
     )
@@ -146,9 +147,15 @@ def test_remove_deletes_only_our_policy_once(
     iam = boto("iam")
     role = spec.control_plane_role
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Statement": []}))
-    iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=nlb_policy_document(["a:B"]))
     iam.put_role_policy(
-        RoleName=role, PolicyName=NLB_POLICY_NAME, PolicyDocument=nlb_policy_document(["a:B"])
+        RoleName=role,
+        PolicyName=role,
+        PolicyDocument=nlb_policy_document(["a:B"], spec.cluster_name),
+    )
+    iam.put_role_policy(
+        RoleName=role,
+        PolicyName=NLB_POLICY_NAME,
+        PolicyDocument=nlb_policy_document(["a:B"], spec.cluster_name),
     )
 
     first = remove_nlb_permissions.fn(spec)

@@ -147,7 +147,7 @@ def validate_cluster_argv(
     return argv
 
 
-def export_kubecfg_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
+def export_kubecfg_argv(spec: EnvironmentSpec, state_store: str, kubeconfig: str) -> list[str]:
     """Return the argv of ``kops export kubecfg NAME --admin=TTL --kubeconfig PATH``."""
     return [
         "export",
@@ -157,7 +157,7 @@ def export_kubecfg_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
         state_store,
         f"--admin={spec.admin_credential_ttl}",
         "--kubeconfig",
-        spec.kubeconfig_file,
+        kubeconfig,
     ]
 
 

@@ -69,7 +69,7 @@ def test_the_create_argv_parses_without_warnings(spec: EnvironmentSpec) -> None:
     [
         kops_cli.get_cluster_argv,
         kops_cli.validate_cluster_argv,
-        kops_cli.export_kubecfg_argv,
+        lambda spec, state: kops_cli.export_kubecfg_argv(spec, state, "kube.yaml"),
         kops_cli.delete_cluster_argv,
     ],
 )

@@ -1,0 +1,3 @@
+"""The project's own name, the mark on everything it makes (pure)."""
+
+PROJECT = "kops-nlb-flows"
