@@ -1,7 +1,8 @@
-"""Fills the gaps of moto 5.2.5 that this project's flows hit; every patch to moto lives here.
+"""Fills the gaps of moto 5.2.5 that the flows and real kops hit: one module per service, as moto.
 
 moto is the twin's AWS control plane. Where it answers differently from AWS in a way the flows
-would notice, this module wraps or adds methods on moto's classes, once per process (``apply``).
+would notice, the service modules here wrap or add methods on moto's classes, once per process
+(``apply``).
 All of it is visible through plain boto3 over HTTP, which is how the product reaches the twin.
 Checked against moto 5.2.5 only: importing this module with another version fails at once, and
 every wrapped method must exist where expected, so a moto bump cannot silently unpatch anything.
@@ -63,6 +64,15 @@ IAM
 S3
 16. ``GetBucketEncryption`` on a new bucket raises ServerSideEncryptionConfigurationNotFound ->
     SSE-S3 (AES256), the default AWS applies to every bucket since January 2023.
+
+Real kops 1.36 (found by running it against the twin; each has a test that fails without it)
+18. (EC2) ``AuthorizeSecurityGroupIngress`` for a protocol without ports (kops opens IP-in-IP,
+    protocol 4, for calico) raises a TypeError, an HTTP 500 -> stored with no ports.
+19. (EC2) No Canonical images -> the Ubuntu 24.04 images the ``stable`` channel of kops 1.36.2
+    names (owner 099720109477, amd64 and arm64) exist in every region. moto's own
+    ``MOTO_AMIS_PATH`` would replace the default images (and drop the AL2023 ones) instead.
+20. (ELBv2) Target-group names containing ``--`` are refused (a console rule; the API accepts
+    them, and kops names one ``kops-controller-<cluster>--<hash>``) -> accepted.
 
 Speed (no behaviour the flows see)
 17. Every EC2 backend (so every ``reset``) builds ~1,300 ECS-optimised AMIs with a volume and a

@@ -1,4 +1,4 @@
-"""ELBv2 gaps 6-12: network load balancers shaped like AWS's, idempotent creates, target health."""
+"""ELBv2 gaps 6-12 and 20: network load balancers shaped like AWS's, idempotent creates, target health."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from moto.elbv2.exceptions import TargetGroupNotFoundError
+from moto.elbv2.exceptions import DuplicateTargetGroupName, TargetGroupNotFoundError
 from moto.elbv2.models import (
     ELBv2Backend,
     FakeHealthStatus,
@@ -150,6 +150,33 @@ def _patched_delete_load_balancer(original: Callable[..., Any]) -> Callable[...,
     return delete_load_balancer
 
 
+DOUBLE_HYPHEN = "--"
+
+
+def _create_double_hyphen_target_group(
+    backend: ELBv2Backend, original: Callable[..., Any], name: str, rest: dict[str, Any]
+) -> FakeTargetGroup:
+    """Create a target group whose name holds ``--`` (gap 20).
+
+    moto refuses ``--`` by a pattern of the console's; the API accepts it, and kops names its
+    kops-controller target group ``kops-controller-<cluster>--<hash>``. moto creates the group
+    under a stand-in name of the same length, which then takes the real name and ARN.
+    """
+    if any(tg.name == name for tg in backend.target_groups.values()):
+        raise DuplicateTargetGroupName()
+    stand_in = name.replace(DOUBLE_HYPHEN, "-x")
+    tg = cast(FakeTargetGroup, original(backend, stand_in, **rest))
+    old_arn = tg.arn
+    tg.name = name
+    tg.arn = old_arn.replace(f":targetgroup/{stand_in}/", f":targetgroup/{name}/", 1)
+    backend.target_groups = type(backend.target_groups)(
+        (tg.arn if arn == old_arn else arn, group) for arn, group in backend.target_groups.items()
+    )
+    backend.tagging_service.copy_tags(old_arn, tg.arn)
+    backend.tagging_service.delete_all_tags_for_resource(old_arn)
+    return tg
+
+
 def _patched_create_target_group(original: Callable[..., Any]) -> Callable[..., Any]:
     def create_target_group(self: ELBv2Backend, *args: Any, **kwargs: Any) -> FakeTargetGroup:
         arguments = call_arguments(original, (self, *args), kwargs)
@@ -164,6 +191,9 @@ def _patched_create_target_group(original: Callable[..., Any]) -> Callable[..., 
             )
             if same:
                 return tg  # gap 8: CreateTargetGroup is idempotent
+        if DOUBLE_HYPHEN in arguments["name"]:
+            rest = {k: v for k, v in arguments.items() if k not in ("self", "name")}
+            return _create_double_hyphen_target_group(self, original, arguments["name"], rest)
         return cast(FakeTargetGroup, original(self, *args, **kwargs))
 
     return create_target_group
