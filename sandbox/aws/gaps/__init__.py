@@ -73,6 +73,15 @@ Real kops 1.36 (found by running it against the twin; each has a test that fails
     ``MOTO_AMIS_PATH`` would replace the default images (and drop the AL2023 ones) instead.
 20. (ELBv2) Target-group names containing ``--`` are refused (a console rule; the API accepts
     them, and kops names one ``kops-controller-<cluster>--<hash>``) -> accepted.
+21. (Auto Scaling) ``DescribeWarmPool`` of a group that does not exist raises an IndexError, an
+    HTTP 500, which kops retries for minutes -> ``ValidationError`` ("AutoScalingGroup name not
+    found"), which kops reads as "no group yet".
+22. (EC2) ``DeleteSubnet`` keeps the subnet's route-table association, so ``DeleteRouteTable``
+    answers DependencyViolation for ever and ``kops delete cluster`` never finishes -> the
+    association goes with the subnet.
+23. (EC2) ``DeleteVpc`` deletes the VPC's DHCP options set too; kops then cannot delete the set
+    it made (``InvalidDhcpOptionID.NotFound``, a code kops does not treat as gone) and
+    ``kops delete cluster`` never finishes -> the set outlives the VPC, unassociated, as on AWS.
 
 Speed (no behaviour the flows see)
 17. Every EC2 backend (so every ``reset``) builds ~1,300 ECS-optimised AMIs with a volume and a
@@ -91,7 +100,7 @@ from __future__ import annotations
 
 import threading
 
-from sandbox.aws.gaps import ec2, elbv2, iam, s3, ssm, ssm_listing
+from sandbox.aws.gaps import autoscaling, ec2, elbv2, iam, s3, ssm, ssm_listing
 from sandbox.aws.gaps.elbv2 import activate_load_balancer_after
 from sandbox.aws.gaps.ssm import configure, default_instance_online, instance_has_managed_policy
 
@@ -113,6 +122,6 @@ def apply() -> None:
     with _apply_lock:
         if _applied:
             return
-        for service in (ssm, ssm_listing, elbv2, ec2, iam, s3):
+        for service in (ssm, ssm_listing, elbv2, ec2, iam, s3, autoscaling):
             service.apply()
         _applied = True

@@ -1,5 +1,6 @@
 """EC2 gaps: RunInstances idempotency (13), a lighter AMI catalogue (17), rules for protocols
-without ports (18) and the Canonical Ubuntu images real kops boots its nodes from (19)."""
+without ports (18), the Canonical Ubuntu images real kops boots its nodes from (19), and
+route-table associations that go with their subnet (22), DHCP options that outlive their VPC (23)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from moto.ec2.models import amis as amis_module
 from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.instances import Reservation
 from moto.ec2.models.security_groups import SecurityGroupRule
+from moto.ec2.models.subnets import Subnet, SubnetBackend
+from moto.ec2.models.vpcs import VPC, VPCBackend
 from moto.ec2.responses.instances import InstanceResponse
 from moto.utilities.utils import load_resource as _moto_load_resource
 
@@ -146,8 +149,43 @@ def _patched_load_amis(original: Callable[..., Any]) -> Callable[..., Any]:
     return _load_amis
 
 
+def _patched_delete_subnet(original: Callable[..., Any]) -> Callable[..., Any]:
+    def delete_subnet(self: SubnetBackend, subnet_id: str) -> Subnet:
+        subnet = cast(Subnet, original(self, subnet_id))
+        # gap 22: AWS drops the subnet's route-table association with it; moto keeps it, so the
+        # route table can never be deleted (DependencyViolation) and `kops delete` loops.
+        for table in cast(Any, self).route_tables.values():
+            for association_id, target in list(table._associations.items()):
+                if target == subnet_id:
+                    del table._associations[association_id]
+        return subnet
+
+    return delete_subnet
+
+
+def _patched_delete_vpc(original: Callable[..., Any]) -> Callable[..., Any]:
+    def delete_vpc(self: VPCBackend, vpc_id: str) -> VPC:
+        vpc = self.vpcs.get(vpc_id)
+        options = vpc.dhcp_options if vpc is not None else None
+        if vpc is not None:
+            vpc.dhcp_options = None  # gap 23: moto would delete the options set with the VPC
+        try:
+            deleted = cast(VPC, original(self, vpc_id))
+        except Exception:
+            if vpc is not None:
+                vpc.dhcp_options = options
+            raise
+        if options is not None:
+            options.vpc = None  # AWS keeps the set, no longer associated
+        return deleted
+
+    return delete_vpc
+
+
 def apply() -> None:
     """Install the EC2 patches."""
+    wrap(VPCBackend, "delete_vpc", _patched_delete_vpc)
+    wrap(SubnetBackend, "delete_subnet", _patched_delete_subnet)
     wrap(InstanceResponse, "run_instances", _patched_run_instances)
     wrap(SecurityGroupRule, "__init__", _patched_rule_init)
     wrap(AmiBackend, "_load_amis", _patched_load_amis)

@@ -167,3 +167,31 @@ def test_the_canonical_images_kops_looks_up_exist(
     assert [(image["Name"], image["Architecture"]) for image in images] == [(name, architecture)]
     assert images[0]["RootDeviceType"] == "ebs"
     assert images[0]["Public"] is True
+
+
+def test_deleting_a_subnet_frees_its_route_table(client: ClientFactory, network: Any) -> None:
+    """Gap 22: `kops delete cluster` deletes subnets, then their route tables."""
+    ec2 = client("ec2")
+    table = ec2.create_route_table(VpcId=network.vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.associate_route_table(RouteTableId=table, SubnetId=network.subnet_ids[0])
+    ec2.delete_subnet(SubnetId=network.subnet_ids[0])
+    [described] = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"]
+    assert described["Associations"] == []
+    ec2.delete_route_table(RouteTableId=table)
+    assert not ec2.describe_route_tables(Filters=[{"Name": "route-table-id", "Values": [table]}])[
+        "RouteTables"
+    ]
+
+
+def test_dhcp_options_outlive_their_vpc(client: ClientFactory) -> None:
+    """Gap 23: `kops delete cluster` deletes the VPC, then the DHCP options it made."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    options = ec2.create_dhcp_options(
+        DhcpConfigurations=[{"Key": "domain-name", "Values": ["ap-northeast-1.compute.internal"]}]
+    )["DhcpOptions"]["DhcpOptionsId"]
+    ec2.associate_dhcp_options(DhcpOptionsId=options, VpcId=vpc)
+    ec2.delete_vpc(VpcId=vpc)
+    listed = ec2.describe_dhcp_options(DhcpOptionsIds=[options])["DhcpOptions"]
+    assert [item["DhcpOptionsId"] for item in listed] == [options]
+    ec2.delete_dhcp_options(DhcpOptionsId=options)
