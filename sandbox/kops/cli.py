@@ -697,6 +697,7 @@ class Program:
             control_plane_image=str(self.value("control-plane-image", "")),
             api_load_balancer_type=str(self.value("api-loadbalancer-type", "")),
             cloud=str(self.value("cloud", "")),
+            channel=str(self.value("channel", "")),
         )
         self.info("new_cluster.go:1474", 'Cloud Provider ID: "aws"')
         cluster, groups = build_cluster(options, default_cidr=backend.config.vpc_cidr)
@@ -705,7 +706,7 @@ class Program:
                 "subnets.go:224", f"Assigned CIDR {subnet['cidr']} to subnet {subnet['name']}"
             )
         if self.value("dry-run"):
-            objects = [cluster, *groups]
+            objects = [_without_creation_time(o) for o in (cluster, *groups)]
             if self.value("output") == "json":
                 self.out.write("".join(_to_json(o) + "\n" for o in objects))
             elif self.value("output") == "yaml":
@@ -848,6 +849,7 @@ class Program:
         try:
             backend = self.backend()
             cluster = backend.cluster(name)
+            backend.require_ca(name)
         except KopsError as exc:
             raise ValidationFailed(exc.message) from exc
         if output == "table":
@@ -989,6 +991,12 @@ class Program:
             self.out.write(f"Deleted kubectl config for {name}\n")
         self.out.write(f'\nDeleted cluster: "{name}"\n')
         return 0
+
+
+def _without_creation_time(obj: dict[str, Any]) -> dict[str, Any]:
+    """Return an object as a dry run prints it: not created, so no ``creationTimestamp``."""
+    metadata = {k: v for k, v in obj["metadata"].items() if k != "creationTimestamp"}
+    return {**obj, "metadata": metadata}
 
 
 def _has_context(path: Path, name: str) -> bool:
