@@ -13,6 +13,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 import pytest
+import yaml
 
 from sandbox.aws.gaps.ec2 import CANONICAL_IMAGES, CANONICAL_OWNER_ID
 from tests.contract import realkops, rendered
@@ -152,3 +153,11 @@ def test_every_group_boots_an_image_the_twin_has(case: Case) -> None:
     _, out = case
     amd64 = f"{CANONICAL_OWNER_ID}/{CANONICAL_IMAGES[0][0]}"
     assert {g["spec"]["image"] for g in out.instance_groups} == {amd64}
+
+
+def test_the_twins_canonical_images_are_the_ones_the_channel_names(real_kops: RealKops) -> None:
+    """moto gap 19 serves exactly the Ubuntu images kops 1.36.2's `stable` channel names."""
+    channel = yaml.safe_load(real_kops.channel.read_text())
+    names = {image["name"] for image in channel["spec"]["images"]}
+    for name, _ in CANONICAL_IMAGES:
+        assert f"{CANONICAL_OWNER_ID}/{name}" in names
