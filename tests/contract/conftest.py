@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -12,20 +11,7 @@ import pytest
 
 from sandbox.aws import AwsServer
 from tests.contract import realkops
-
-REGION = "ap-northeast-1"
-
-
-@dataclass(frozen=True)
-class RealKops:
-    """The real kops binary with the local channel file, ready to run against the twin."""
-
-    binary: Path
-    channel: Path
-    env: dict[str, str]
-
-    def __call__(self, *argv: str) -> realkops.Run:
-        return realkops.run(self.binary, argv, self.env)
+from tests.contract.realkops import REGION, RealKops
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KOPS_VERSION = "1.36.2"
+REGION = "ap-northeast-1"
 BIN_ENV = "KOPS_NLB_KOPS_BIN"
 CHANNEL_ENV = "KOPS_NLB_KOPS_CHANNEL"
 STATE_ACCESS_KEY = "testing"  # kops insists on S3 credentials whenever S3_ENDPOINT is set
@@ -126,3 +127,15 @@ def dry_run_argv(create_argv: Sequence[str], channel: Path) -> list[str]:
     if argv[:2] != ["create", "cluster"] or argv[-1] != "--yes":
         raise ValueError(f"not a `create cluster ... --yes` argv: {argv}")
     return [*argv[:-1], "--dry-run", "-o", "yaml", "--channel", channel.resolve().as_uri()]
+
+
+@dataclass(frozen=True)
+class RealKops:
+    """The real kops binary with the local channel file, ready to run against the twin."""
+
+    binary: Path
+    channel: Path
+    env: dict[str, str]
+
+    def __call__(self, *argv: str) -> Run:
+        return run(self.binary, argv, self.env)

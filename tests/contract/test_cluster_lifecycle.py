@@ -20,7 +20,6 @@ import yaml
 from sandbox.aws import AwsServer
 from sandbox.kops.assets import AssetServer
 from tests.contract import realkops
-from tests.contract.conftest import REGION, RealKops
 from tests.contract.product import (
     EnvironmentSpec,
     create_cluster_argv,
@@ -32,6 +31,7 @@ from tests.contract.product import (
     parse_validation,
     validate_cluster_argv,
 )
+from tests.contract.realkops import REGION, RealKops
 
 pytestmark = [
     pytest.mark.contract,

@@ -17,13 +17,13 @@ import yaml
 
 from sandbox.aws.gaps.ec2 import CANONICAL_IMAGES, CANONICAL_OWNER_ID
 from tests.contract import realkops, rendered
-from tests.contract.conftest import RealKops
 from tests.contract.product import (
     EnvironmentSpec,
     cloud_labels,
     control_plane_zones,
     create_cluster_argv,
 )
+from tests.contract.realkops import RealKops
 
 pytestmark = pytest.mark.contract
 

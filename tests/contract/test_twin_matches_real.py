@@ -24,7 +24,7 @@ from sandbox.aws import AwsServer
 from sandbox.config import SandboxConfig
 from sandbox.kops.cli import main as twin_kops
 from tests.contract import realkops
-from tests.contract.conftest import REGION
+from tests.contract.realkops import REGION
 from tests.contract.recordings import Recording, load, substitute
 
 pytestmark = pytest.mark.contract
