@@ -88,6 +88,10 @@ def twin_runs(
         "$WORK": str(work),
     }
     env = realkops.environment(aws_url=twin_aws.url, region=REGION, home=work / "home")
+    # The twin's kops runs in this process: no dead proxy for it. urllib builds its global
+    # opener (and reads the proxy variables) once, so a proxy set here would outlive the test.
+    for proxy in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
+        del env[proxy]
     env.update(
         KOPS_STATE_STORE=f"s3://{bucket}",
         KUBECONFIG=str(work / "kubeconfig"),
