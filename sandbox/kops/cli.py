@@ -17,8 +17,9 @@ from typing import TextIO
 
 from sandbox.kops.cloud_labels import parse_cloud_labels
 from sandbox.kops.exceptions import KopsError
-from sandbox.kops.flags import CREATE_CLUSTER_FLAGS, USES, Parsed, parse_command_line
+from sandbox.kops.flags import CREATE_CLUSTER_FLAGS, USES
 from sandbox.kops.output import render_table
+from sandbox.kops.parsing import Parsed, parse_command_line
 from sandbox.kops.program import Program
 
 ARGV_LOG_ENV = "SANDBOX_KOPS_ARGV_LOG"

@@ -14,7 +14,8 @@ import yaml
 from sandbox.kops import kubeconfig as kubeconfig_files
 from sandbox.kops.commands import create, delete, get, kubeconfig, validate, version
 from sandbox.kops.exceptions import KopsError, StateStoreRequired
-from sandbox.kops.flags import USES, Parsed
+from sandbox.kops.flags import USES
+from sandbox.kops.parsing import Parsed
 from sandbox.kops.utils import klog_line
 
 if TYPE_CHECKING:  # boto3 and cryptography load late: `kops version` must stay quick
