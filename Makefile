@@ -6,7 +6,19 @@ RUN := $(UV) run --frozen
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: debian-packages setup test lint unit e2e demo up down status logs bench sandbox-up sandbox-down clean
+.PHONY: debian-packages setup test lint unit e2e contract contract-record upstream demo up down \
+	status logs bench sandbox-up sandbox-down clean
+
+# Real kops, built from its Go module by the wrapper in upstream/kops (`go install ...@v1.36.2` is
+# refused by the module proxy here). The binary and the channel file that ships in the module are
+# cached outside git, keyed by version: a binary already at $(KOPS_BIN) is reused as it is (delete
+# it, or set KOPS_BIN, to rebuild). A failed build fails the target with Go's own error.
+KOPS_VERSION := 1.36.2
+KOPS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kops-nlb-flows
+KOPS_BIN ?= $(KOPS_CACHE)/bin/kops-$(KOPS_VERSION)
+KOPS_CHANNEL ?= $(KOPS_CACHE)/share/kops-$(KOPS_VERSION)/channels/stable
+export KOPS_NLB_KOPS_BIN := $(KOPS_BIN)
+export KOPS_NLB_KOPS_CHANNEL := $(KOPS_CHANNEL)
 
 setup: .venv/.synced
 
@@ -28,16 +40,42 @@ debian-packages:
 		status=$$?; rm -f /usr/sbin/policy-rc.d; exit $$status; \
 	fi
 
+upstream: $(KOPS_BIN) $(KOPS_CHANNEL)
+
+$(KOPS_BIN):
+	@mkdir -p $(@D)
+	@echo "building real kops v$(KOPS_VERSION) into $@ (first time only)"
+	cd upstream/kops && go build -mod=readonly -ldflags "-s -w" -o $@.partial k8s.io/kops/cmd/kops
+	@mv -f $@.partial $@
+	@$@ version --short | grep -qx '$(KOPS_VERSION)' || \
+		{ echo "$@ does not report version $(KOPS_VERSION)" >&2; rm -f $@; exit 1; }
+
+# The `stable` channel ships inside the k8s.io/kops module download; kops reads it with
+# `--channel file://...` instead of fetching it from the internet.
+$(KOPS_CHANNEL):
+	@mkdir -p $(@D)
+	cd upstream/kops && go mod download k8s.io/kops && \
+		cp "$$(go list -mod=readonly -m -f '{{.Dir}}' k8s.io/kops)/channels/stable" $@.partial
+	@chmod 0644 $@.partial && mv -f $@.partial $@
+
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	$(RUN) lint-imports
 
-test: setup lint
+test: setup lint upstream
 	$(RUN) pytest
 
-unit: setup
+# The product's kops argv and parsers against real kops (part of `make test`).
+contract: setup upstream
+	$(RUN) pytest -m contract
+
+# Re-record tests/contract/fixtures/ from real kops against the twin's AWS.
+contract-record: setup upstream
+	$(RUN) python -m tests.contract.record
+
+unit: setup upstream
 	$(RUN) pytest -m "not e2e and not stack"
 
 e2e: setup
@@ -52,7 +90,7 @@ sandbox-down:
 # The local stack (twin, Prefect server, work pool, worker, deployments): deployments/stack/.
 STACK := $(RUN) python -m deployments.stack
 
-demo: setup
+demo: setup upstream
 	$(STACK) demo
 
 up: setup

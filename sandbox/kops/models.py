@@ -38,7 +38,7 @@ from sandbox.kops.kube import (
     node_status,
 )
 from sandbox.kops.kubelet import mark_ready_nodes
-from sandbox.kops.state import INSTANCE_GROUP_DIR, StateStore
+from sandbox.kops.state import CA_FILE, INSTANCE_GROUP_DIR, StateStore
 from sandbox.kops.utils import split_network
 
 KUBE_API_ENV = "SANDBOX_KUBE_API_URL"
@@ -130,6 +130,7 @@ class CreateOptions:
     control_plane_image: str = ""
     api_load_balancer_type: str = ""
     cloud: str = ""
+    channel: str = ""
 
 
 def _metadata(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -214,7 +215,7 @@ def build_cluster(
             "subnets": [zone],
         }
         if options.control_plane_volume_size:
-            spec["rootVolume"] = {"size": options.control_plane_volume_size}
+            spec["rootVolumeSize"] = options.control_plane_volume_size
         groups.append(
             {
                 "apiVersion": API_VERSION,
@@ -238,7 +239,7 @@ def build_cluster(
             "subnets": [zone],
         }
         if options.node_volume_size:
-            spec["rootVolume"] = {"size": options.node_volume_size}
+            spec["rootVolumeSize"] = options.node_volume_size
         groups.append(
             {
                 "apiVersion": API_VERSION,
@@ -253,7 +254,7 @@ def build_cluster(
     cluster_spec: dict[str, Any] = {
         "api": {"loadBalancer": {"class": "Network", "type": lb_type}},
         "authorization": {"rbac": {}},
-        "channel": "stable",
+        "channel": options.channel or "stable",
         "cloudProvider": "aws",
         "configBase": f"{options.state_url.rstrip('/')}/{options.name}",
         "etcdClusters": [
@@ -404,9 +405,15 @@ class KopsBackend:
         for group in groups:
             self.store.write_yaml(name, f"{INSTANCE_GROUP_DIR}/{group['metadata']['name']}", group)
         self.store.write_yaml(name, "config", cluster)
-        from sandbox.kops import pki  # cryptography loads only for commands that need the CA
 
-        pki.ensure_ca(self.store, name)
+    def require_ca(self, name: str) -> None:
+        """Raise kops's error when the cluster was never applied: no CA in the state store yet.
+
+        Real kops creates the CA on the first ``update cluster --yes`` (``create cluster``
+        without ``--yes`` writes only the spec), and ``validate`` builds its client from it.
+        """
+        if self.store.read_yaml(name, CA_FILE) is None:
+            raise KopsError("getting rest config: cannot find CA certificate")
 
     def _cloud(self, cluster: dict[str, Any]) -> ClusterCloud:
         return ClusterCloud(
@@ -421,6 +428,9 @@ class KopsBackend:
         cluster = self.cluster(name)
         if kubernetes_minor(cluster["spec"]["kubernetesVersion"]) < OLDEST_SUPPORTED_KUBERNETES:
             raise KopsError("kubernetes upgrade is required")
+        from sandbox.kops import pki  # cryptography loads only for commands that need the CA
+
+        pki.ensure_ca(self.store, name)
         groups = self.instance_groups(name)
         cloud = self._cloud(cluster)
         result = ApplyResult()
@@ -521,7 +531,7 @@ class KopsBackend:
                     zone=subnet["zone"],
                     subnet_name=subnet_name,
                     machine_type=spec["machineType"],
-                    volume_size=(spec.get("rootVolume") or {}).get("size"),
+                    volume_size=spec.get("rootVolumeSize"),
                 )
                 instance = cloud.launch(
                     slot=slot,

@@ -60,11 +60,20 @@ class StateStore:
         return f"{self.url}/{cluster}"
 
     def _error(self, cluster: str, path: str, exc: Exception) -> KopsError:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-        message = getattr(exc, "response", {}).get("Error", {}).get("Message", str(exc))
+        """Return kops's error for a failed read, in the words of its VFS and the Go SDK."""
+        response = getattr(exc, "response", {})
+        code = response.get("Error", {}).get("Code", type(exc).__name__)
+        message = response.get("Error", {}).get("Message", str(exc))
+        meta = response.get("ResponseMetadata", {})
         where = f"s3://{self.bucket}/{self.key(cluster, path)}"
+        sdk = (
+            f"operation error S3: GetObject, https response error StatusCode: "
+            f"{meta.get('HTTPStatusCode', 0)}, RequestID: {meta.get('RequestId', '')}, "
+            f"HostID: {meta.get('HostId', '')}, api error {code}: {message}"
+        )
         return KopsError(
-            f"error reading cluster configuration: error reading {where}: {code}: {message}"
+            f'error reading cluster configuration "{cluster}": error reading {where}: '
+            f"error fetching {where}: {sdk}"
         )
 
     def read(self, cluster: str, path: str) -> bytes | None:

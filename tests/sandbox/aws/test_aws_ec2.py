@@ -108,3 +108,90 @@ def test_al2023_parameter_names_a_known_image(client: ClientFactory, ami: str) -
 
     assert image["Architecture"] == "x86_64"
     assert "Amazon Linux 2023" in image["Description"]
+
+
+def test_a_rule_for_a_protocol_without_ports_is_stored_without_ports(
+    client: ClientFactory, network: Any
+) -> None:
+    """Gap 18: kops opens IP-in-IP (protocol 4, calico) between nodes, with no ports."""
+    ec2 = client("ec2")
+    group = ec2.create_security_group(GroupName="nodes", Description="nodes", VpcId=network.vpc_id)[
+        "GroupId"
+    ]
+    ec2.authorize_security_group_ingress(
+        GroupId=group, IpPermissions=[{"IpProtocol": "4", "UserIdGroupPairs": [{"GroupId": group}]}]
+    )
+    [described] = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+    [rule] = described["IpPermissions"]
+    assert rule["IpProtocol"] == "4"
+    assert "FromPort" not in rule
+    assert "ToPort" not in rule
+    assert [pair["GroupId"] for pair in rule["UserIdGroupPairs"]] == [group]
+
+
+def test_tcp_rules_keep_their_ports(client: ClientFactory, network: Any) -> None:
+    ec2 = client("ec2")
+    group = ec2.create_security_group(GroupName="api", Description="api", VpcId=network.vpc_id)[
+        "GroupId"
+    ]
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    [described] = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+    [rule] = described["IpPermissions"]
+    assert (rule["FromPort"], rule["ToPort"]) == (443, 443)
+
+
+@pytest.mark.parametrize(
+    ("name", "architecture"),
+    [
+        ("ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20260218", "x86_64"),
+        ("ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20260218", "arm64"),
+    ],
+)
+def test_the_canonical_images_kops_looks_up_exist(
+    client: ClientFactory, name: str, architecture: str
+) -> None:
+    """Gap 19: kops finds `099720109477/<name>` by owner and name."""
+    images = client("ec2").describe_images(
+        Owners=["099720109477"], Filters=[{"Name": "name", "Values": [name]}]
+    )["Images"]
+    assert [(image["Name"], image["Architecture"]) for image in images] == [(name, architecture)]
+    assert images[0]["RootDeviceType"] == "ebs"
+    assert images[0]["Public"] is True
+
+
+def test_deleting_a_subnet_frees_its_route_table(client: ClientFactory, network: Any) -> None:
+    """Gap 22: `kops delete cluster` deletes subnets, then their route tables."""
+    ec2 = client("ec2")
+    table = ec2.create_route_table(VpcId=network.vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.associate_route_table(RouteTableId=table, SubnetId=network.subnet_ids[0])
+    ec2.delete_subnet(SubnetId=network.subnet_ids[0])
+    [described] = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"]
+    assert described["Associations"] == []
+    ec2.delete_route_table(RouteTableId=table)
+    assert not ec2.describe_route_tables(Filters=[{"Name": "route-table-id", "Values": [table]}])[
+        "RouteTables"
+    ]
+
+
+def test_dhcp_options_outlive_their_vpc(client: ClientFactory) -> None:
+    """Gap 23: `kops delete cluster` deletes the VPC, then the DHCP options it made."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    options = ec2.create_dhcp_options(
+        DhcpConfigurations=[{"Key": "domain-name", "Values": ["ap-northeast-1.compute.internal"]}]
+    )["DhcpOptions"]["DhcpOptionsId"]
+    ec2.associate_dhcp_options(DhcpOptionsId=options, VpcId=vpc)
+    ec2.delete_vpc(VpcId=vpc)
+    listed = ec2.describe_dhcp_options(DhcpOptionsIds=[options])["DhcpOptions"]
+    assert [item["DhcpOptionsId"] for item in listed] == [options]
+    ec2.delete_dhcp_options(DhcpOptionsId=options)

@@ -267,3 +267,24 @@ def test_load_balancer_stays_provisioning_for_the_given_time(
         assert time.monotonic() - started < 5
         time.sleep(0.05)
     assert time.monotonic() - started >= 0.5
+
+
+def test_a_target_group_name_may_hold_a_double_hyphen(client: ClientFactory, network: Any) -> None:
+    """Gap 20: kops names its kops-controller group `kops-controller-<cluster>--<hash>`."""
+    elbv2 = client("elbv2")
+    name = "kops-controller-nlb-demo--p5103e"
+    tg = elbv2.create_target_group(Name=name, Protocol="TCP", Port=3988, VpcId=network.vpc_id)[
+        "TargetGroups"
+    ][0]
+    assert tg["TargetGroupName"] == name
+    assert f":targetgroup/{name}/" in tg["TargetGroupArn"]
+    [found] = elbv2.describe_target_groups(Names=[name])["TargetGroups"]
+    assert found["TargetGroupArn"] == tg["TargetGroupArn"]
+    elbv2.add_tags(ResourceArns=[tg["TargetGroupArn"]], Tags=[{"Key": "k", "Value": "v"}])
+    [tags] = elbv2.describe_tags(ResourceArns=[tg["TargetGroupArn"]])["TagDescriptions"]
+    assert tags["Tags"] == [{"Key": "k", "Value": "v"}]
+    again = elbv2.create_target_group(Name=name, Protocol="TCP", Port=3988, VpcId=network.vpc_id)
+    assert again["TargetGroups"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+    with pytest.raises(ClientError) as raised:
+        elbv2.create_target_group(Name=name, Protocol="TCP", Port=4000, VpcId=network.vpc_id)
+    assert raised.value.response["Error"]["Code"] == "DuplicateTargetGroupName"

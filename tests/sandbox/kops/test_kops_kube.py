@@ -135,7 +135,8 @@ def test_validation_compares_groups_instances_and_nodes() -> None:
 def test_validate_reports_an_unreachable_api(
     kops: Kops, state_store: str, cluster_name: str, monkeypatch: Any
 ) -> None:
-    assert kops(*create_args(cluster_name, state_store)).code == 0
+    # applied (so the CA exists, as validate needs), then the API stops answering
+    assert kops(*create_args(cluster_name, state_store, "--yes")).code == 0
     monkeypatch.setenv("SANDBOX_KUBE_API_URL", "http://127.0.0.1:9")
     result = kops("validate", "cluster", cluster_name, "--state", state_store, "-o", "json")
     assert result.code == 1

@@ -1,0 +1,1 @@
+"""The emulated kops's commands, one module per concern; each takes the ``Program``."""
