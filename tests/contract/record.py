@@ -141,7 +141,11 @@ def record_all(work: Path) -> None:
             "the state-store bucket does not exist",
         )
         kops("validate-cluster-missing", validate_cluster_argv(missing, state), "absent cluster")
-        kops("export-kubecfg-missing", export_kubecfg_argv(missing, state, str(work / "missing.kubeconfig")), "absent cluster")
+        kops(
+            "export-kubecfg-missing",
+            export_kubecfg_argv(missing, state, str(work / "missing.kubeconfig")),
+            "absent cluster",
+        )
         kops("delete-cluster-missing", delete_cluster_argv(missing, state), "absent cluster")
         kops("get-clusters-none", ["get", "clusters", "-o", "json"], "empty state store")
         kops("create-cluster-unknown-flag", [*dry_run, "--no-such-flag"], "cobra's unknown flag")

@@ -38,6 +38,9 @@ NETWORKING_KEYS = {  # --networking value -> key under spec.networking
 }
 DNS_TYPES = {"none": "None", "public": "Public", "private": "Private"}
 
+HOSTED_ZONE = "example.com"
+PRIVATE_ZONE = "example.internal"
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "one-zone": {"zones": ("ap-northeast-1a",)},
@@ -57,8 +60,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "kubernetes-1.36": {"kubernetes_version": "v1.36.0"},
     **{f"networking-{value}": {"networking": value} for value in NETWORKING_KEYS},
     "topology-public": {"topology": "public"},
-    "dns-public": {"dns": "public", "cluster_name": "nlb-demo.example.com"},
-    "dns-private": {"dns": "private", "cluster_name": "nlb-demo.example.com"},
+    # A DNS other than none needs the name's hosted zone (kops looks it up even in a dry run).
+    "dns-public": {"dns": "public", "cluster_name": f"nlb-demo.{HOSTED_ZONE}"},
+    "dns-private": {"dns": "private", "cluster_name": f"nlb-demo.{PRIVATE_ZONE}"},
     "network-cidr": {"network_cidr": IPv4Network("10.42.0.0/16")},
     "tags": {"extra_tags": {"cost-center": "a=b", "owner": 'J "D" Doe', "team": "platform"}},
 }
@@ -90,6 +94,21 @@ def module_state_store(twin_aws: Any) -> str:
         aws_secret_access_key=realkops.STATE_ACCESS_KEY,
     ).create_bucket(
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
+    )
+    twin = {
+        "endpoint_url": twin_aws.url,
+        "region_name": "ap-northeast-1",
+        "aws_access_key_id": "twin",
+        "aws_secret_access_key": "twin",
+    }
+    route53 = boto3.client("route53", **twin)
+    route53.create_hosted_zone(Name=f"{HOSTED_ZONE}.", CallerReference="dry-runs")
+    vpc = boto3.client("ec2", **twin).create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    route53.create_hosted_zone(
+        Name=f"{PRIVATE_ZONE}.",
+        CallerReference="dry-runs-private",
+        HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": "ap-northeast-1", "VPCId": vpc},
     )
     return f"s3://{bucket}"
 
