@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from deployments import kubernetes_pool
 from deployments.stack import postgres, procs
 from deployments.stack.prefect_file import Twin, local_spec, point_at_twin, render
 from deployments.stack.report import format_table, headline, table_rows, ui_guide
@@ -188,12 +189,21 @@ def start_server(stack: Stack) -> Callable[[], None]:
 
 
 def create_pool(stack: Stack) -> None:
-    """Create (or update) the process work pool."""
+    """Create (or update) the process work pool, and the Kubernetes one (no worker here: its
+    deployments are registered for a worker in a team's cluster)."""
     argv = stack.prefect("work-pool", "create", stack.pool, "--type", "process", "--overwrite")
     result = _run(stack, argv, capture=True)
     if result.returncode != 0:
         raise StackError(f"work pool {stack.pool}: {result.stdout}{result.stderr}")
     say(f"work pool: {stack.pool} (process)")
+    argv = stack.prefect(
+        *("work-pool", "create", kubernetes_pool.POOL, "--type", kubernetes_pool.POOL_TYPE),
+        *("--base-job-template", str(kubernetes_pool.TEMPLATE), "--overwrite"),
+    )
+    result = _run(stack, argv, capture=True)
+    if result.returncode != 0:
+        raise StackError(f"work pool {kubernetes_pool.POOL}: {result.stdout}{result.stderr}")
+    say(f"work pool: {kubernetes_pool.POOL} (kubernetes; its worker runs in a cluster, not here)")
 
 
 def start_worker(stack: Stack) -> Callable[[], None]:

@@ -36,6 +36,9 @@ EXPECTED = {
     "provision/local",
     "verify/local",
     "teardown/local",
+    "provision/dev-k8s",
+    "verify/dev-k8s",
+    "teardown/dev-k8s",
 }
 
 
@@ -65,19 +68,24 @@ def test_deploy_all_registers_every_deployment(stack: StackUnderTest) -> None:
         deployments = {f"{flows[d.flow_id]}/{d.name}": d for d in client.read_deployments()}
     assert set(deployments) == EXPECTED
     for name, deployment in deployments.items():
-        assert deployment.work_pool_name == "kops-nlb"
+        in_image = name.endswith("/dev-k8s")  # a Job of the Kubernetes pool: code in the image
+        assert deployment.work_pool_name == ("kops-nlb-k8s" if in_image else "kops-nlb")
         assert deployment.pull_steps == [
             {
                 "prefect.deployments.steps.set_working_directory": {
-                    "directory": str(ROOT)  # `{{ $PWD }}`, resolved at deploy time
+                    # `{{ $PWD }}`, resolved at deploy time
+                    "directory": "/opt/kops-nlb-flows" if in_image else str(ROOT)
                 }
             }
         ], name
     dev_schedules = {s.slug: s.active for s in deployments["verify/dev"].schedules}
     local_schedules = {s.slug: s.active for s in deployments["verify/local"].schedules}
     assert dev_schedules == {"verify-dev-every-30m": False}  # real AWS: off on a local server
+    k8s_schedules = {s.slug: s.active for s in deployments["verify/dev-k8s"].schedules}
+    assert k8s_schedules == {"verify-dev-k8s-every-30m": False}
     assert local_schedules == {"verify-local-every-5m": True}
-    for serial in ("provision/dev", "teardown/dev", "provision/local", "teardown/local"):
+    serials = ("provision/dev", "teardown/dev", "provision/local", "teardown/local")
+    for serial in (*serials, "provision/dev-k8s", "teardown/dev-k8s"):
         assert deployments[serial].global_concurrency_limit.limit == 1
         assert deployments[serial].concurrency_options.collision_strategy == "CANCEL_NEW"
     assert deployments["teardown/dev"].parameters["require_approval"] is True
@@ -88,6 +96,15 @@ def test_deploy_all_registers_every_deployment(stack: StackUnderTest) -> None:
         assert local.parameters["spec"]["kops_executable"] == endpoints["kops"]
         assert local.parameters["spec"]["kubeconfig_path"].startswith(str(stack.stack.sandbox_home))
         assert "AWS_ENDPOINT_URL" not in deployments[f"{flow}/dev"].job_variables.get("env", {})
+
+
+def test_the_kubernetes_pool_is_created_from_the_projects_template(stack: StackUnderTest) -> None:
+    from deployments.kubernetes_pool.job import POOL, load_template
+
+    with stack.client() as client:
+        pool = client.read_work_pool(POOL)
+    assert pool.type == "kubernetes"
+    assert pool.base_job_template == load_template()
 
 
 def test_completed_runs_left_their_artifacts(stack: StackUnderTest) -> None:
