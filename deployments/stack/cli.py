@@ -6,6 +6,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -286,6 +287,8 @@ def server_database(server: procs.ProcessInfo, stack: Stack) -> str:
     url = server.environ.get("PREFECT_API_DATABASE_CONNECTION_URL")
     if url is None:
         return f"SQLite {stack.sqlite_file}"
+    # The stack's URL has no password; one set by hand might: never print it.
+    url = re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
     return f"PostgreSQL {url} (data {stack.postgres_data})"
 
 
