@@ -7,7 +7,7 @@ export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: debian-packages setup test lint unit e2e contract contract-record upstream demo up down \
-	status logs bench sandbox-up sandbox-down clean
+	status logs bench sandbox-up sandbox-down clean postgres browser
 
 # Real kops, built from its Go module by the wrapper in upstream/kops (`go install ...@v1.36.2` is
 # refused by the module proxy here). The binary and the channel file that ships in the module are
@@ -89,6 +89,26 @@ sandbox-down:
 
 # The local stack (twin, Prefect server, work pool, worker, deployments): deployments/stack/.
 STACK := $(RUN) python -m deployments.stack
+
+# The stack's database: `make up DB=postgres` (or `make demo DB=postgres`) runs the Prefect server
+# on a local PostgreSQL the stack starts itself; SQLite by default.
+DB ?= sqlite
+export STACK_DB := $(DB)
+up demo: $(if $(filter postgres,$(DB)),postgres)
+# The stack tier of the tests needs both (the PostgreSQL stack test, the browser test).
+test e2e: postgres browser
+
+# Debian's packages, installed where missing, with no system service started (apt-install.sh).
+APT_INSTALL := sh deployments/stack/apt-install.sh
+# PostgreSQL refuses to run as root: a root stack runs it as the system user kops-nlb-pg.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || $(APT_INSTALL) postgresql
+	@[ "$$(id -u)" != 0 ] || id -u kops-nlb-pg >/dev/null 2>&1 || useradd --system --user-group \
+		--no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kops-nlb-pg
+
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		|| $(APT_INSTALL) chromium chromium-driver fonts-liberation
 
 demo: setup upstream
 	$(STACK) demo

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from deployments.stack import procs
+from deployments import kubernetes_pool
+from deployments.stack import postgres, procs
 from deployments.stack.prefect_file import Twin, local_spec, point_at_twin, render
 from deployments.stack.report import format_table, headline, table_rows, ui_guide
 from deployments.stack.settings import HOST, Stack, current
@@ -68,19 +72,29 @@ def _run(
 
 
 def _spawn(
-    stack: Stack, argv: Sequence[str], *, log: Path, pid_file: Path
+    stack: Stack,
+    argv: Sequence[str],
+    *,
+    log: Path,
+    pid_file: Path,
+    env: dict[str, str] | None = None,
+    user: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a long-running process in its own session, output appended to `log`."""
+    """Start a long-running process in its own session (as `user` when given), output appended
+    to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    as_user: dict[str, Any] = {} if user is None else {"user": user, "group": user}
     with log.open("ab") as out:
         process = subprocess.Popen(
             list(argv),
-            cwd=stack.root,
-            env=stack.environment(os.environ),
+            cwd=stack.root if user is None else log.parent,
+            env=env if env is not None else stack.environment(os.environ),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            extra_groups=[] if user is not None else None,
+            **as_user,
         )
     pid_file.write_text(f"{process.pid}\n")
     return process
@@ -138,6 +152,11 @@ def start_server(stack: Stack) -> Callable[[], None]:
     running = procs.owned(stack.server_pid_file, stack, procs.is_server)
     if running is not None:
         say(f"server: already running (pid {running.pid}) at {stack.ui_url}")
+        if server_database(running, stack) != database(stack):
+            say(
+                f"server: it keeps its database, {server_database(running, stack)}; "
+                "`make down` first to switch"
+            )
         pid, exited = running.pid, lambda: not procs.alive(running)
     else:
         _forget(stack.server_pid_file, "server")
@@ -147,9 +166,13 @@ def start_server(stack: Stack) -> Callable[[], None]:
                 "or choose another port with PREFECT_SERVER_API_PORT"
             )
         stack.prefect_home.mkdir(parents=True, exist_ok=True)
-        say(f"server: prefect server start (PREFECT_HOME={stack.prefect_home})")
+        say(f"server: prefect server start ({database(stack)})")
         process = _spawn(
-            stack, stack.server_argv(), log=stack.server_log, pid_file=stack.server_pid_file
+            stack,
+            stack.server_argv(),
+            log=stack.server_log,
+            pid_file=stack.server_pid_file,
+            env=stack.server_environment(os.environ),
         )
         pid, exited = process.pid, lambda: process.poll() is not None
 
@@ -167,12 +190,21 @@ def start_server(stack: Stack) -> Callable[[], None]:
 
 
 def create_pool(stack: Stack) -> None:
-    """Create (or update) the process work pool."""
+    """Create (or update) the process work pool, and the Kubernetes one (no worker here: its
+    deployments are registered for a worker in a team's cluster)."""
     argv = stack.prefect("work-pool", "create", stack.pool, "--type", "process", "--overwrite")
     result = _run(stack, argv, capture=True)
     if result.returncode != 0:
         raise StackError(f"work pool {stack.pool}: {result.stdout}{result.stderr}")
     say(f"work pool: {stack.pool} (process)")
+    argv = stack.prefect(
+        *("work-pool", "create", kubernetes_pool.POOL, "--type", kubernetes_pool.POOL_TYPE),
+        *("--base-job-template", str(kubernetes_pool.TEMPLATE), "--overwrite"),
+    )
+    result = _run(stack, argv, capture=True)
+    if result.returncode != 0:
+        raise StackError(f"work pool {kubernetes_pool.POOL}: {result.stdout}{result.stderr}")
+    say(f"work pool: {kubernetes_pool.POOL} (kubernetes; its worker runs in a cluster, not here)")
 
 
 def start_worker(stack: Stack) -> Callable[[], None]:
@@ -243,8 +275,32 @@ def deploy(stack: Stack) -> None:
         )
 
 
+def database(stack: Stack) -> str:
+    """Which database the server of `stack` uses, and where (no password)."""
+    if stack.db == "postgres":
+        return f"PostgreSQL {stack.database_url} (data {stack.postgres_data})"
+    return f"SQLite {stack.sqlite_file}"
+
+
+def server_database(server: procs.ProcessInfo, stack: Stack) -> str:
+    """Which database a running server uses, from its environment (no password there)."""
+    url = server.environ.get("PREFECT_API_DATABASE_CONNECTION_URL")
+    if url is None:
+        return f"SQLite {stack.sqlite_file}"
+    # The stack's URL has no password; one set by hand might: never print it.
+    url = re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    return f"PostgreSQL {url} (data {stack.postgres_data})"
+
+
+def start_database(stack: Stack) -> None:
+    """Start the stack's PostgreSQL and wait until it holds the database (SQLite: nothing)."""
+    if stack.db == "postgres":
+        postgres.start(stack, say, functools.partial(_spawn, stack))()
+
+
 def up(stack: Stack) -> int:
     """Bring the whole stack up (what runs already is reused); return an exit code."""
+    start_database(stack)
     server_ready = start_server(stack)
     start_twin(stack)
     server_ready()
@@ -342,13 +398,19 @@ def status(stack: Stack) -> int:
         print(f"twin    running  pid {twin.pid}  {where}  home {stack.sandbox_home}")
     else:
         print(f"twin    stopped  (home {stack.sandbox_home})")
+    pg = postgres.running(stack)
     if server is not None:
         health = "ready" if _server_healthy(stack) else "starting"
         print(
             f"server  running  pid {server.pid}  {health}  UI {stack.ui_url}  API {stack.api_url}"
         )
+        in_use = server_database(server, stack)
     else:
         print(f"server  stopped  (PREFECT_HOME {stack.prefect_home})")
+        in_use = database(stack) if pg is None else f"PostgreSQL (data {stack.postgres_data})"
+    db_up = pg is not None or in_use.startswith("SQLite")
+    state = f"running  pid {pg.pid}" if pg is not None else ("in-file" if db_up else "stopped")
+    print(f"database  {state}  {in_use}")
     if worker is not None:
         runs = [p for p in procs.descendants(worker.pid) if "prefect.engine" in " ".join(p.argv)]
         print(
@@ -357,12 +419,14 @@ def status(stack: Stack) -> int:
         )
     else:
         print("worker  stopped")
-    return 0 if twin and server and worker else 1
+    return 0 if twin and server and worker and db_up else 1
 
 
 def logs(stack: Stack, *, lines: int, follow: bool) -> int:
     """Print the end of the worker, server and twin logs (or follow them)."""
     files = [("worker", stack.worker_log), ("server", stack.server_log), ("twin", stack.twin_log)]
+    if stack.postgres_log.exists():
+        files.append(("postgres", stack.postgres_log))
     if follow:
         existing = [str(path) for _, path in files if path.exists()]
         if not existing:
@@ -376,8 +440,8 @@ def logs(stack: Stack, *, lines: int, follow: bool) -> int:
 
 
 def down(stack: Stack) -> int:
-    """Stop the worker (and its flow runs), the server and the twin, each only if it is the
-    process the stack started; safe to run again."""
+    """Stop the worker (and its flow runs), the server, its PostgreSQL and the twin, each only if
+    it is the process the stack started; safe to run again."""
     worker = procs.owned(stack.worker_pid_file, stack, procs.is_worker)
     if worker is not None:
         children = procs.descendants(worker.pid)
@@ -401,6 +465,15 @@ def down(stack: Stack) -> int:
         # `prefect server stop` would signal whatever process now has that pid.
         _forget(stack.server_pid_file, "server")
         say("server not running")
+
+    pg = postgres.running(stack)
+    if pg is not None:
+        # SIGINT: PostgreSQL's fast shutdown (rolls back what is open, checkpoints, exits).
+        procs.stop([pg, *procs.descendants(pg.pid)], signum=signal.SIGINT)
+        stack.postgres_pid_file.unlink(missing_ok=True)
+        say(f"postgres stopped (pid {pg.pid})")
+    elif stack.postgres_pid_file.exists():
+        _forget(stack.postgres_pid_file, "postgres")
 
     twin = procs.owned(stack.twin_pid_file, stack, procs.is_twin)
     if twin is not None:
@@ -435,6 +508,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "logs":
             return logs(stack, lines=args.lines, follow=args.follow)
         return down(stack)
-    except StackError as exc:
+    except (StackError, postgres.PostgresError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1

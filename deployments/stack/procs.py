@@ -125,6 +125,15 @@ def is_twin(info: ProcessInfo, stack: Stack) -> bool:
     return home.resolve() == stack.sandbox_home
 
 
+def is_postgres(info: ProcessInfo, stack: Stack) -> bool:
+    """Whether `info` is the PostgreSQL server (postmaster) on this stack's data directory."""
+    return (
+        bool(info.argv)
+        and Path(info.argv[0]).name == "postgres"
+        and _option(info.argv, "-D") == str(stack.postgres_data)
+    )
+
+
 Matcher = Callable[[ProcessInfo, Stack], bool]
 
 
@@ -184,10 +193,11 @@ def signal_if_alive(info: ProcessInfo, signum: int) -> None:
             os.kill(info.pid, signum)
 
 
-def stop(infos: list[ProcessInfo], *, timeout: float = 20.0) -> None:
-    """Stop the given processes: SIGTERM, then SIGKILL whatever is left after `timeout`."""
+def stop(infos: list[ProcessInfo], *, timeout: float = 20.0, signum: int = signal.SIGTERM) -> None:
+    """Stop the given processes: `signum` (SIGTERM), then SIGKILL whatever is left after
+    `timeout`."""
     for info in infos:
-        signal_if_alive(info, signal.SIGTERM)
+        signal_if_alive(info, signum)
     if not wait_gone(infos, timeout):
         for info in infos:
             signal_if_alive(info, signal.SIGKILL)

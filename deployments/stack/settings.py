@@ -19,6 +19,17 @@ PREFECT_HOME_ENV = "PREFECT_HOME"
 API_PORT_ENV = "PREFECT_SERVER_API_PORT"
 SANDBOX_HOME_ENV = "SANDBOX_HOME"
 SANDBOX_CONFIG_ENV = "SANDBOX_CONFIG"
+# The server's database: `sqlite` (the default, $PREFECT_HOME/prefect.db) or `postgres` (a local
+# PostgreSQL the stack starts itself, under $PREFECT_HOME/postgres; `make up DB=postgres`).
+DB_ENV = "STACK_DB"
+DATABASES = ("sqlite", "postgres")
+POSTGRES_PORT_ENV = "STACK_POSTGRES_PORT"
+DEFAULT_POSTGRES_PORT = 54320
+# The PostgreSQL role and database of the Prefect server, and the system user that runs
+# PostgreSQL when the stack runs as root (PostgreSQL refuses root; `make postgres` creates it).
+POSTGRES_ROLE = "prefect"
+POSTGRES_DATABASE = "prefect"
+POSTGRES_SYSTEM_USER = "kops-nlb-pg"
 
 
 @dataclass(frozen=True)
@@ -32,23 +43,33 @@ class Stack:
     api_port: int = DEFAULT_API_PORT
     pool: str = POOL
     python: str = sys.executable
+    db: str = "sqlite"
+    postgres_port: int = DEFAULT_POSTGRES_PORT
+
+    def __post_init__(self) -> None:
+        if self.db not in DATABASES:
+            raise ValueError(f"{DB_ENV}={self.db!r}: choose one of {', '.join(DATABASES)}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, root: Path) -> Stack:
         """Return the stack of project `root`, moved by PREFECT_HOME, PREFECT_SERVER_API_PORT,
-        SANDBOX_HOME and SANDBOX_CONFIG when they are set (relative paths are under `root`)."""
+        SANDBOX_HOME and SANDBOX_CONFIG when they are set (relative paths are under `root`), on
+        the database STACK_DB names (and STACK_POSTGRES_PORT for PostgreSQL)."""
         root = root.resolve()
 
         def path(name: str, default: str) -> Path:
             return (root / env.get(name, default)).resolve()
 
         port = env.get(API_PORT_ENV, "")
+        pg_port = env.get(POSTGRES_PORT_ENV, "")
         return cls(
             root=root,
             prefect_home=path(PREFECT_HOME_ENV, ".prefect"),
             sandbox_home=path(SANDBOX_HOME_ENV, ".sandbox"),
             sandbox_config=path(SANDBOX_CONFIG_ENV, "sandbox.toml"),
             api_port=int(port) if port else DEFAULT_API_PORT,
+            db=env.get(DB_ENV, "") or "sqlite",
+            postgres_port=int(pg_port) if pg_port else DEFAULT_POSTGRES_PORT,
         )
 
     @property
@@ -110,6 +131,56 @@ class Stack:
     def rendered_prefect_file(self) -> Path:
         """Where a copy of prefect.yaml pointed at a twin on other ports goes."""
         return self.prefect_home / "prefect.twin.yaml"
+
+    @property
+    def sqlite_file(self) -> Path:
+        """Prefect's SQLite database (its default place under PREFECT_HOME)."""
+        return self.prefect_home / "prefect.db"
+
+    @property
+    def postgres_home(self) -> Path:
+        """Everything of the stack's PostgreSQL: its data, pid, log and password file."""
+        return self.prefect_home / "postgres"
+
+    @property
+    def postgres_data(self) -> Path:
+        """PostgreSQL's data directory (owned by the user PostgreSQL runs as)."""
+        return self.postgres_home / "data"
+
+    @property
+    def postgres_pid_file(self) -> Path:
+        """Pid of the PostgreSQL server (the postmaster)."""
+        return self.postgres_home / "postgres.pid"
+
+    @property
+    def postgres_log(self) -> Path:
+        """Output of PostgreSQL."""
+        return self.postgres_home / "postgres.log"
+
+    @property
+    def postgres_passfile(self) -> Path:
+        """The role's password in libpq's passfile format (0600), read by asyncpg through
+        PGPASSFILE, so that no URL, argv or log line ever holds it."""
+        return self.postgres_home / "pgpass"
+
+    @property
+    def database_url(self) -> str:
+        """The Prefect server's PostgreSQL URL: no password in it (asyncpg reads PGPASSFILE)."""
+        return (
+            f"postgresql+asyncpg://{POSTGRES_ROLE}@{HOST}:{self.postgres_port}/{POSTGRES_DATABASE}"
+        )
+
+    def server_environment(self, base: Mapping[str, str]) -> dict[str, str]:
+        """Return `environment(base)` plus the database settings of the server."""
+        env = self.environment(base)
+        if self.db == "postgres":
+            env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.database_url
+            env["PGPASSFILE"] = str(self.postgres_passfile)
+        else:
+            # SQLite under PREFECT_HOME, whatever the calling shell says.
+            env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
+            env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
+        return env
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """Return `base` plus what every process of the stack needs to reach this stack."""

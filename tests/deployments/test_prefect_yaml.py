@@ -46,7 +46,11 @@ EXPECTED = {
     "provision/local",
     "verify/local",
     "teardown/local",
+    "provision/dev-k8s",
+    "verify/dev-k8s",
+    "teardown/dev-k8s",
 }
+POOLS = {"dev": "kops-nlb", "local": "kops-nlb", "dev-k8s": "kops-nlb-k8s"}
 
 
 def load() -> dict[str, Any]:
@@ -80,7 +84,7 @@ def test_deployment_keys_and_work_pool(deployment: dict[str, Any]) -> None:
     assert set(deployment) <= DEPLOYMENT_KEYS
     assert deployment["description"]
     assert set(deployment["work_pool"]) <= {"name", "work_queue_name", "job_variables"}
-    assert deployment["work_pool"]["name"] == "kops-nlb"
+    assert deployment["work_pool"]["name"] == POOLS[deployment["name"]]
     for schedule in deployment.get("schedules", []):
         assert set(schedule) <= SCHEDULE_KEYS
         assert sum(k in schedule for k in ("cron", "interval", "rrule")) == 1
@@ -91,7 +95,7 @@ def test_deployment_keys_and_work_pool(deployment: dict[str, Any]) -> None:
 def test_parameters_validate_against_the_flow_signature(deployment: dict[str, Any]) -> None:
     flow = flow_of(deployment["entrypoint"])
     parameters = dict(deployment.get("parameters", {}))
-    if deployment_id(deployment) == "teardown/dev":
+    if deployment_id(deployment) in ("teardown/dev", "teardown/dev-k8s"):
         # Deliberately left for the person running it to type; see the test below.
         parameters["confirm_cluster_name"] = parameters["spec"]["cluster_name"]
     validated = flow.validate_parameters(parameters)
@@ -115,7 +119,7 @@ def test_provision_and_teardown_never_run_twice_at_once() -> None:
 def test_verify_deployments_are_scheduled_with_stable_slugs() -> None:
     verify = [d for d in DEPLOYMENTS if d["entrypoint"].startswith("flows/verify.py")]
     slugs = {s["slug"] for d in verify for s in d["schedules"]}
-    assert slugs == {"verify-dev-every-30m", "verify-local-every-5m"}
+    assert slugs == {"verify-dev-every-30m", "verify-local-every-5m", "verify-dev-k8s-every-30m"}
 
 
 def test_local_deployments_point_only_at_the_twin() -> None:
@@ -127,7 +131,23 @@ def test_local_deployments_point_only_at_the_twin() -> None:
             assert "AWS_ENDPOINT_URL" not in env  # real AWS: the operator's own credentials
 
 
-def test_teardown_dev_requires_a_typed_confirmation() -> None:
-    teardown_dev = next(d for d in DEPLOYMENTS if deployment_id(d) == "teardown/dev")
+@pytest.mark.parametrize("name", ["teardown/dev", "teardown/dev-k8s"])
+def test_teardown_dev_requires_a_typed_confirmation(name: str) -> None:
+    teardown_dev = next(d for d in DEPLOYMENTS if deployment_id(d) == name)
     assert "confirm_cluster_name" not in teardown_dev["parameters"]
     assert teardown_dev["parameters"]["require_approval"] is True
+
+
+def test_kubernetes_deployments_run_the_code_in_the_image() -> None:
+    for deployment in DEPLOYMENTS:
+        pull = deployment.get("pull")
+        if deployment["name"] == "dev-k8s":
+            assert pull == [
+                {
+                    "prefect.deployments.steps.set_working_directory": {
+                        "directory": "/opt/kops-nlb-flows"
+                    }
+                }
+            ]
+        else:
+            assert pull is None  # the top-level pull step: this checkout

@@ -8,28 +8,27 @@ verify/local through the worker. Checked through the Prefect API; torn down leav
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
 
 from deployments.stack import procs
-from deployments.stack.settings import Stack
-from sandbox.config import SandboxConfig
+from tests.stack.harness import (
+    CLUSTER_SLUG,
+    ROOT,
+    StackUnderTest,
+    demo_stack,
+    output,
+    stack_env,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(600)]
 
-ROOT = Path(__file__).resolve().parents[2]
-CLUSTER_SLUG = "nlb-local-k8s-local"
 EXPECTED = {
     "provision/dev",
     "verify/dev",
@@ -37,92 +36,17 @@ EXPECTED = {
     "provision/local",
     "verify/local",
     "teardown/local",
+    "provision/dev-k8s",
+    "verify/dev-k8s",
+    "teardown/dev-k8s",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class StackUnderTest:
-    """A stack in temporary directories, and the output of its first `demo`."""
-
-    env: dict[str, str]
-    stack: Stack
-    first_demo: subprocess.CompletedProcess[str] | None = None
-    seen: list[procs.ProcessInfo] = field(default_factory=list)
-
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "deployments.stack", *args],
-            check=False,
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def parts(self) -> list[procs.ProcessInfo]:
-        """The stack's live twin, server and worker processes."""
-        return [
-            info
-            for pid_file, matches in (
-                (self.stack.twin_pid_file, procs.is_twin),
-                (self.stack.server_pid_file, procs.is_server),
-                (self.stack.worker_pid_file, procs.is_worker),
-            )
-            if (info := procs.owned(pid_file, self.stack, matches)) is not None
-        ]
-
-    def running(self) -> list[procs.ProcessInfo]:
-        """The stack's live processes and all their descendants."""
-        parts = self.parts()
-        return parts + [child for info in parts for child in procs.descendants(info.pid)]
-
-    @contextmanager
-    def client(self) -> Iterator[Any]:
-        from prefect.client.orchestration import get_client
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with (
-            temporary_settings(updates={PREFECT_API_URL: self.stack.api_url}),
-            get_client(sync_client=True) as client,
-        ):
-            yield client
-
-
-def output(result: subprocess.CompletedProcess[str]) -> str:
-    return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackUnderTest]:
     tmp = tmp_path_factory.mktemp("stack")
-    # Loopback ranges of its own (the demo uses 127.20/16 and 127.96/12, e2e tests 127.30-149),
-    # and ports the twin picks itself: endpoints.json tells the stack where it listens.
-    octet = 200 + os.getpid() % 25 * 2
-    twin = SandboxConfig.instant(vpc_cidr=f"127.{octet}.0.0/16", pod_cidr=f"127.{octet + 1}.0.0/16")
-    (tmp / "sandbox.toml").write_text(twin.to_toml())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SANDBOX_"))}
-    env |= {
-        "PREFECT_HOME": str(tmp / "prefect"),
-        "PREFECT_SERVER_API_PORT": str(free_port()),
-        "SANDBOX_HOME": str(tmp / "sandbox"),
-        "SANDBOX_CONFIG": str(tmp / "sandbox.toml"),
-    }
-    under_test = StackUnderTest(env=env, stack=Stack.from_env(env, root=ROOT))
-    try:
-        under_test.first_demo = under_test.run("demo", timeout=480)
-        under_test.seen = under_test.running()
+    with demo_stack(stack_env(tmp, ranges=0)) as under_test:
         yield under_test
-    finally:
-        under_test.run("down")
 
 
 def test_demo_provisions_and_verifies_the_twin(stack: StackUnderTest) -> None:
@@ -144,19 +68,24 @@ def test_deploy_all_registers_every_deployment(stack: StackUnderTest) -> None:
         deployments = {f"{flows[d.flow_id]}/{d.name}": d for d in client.read_deployments()}
     assert set(deployments) == EXPECTED
     for name, deployment in deployments.items():
-        assert deployment.work_pool_name == "kops-nlb"
+        in_image = name.endswith("/dev-k8s")  # a Job of the Kubernetes pool: code in the image
+        assert deployment.work_pool_name == ("kops-nlb-k8s" if in_image else "kops-nlb")
         assert deployment.pull_steps == [
             {
                 "prefect.deployments.steps.set_working_directory": {
-                    "directory": str(ROOT)  # `{{ $PWD }}`, resolved at deploy time
+                    # `{{ $PWD }}`, resolved at deploy time
+                    "directory": "/opt/kops-nlb-flows" if in_image else str(ROOT)
                 }
             }
         ], name
     dev_schedules = {s.slug: s.active for s in deployments["verify/dev"].schedules}
     local_schedules = {s.slug: s.active for s in deployments["verify/local"].schedules}
     assert dev_schedules == {"verify-dev-every-30m": False}  # real AWS: off on a local server
+    k8s_schedules = {s.slug: s.active for s in deployments["verify/dev-k8s"].schedules}
+    assert k8s_schedules == {"verify-dev-k8s-every-30m": False}
     assert local_schedules == {"verify-local-every-5m": True}
-    for serial in ("provision/dev", "teardown/dev", "provision/local", "teardown/local"):
+    serials = ("provision/dev", "teardown/dev", "provision/local", "teardown/local")
+    for serial in (*serials, "provision/dev-k8s", "teardown/dev-k8s"):
         assert deployments[serial].global_concurrency_limit.limit == 1
         assert deployments[serial].concurrency_options.collision_strategy == "CANCEL_NEW"
     assert deployments["teardown/dev"].parameters["require_approval"] is True
@@ -169,6 +98,15 @@ def test_deploy_all_registers_every_deployment(stack: StackUnderTest) -> None:
         assert env["KOPS_NLB_KUBECONFIG_DIR"].startswith(str(stack.stack.sandbox_home))
         assert not {"kops_executable", "kubeconfig_path"} & set(local.parameters["spec"])
         assert "AWS_ENDPOINT_URL" not in deployments[f"{flow}/dev"].job_variables.get("env", {})
+
+
+def test_the_kubernetes_pool_is_created_from_the_projects_template(stack: StackUnderTest) -> None:
+    from deployments.kubernetes_pool.job import POOL, load_template
+
+    with stack.client() as client:
+        pool = client.read_work_pool(POOL)
+    assert pool.type == "kubernetes"
+    assert pool.base_job_template == load_template()
 
 
 def test_completed_runs_left_their_artifacts(stack: StackUnderTest) -> None:
@@ -211,9 +149,10 @@ def test_status_names_every_running_part(stack: StackUnderTest) -> None:
     result = stack.run("status")
     assert result.returncode == 0, output(result)
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
-    assert set(lines) == {"twin", "server", "worker"}
-    assert all(" running " in line for line in lines.values())
+    assert set(lines) == {"twin", "server", "worker", "database"}
+    assert all(" running " in line for k, line in lines.items() if k != "database")
     assert stack.stack.ui_url in lines["server"]
+    assert f"SQLite {stack.stack.sqlite_file}" in lines["database"]
 
 
 def test_up_again_reuses_everything_and_provision_changes_nothing(stack: StackUnderTest) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deployments.stack import procs
+from deployments.stack import cli, postgres, procs
 from deployments.stack.prefect_file import Twin, local_spec, point_at_twin, render
 from deployments.stack.procs import ProcessInfo
 from deployments.stack.report import format_table, headline, table_rows
@@ -290,3 +290,69 @@ def test_format_table_wraps_the_last_column() -> None:
 )
 def test_headline(markdown: str, expected: str | None) -> None:
     assert headline(markdown) == expected
+
+
+# -- database --------------------------------------------------------------------------------------
+
+
+def test_sqlite_is_the_default_database(tmp_path: Path) -> None:
+    s = Stack.from_env({}, root=tmp_path)
+    assert s.db == "sqlite"
+    env = s.server_environment({"PREFECT_API_DATABASE_CONNECTION_URL": "postgresql://x/y"})
+    assert "PREFECT_API_DATABASE_CONNECTION_URL" not in env  # SQLite under PREFECT_HOME
+    assert "PGPASSFILE" not in env
+    with pytest.raises(ValueError, match="STACK_DB='mysql'"):
+        Stack.from_env({"STACK_DB": "mysql"}, root=tmp_path)
+
+
+def test_postgres_server_gets_a_url_without_password(tmp_path: Path) -> None:
+    s = Stack.from_env({"STACK_DB": "postgres", "STACK_POSTGRES_PORT": "54999"}, root=tmp_path)
+    assert s.postgres_data == tmp_path.resolve() / ".prefect/postgres/data"
+    env = s.server_environment({})
+    assert env["PREFECT_API_DATABASE_CONNECTION_URL"] == (
+        "postgresql+asyncpg://prefect@127.0.0.1:54999/prefect"
+    )
+    assert env["PGPASSFILE"] == str(tmp_path.resolve() / ".prefect/postgres/pgpass")
+    # Only the server reaches the database: workers and flow runs get neither.
+    assert "PGPASSFILE" not in s.environment({})
+    assert "PREFECT_API_DATABASE_CONNECTION_URL" not in s.environment({})
+
+
+def test_postgres_listens_on_loopback_only() -> None:
+    s = stack()
+    argv = postgres.server_argv(s, Path("/usr/lib/postgresql/15/bin"))
+    assert argv[:3] == ["/usr/lib/postgresql/15/bin/postgres", "-D", "/repo/.prefect/postgres/data"]
+    assert "listen_addresses=127.0.0.1" in argv
+    assert "unix_socket_directories=" in argv
+
+
+def test_the_newest_postgresql_is_used(tmp_path: Path) -> None:
+    for version in ("9", "15", "13"):
+        (tmp_path / version / "bin").mkdir(parents=True)
+        (tmp_path / version / "bin/postgres").touch()
+    assert postgres.bin_dir(tmp_path) == tmp_path / "15/bin"
+    with pytest.raises(postgres.PostgresError, match="make postgres"):
+        postgres.bin_dir(tmp_path / "none")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("/usr/lib/postgresql/15/bin/postgres", "-D", "/repo/.prefect/postgres/data"), True),
+        (("/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql/15/main"), False),
+        (("postgres: checkpointer",), False),
+        (("/usr/bin/python3", "-D", "/repo/.prefect/postgres/data"), False),
+    ],
+)
+def test_postgres_is_recognised(argv: tuple[str, ...], expected: bool) -> None:
+    assert procs.is_postgres(ProcessInfo(pid=1, argv=argv), stack()) is expected
+
+
+def test_a_database_password_set_by_hand_is_never_printed() -> None:
+    url = "postgresql+asyncpg://prefect:s3cr3t@db.internal:5432/prefect"
+    server = ProcessInfo(pid=1, argv=(), environ={"PREFECT_API_DATABASE_CONNECTION_URL": url})
+    shown = cli.server_database(server, stack())
+    assert "s3cr3t" not in shown
+    assert "postgresql+asyncpg://prefect:***@db.internal:5432/prefect" in shown
+    plain = ProcessInfo(pid=1, argv=(), environ={})
+    assert cli.server_database(plain, stack()) == "SQLite /repo/.prefect/prefect.db"
