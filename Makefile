@@ -7,7 +7,7 @@ export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: debian-packages setup test lint unit e2e contract contract-record upstream demo up down \
-	status logs bench sandbox-up sandbox-down clean postgres browser
+	status logs bench sandbox-up sandbox-down clean postgres browser docs-screenshot
 
 # Real kops, built from its Go module by the wrapper in upstream/kops (`go install ...@v1.36.2` is
 # refused by the module proxy here). The binary and the channel file that ships in the module are
@@ -105,6 +105,11 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || $(APT_INSTALL) postgresql
 	@[ "$$(id -u)" != 0 ] || id -u kops-nlb-pg >/dev/null 2>&1 || useradd --system --user-group \
 		--no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kops-nlb-pg
+
+# Refresh docs/verify-checks-in-the-ui.png from the browser test's run.
+docs-screenshot: setup upstream postgres browser
+	KOPS_NLB_UI_SCREENSHOT=$(CURDIR)/docs/verify-checks-in-the-ui.png \
+		$(RUN) pytest tests/stack/test_stack_postgres.py -k the_ui_shows_the_verification_checks
 
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \

@@ -497,8 +497,9 @@ class KopsBackend:
             result.created.append("load-balancer:api")
         self._register_nodes(cluster, groups, instances, result)
         state = self.store.sandbox_state(name)
-        state.update({"applied": True, "vpc": vpc_id, "subnets": subnet_ids})
-        self.store.save_sandbox_state(name, state)
+        applied = {**state, "applied": True, "vpc": vpc_id, "subnets": subnet_ids}
+        if applied != state:  # like kops's managed files: written only when they change
+            self.store.save_sandbox_state(name, applied)
         return result
 
     def _ensure_instances(
