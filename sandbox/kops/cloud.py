@@ -370,11 +370,19 @@ class ClusterCloud:
                 DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
             )
             changed = True
-        if control_plane_ids:
+        registered = {
+            d["Target"]["Id"]
+            for d in elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])[
+                "TargetHealthDescriptions"
+            ]
+        }
+        missing = [i for i in control_plane_ids if i not in registered]
+        if missing:  # like kops's tasks: only what is not there yet
             elbv2.register_targets(
                 TargetGroupArn=group["TargetGroupArn"],
-                Targets=[{"Id": instance_id} for instance_id in control_plane_ids],
+                Targets=[{"Id": instance_id} for instance_id in missing],
             )
+            changed = True
         return changed
 
     # -- instances -----------------------------------------------------------------------------
