@@ -46,6 +46,8 @@ EXPECTED = {
     "provision/local",
     "verify/local",
     "teardown/local",
+    "plan/dev",
+    "plan/local",
 }
 
 
@@ -131,3 +133,11 @@ def test_teardown_dev_requires_a_typed_confirmation() -> None:
     teardown_dev = next(d for d in DEPLOYMENTS if deployment_id(d) == "teardown/dev")
     assert "confirm_cluster_name" not in teardown_dev["parameters"]
     assert teardown_dev["parameters"]["require_approval"] is True
+
+
+@pytest.mark.parametrize(("name", "required"), [("dev", True), ("local", False)])
+def test_provision_asks_for_approval_on_aws_only(name: str, required: bool) -> None:
+    provision = next(d for d in DEPLOYMENTS if deployment_id(d) == f"provision/{name}")
+    plan = next(d for d in DEPLOYMENTS if deployment_id(d) == f"plan/{name}")
+    assert provision["parameters"]["require_approval"] is required
+    assert plan["parameters"]["spec"] == provision["parameters"]["spec"]  # the same environment
