@@ -186,6 +186,19 @@ def test_plan_of_the_empty_world_writes_nothing(twin: World, env: EnvironmentSpe
     assert not Path(env.kubeconfig_file).exists()
 
 
+def test_a_wrong_zone_blocks_everything_and_writes_nothing(
+    twin: World, env: EnvironmentSpec
+) -> None:
+    writes = Writes(twin)
+
+    result = plan(spec=env.model_copy(update={"zones": ("ap-northeast-1z",)}))
+
+    assert no_writes(writes.since()), writes.since()
+    assert [p.name for p in result.preconditions if not p.ok] == ["zones"]
+    assert {i.status for i in result.items} == {"blocked"}
+    assert all("ap-northeast-1z (no such zone)" in i.reason for i in result.items)
+
+
 def test_rejected_plan_creates_nothing(twin: World, env: EnvironmentSpec) -> None:
     writes = Writes(twin)
     runner, outcome = in_thread(
