@@ -37,6 +37,8 @@ EXPECTED = {
     "provision/local",
     "verify/local",
     "teardown/local",
+    "plan/dev",
+    "plan/local",
 }
 
 
