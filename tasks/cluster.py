@@ -9,10 +9,15 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from kops_nlb.core import kops
-from kops_nlb.core.errors import SpecError
+from kops_nlb.core.errors import KopsCommandError, SpecError
 from kops_nlb.core.kops import ValidationReport
 from kops_nlb.core.plan import PlanItem
-from kops_nlb.core.plan_cluster import decide_cluster, summarize_dry_run, summarize_update_preview
+from kops_nlb.core.plan_cluster import (
+    cluster_preview_failed,
+    decide_cluster,
+    summarize_dry_run,
+    summarize_update_preview,
+)
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.waiting import Observation, wait_until
@@ -77,10 +82,13 @@ def plan_cluster(spec: EnvironmentSpec, state_store: str, *, store_exists: bool)
     gets what ``kops update cluster`` without ``--yes`` reports.
     """
     exists = store_exists and kops_preview.cluster_known(spec, state_store)
-    if exists:
-        preview = summarize_update_preview(kops_preview.update_preview(spec, state_store))
-    else:
-        preview = summarize_dry_run(kops_preview.dry_run_create(spec, state_store))
+    try:
+        if exists:
+            preview = summarize_update_preview(kops_preview.update_preview(spec, state_store))
+        else:
+            preview = summarize_dry_run(kops_preview.dry_run_create(spec, state_store))
+    except (KopsCommandError, ValueError) as exc:
+        return cluster_preview_failed(spec, exists=exists, error=str(exc))
     return decide_cluster(spec, exists=exists, preview=preview).item
 
 

@@ -1,7 +1,8 @@
 """The kops state store: one S3 bucket, versioned, private and encrypted; and its deletion.
 
-Tags are set only on a bucket this task creates: a user's existing bucket keeps its tags, and
-only a tagged bucket counts as the project's when teardown deletes it.
+Tags are set on a bucket this task creates, and put back on the project's own bucket (one that
+still carries both of the project's marks) when one was removed or changed: a user's existing
+bucket keeps its tags, and only a tagged bucket counts as the project's when teardown deletes it.
 """
 
 from __future__ import annotations
@@ -38,10 +39,7 @@ def _act(region: str, bucket: str, decision: StateStoreDecision) -> list[str]:
     done = []
     if decision.put_tags is not None:
         s3.put_bucket_tags(region, bucket, decision.put_tags)
-        keys = [
-            c.field.removeprefix("tag ") for c in decision.item.changes if c.field[:4] == "tag "
-        ]
-        done.append(f"tags restored: {', '.join(keys)}")
+        done.append(f"tags restored: {', '.join(decision.restored_tags)}")
     for needed, act, what in (
         (decision.enable_versioning, s3.enable_versioning, "versioning enabled"),
         (decision.block_public_access, s3.block_public_access, "public access blocked"),

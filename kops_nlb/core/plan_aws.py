@@ -56,6 +56,7 @@ class StateStoreDecision(BaseModel):
 
     create: bool
     put_tags: dict[str, str] | None = None  # the whole tag set to write, when tags drifted
+    restored_tags: tuple[str, ...] = ()  # the keys that set brings back or corrects
     enable_versioning: bool = False
     block_public_access: bool = False
     set_encryption: bool = False
@@ -98,11 +99,13 @@ def decide_state_store(
     changes: list[FieldChange] = []
     notes: list[str] = []
     put_tags = None
+    restored: tuple[str, ...] = ()
     if is_projects_bucket(facts.tags, cluster):
         tags = tag_changes(facts.tags, wanted_tags)
         if tags:
             changes += tags
             put_tags = {**facts.tags, **wanted_tags}
+            restored = tuple(k for k, v in sorted(wanted_tags.items()) if facts.tags.get(k) != v)
     else:
         notes.append("not tagged by kops-nlb-flows for this cluster: its tags are left alone")
     versioning = not versioning_enabled({"Status": facts.versioning} if facts.versioning else {})
@@ -125,6 +128,7 @@ def decide_state_store(
     return StateStoreDecision(
         create=False,
         put_tags=put_tags,
+        restored_tags=restored,
         enable_versioning=versioning,
         block_public_access=public,
         set_encryption=encryption,

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from kops_nlb.core.plan import PlanItem, change
+from kops_nlb.core.plan import PlanItem, blocked_item, change
 from kops_nlb.core.spec import EnvironmentSpec
 
 PREVIEW_LINES = 15
@@ -55,6 +55,23 @@ def decide_cluster(
         notes=tuple(preview),
     )
     return ClusterDecision(create=True, item=item)
+
+
+def cluster_preview_failed(spec: EnvironmentSpec, *, exists: bool, error: str) -> PlanItem:
+    """Return the cluster's item when kops's preview failed.
+
+    ``create cluster --dry-run`` takes the very flags apply passes with ``--yes``: when it fails,
+    so would apply, so the cluster is blocked. A failed ``update cluster`` preview of an
+    existing cluster changes nothing apply does; it is noted.
+    """
+    decision = decide_cluster(spec, exists=exists)
+    if exists:
+        return decision.item.model_copy(
+            update={"notes": (f"kops update cluster (preview) failed: {error}",)}
+        )
+    return blocked_item(
+        "cluster", decision.item.resource, f"kops create cluster --dry-run fails: {error}"
+    )
 
 
 def _objects(text: str) -> list[Mapping[str, Any]]:

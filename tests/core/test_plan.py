@@ -14,7 +14,12 @@ from kops_nlb.core.plan_assembly import (
     blocked_plan,
     empty_world_items,
 )
-from kops_nlb.core.plan_cluster import decide_cluster, summarize_dry_run, summarize_update_preview
+from kops_nlb.core.plan_cluster import (
+    cluster_preview_failed,
+    decide_cluster,
+    summarize_dry_run,
+    summarize_update_preview,
+)
 from kops_nlb.core.plan_cost import DEFAULT_PRICES, estimate_cost, price_table
 from kops_nlb.core.reports.plan import plan_report
 from kops_nlb.core.spec import EnvironmentSpec
@@ -146,6 +151,15 @@ def test_cluster_decision(spec: EnvironmentSpec) -> None:
     assert decide_cluster(spec, exists=True).item.status == "exists"
     created = decide_cluster(spec, exists=False, preview=("kops says",))
     assert created.create and created.item.notes == ("kops says",)
+
+
+@pytest.mark.parametrize(
+    ("exists", "status"), [(False, "blocked"), (True, "exists")], ids=["create", "update"]
+)
+def test_a_failed_kops_preview(spec: EnvironmentSpec, exists: bool, status: str) -> None:
+    item = cluster_preview_failed(spec, exists=exists, error="unknown flag --x")
+    assert item.status == status
+    assert "unknown flag --x" in (item.reason or " ".join(item.notes))
 
 
 def test_cost_of_the_default_environment(spec: EnvironmentSpec) -> None:

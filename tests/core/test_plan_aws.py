@@ -85,6 +85,7 @@ def test_state_store(facts: dict[str, Any], expected: tuple[str, list[str], Any]
     assert decision.item.status == status
     assert [c.field for c in decision.item.changes] == fields
     assert decision.put_tags == put_tags
+    assert decision.restored_tags == tuple(f.removeprefix("tag ") for f in fields if put_tags)
     assert decision.enable_versioning == ("versioning" in fields)
     assert decision.block_public_access == ("public access block" in fields)
     assert decision.set_encryption == ("default encryption" in fields)
