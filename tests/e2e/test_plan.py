@@ -13,6 +13,7 @@ every kops command (none may carry ``--yes``, and ``create`` only with ``--dry-r
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -23,9 +24,12 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from kubernetes import client, config
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
     FlowRunFilter,
     FlowRunFilterState,
     FlowRunFilterStateType,
@@ -351,6 +355,21 @@ def test_plan_names_each_drift_and_provision_repairs_it(
 
     assert [s.step for s in repaired.steps if s.changed] == list(named)
     assert plan(spec=env).nothing_to_do
+
+
+def test_plans_show_no_secret(env: EnvironmentSpec) -> None:
+    user = yaml.safe_load(Path(env.kubeconfig_file).read_text())["users"][0]["user"]
+    secrets = [os.environ["AWS_SECRET_ACCESS_KEY"], user["client-key-data"][:40]]
+    with get_client(sync_client=True) as prefect:
+        by_key = ArtifactFilter(key=ArtifactFilterKey(any_=["plan-plan-k8s-local"]))
+        plans = [str(a.data) for a in prefect.read_artifacts(artifact_filter=by_key, limit=200)]
+        messages: list[str] = []
+        while page := prefect.read_logs(limit=200, offset=len(messages)):
+            messages += [log.message for log in page]
+    assert len(plans) > 5 and messages
+    for secret in secrets:
+        assert not any(secret in text for text in plans)
+        assert not any(secret in message for message in messages)
 
 
 @pytest.fixture(scope="module", autouse=True)
