@@ -11,13 +11,19 @@ Each step that may create something is recorded in a `StepLedger`, so that after
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
 from prefect.runtime import deployment, flow_run
+from prefect.states import Cancelled, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict
 
+from flows.plan import plan
 from kops_nlb.core.naming import bastion_client_token
 from kops_nlb.core.reports.steps import artifact_key, provision_summary
 from kops_nlb.core.results import StepResult
@@ -51,6 +57,8 @@ from tasks.workload import (
     wait_for_service_hostname,
 )
 
+APPROVAL_TIMEOUT_S = 3600
+
 
 class ProvisionResult(BaseModel):
     """What `provision` built, with the ids a person or the next flow needs."""
@@ -73,17 +81,62 @@ class ProvisionResult(BaseModel):
         return any(step.changed for step in self.steps)
 
 
+class ProvisionApproval(RunInput):
+    """What a person answers in the UI after reading the plan, before anything is written."""
+
+    approve: bool = False
+    reason: str = ""
+
+
+def _why_not_approved(spec: EnvironmentSpec) -> str | None:
+    """Plan, then ask a person unless there is nothing to do; return why not approved, or None."""
+    logger = get_run_logger()
+    the_plan = plan(spec)
+    if the_plan.nothing_to_do:
+        logger.info("the plan has nothing to do: no approval needed")
+        return None
+    key = artifact_key("plan", spec.cluster_name)
+    logger.info("waiting for approval in the UI (the plan is the %s artifact)", key)
+    try:
+        answer = pause_flow_run(
+            wait_for_input=ProvisionApproval.with_initial_data(
+                description=f"Apply the plan to `{spec.cluster_name}`? Read the `{key}` artifact "
+                "(Artifacts page, or the `plan` subflow run of this run); give a reason either way."
+            ),
+            timeout=APPROVAL_TIMEOUT_S,
+        )
+    except FlowPauseTimeout:
+        # Prefect fails a run whose pause timed out, whatever state it then proposes.
+        logger.error("no answer within %s s: nothing was written", APPROVAL_TIMEOUT_S)
+        raise
+    if not answer.approve:
+        return f"rejected: {answer.reason or 'no reason given'}"
+    logger.info("approved: %s", answer.reason or "no reason given")
+    return None
+
+
 @flow(name="provision", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=False)
 def provision(
     spec: EnvironmentSpec = EnvironmentSpec(),  # noqa: B008
     cleanup_on_failure: bool = False,
-) -> ProvisionResult:
+    require_approval: bool = False,
+) -> ProvisionResult | State[Any]:
     """Provision the environment described by `spec`; safe to run again.
 
     With `cleanup_on_failure`, a failed run removes what it created itself (never what was there
     before it), reports that in the `provision-cleanup-<cluster>` artifact, and still fails with
     its original error.
+
+    With `require_approval`, it first publishes the plan (the `plan` flow) and waits for a person
+    to approve it in the UI; rejected, the run ends Cancelled with nothing written; unanswered
+    within `APPROVAL_TIMEOUT_S`, it ends Failed (Prefect's rule for a pause that times out), with
+    nothing written either. A plan with nothing to do needs no approval.
     """
+    if require_approval:
+        refused = _why_not_approved(spec)
+        if refused is not None:
+            get_run_logger().info("not approved (%s): nothing was written", refused)
+            return Cancelled(message=f"provision not approved ({refused}); nothing was written")
     ledger = StepLedger()
     try:
         return _provision(spec, ledger)

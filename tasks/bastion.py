@@ -18,9 +18,17 @@ from kops_nlb.core.bastion import (
     run_instances_request,
     ssm_online_problem,
 )
-from kops_nlb.core.errors import KopsNlbError, TransientError
+from kops_nlb.core.errors import ConflictError, KopsNlbError, TransientError
 from kops_nlb.core.naming import bastion_role_name, bastion_security_group_name, project_tags
 from kops_nlb.core.network import ClusterNetwork
+from kops_nlb.core.plan import PlanItem, blocked_item
+from kops_nlb.core.plan_aws import (
+    RoleDecision,
+    SecurityGroupDecision,
+    decide_bastion_instance,
+    decide_bastion_role,
+    decide_security_group,
+)
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.waiting import Observation, wait_until
@@ -33,22 +41,42 @@ def latest_al2023_ami(region: str) -> str:
     return ssm.al2023_ami(region)
 
 
+def _decide_role(spec: EnvironmentSpec) -> RoleDecision:
+    name = bastion_role_name(spec)
+    return decide_bastion_role(name, iam.bastion_role_facts(spec.region, name))
+
+
 @task(**RETRY_OPTIONS)
 def ensure_bastion_role(spec: EnvironmentSpec) -> StepResult:
     """Ensure the bastion's IAM role (EC2 trust, SSM managed policy) and its instance profile."""
-    name = bastion_role_name(spec)
+    name, region = bastion_role_name(spec), spec.region
     tags = project_tags(spec, COMPONENT)
-    role_arn, role_done, role_created = iam.ensure_role(
-        spec.region, name, tags=tags, description=f"SSM bastion of kops cluster {spec.cluster_name}"
-    )
-    profile_arn, profile_done, profile_created = iam.ensure_instance_profile(
-        spec.region, name, tags=tags
-    )
-    done = role_done + profile_done
+    facts = iam.bastion_role_facts(region, name)
+    decision = decide_bastion_role(name, facts)
+    if decision.conflict:
+        raise ConflictError(decision.conflict)
+    done: list[str] = []
+    role_arn, profile_arn = facts.role_arn or "", facts.profile_arn or ""
+    if decision.create_role:
+        description = f"SSM bastion of kops cluster {spec.cluster_name}"
+        role_arn = iam.create_role(region, name, tags=tags, description=description)
+        done.append("role created")
+    if decision.set_trust:
+        iam.trust_ec2(region, name)
+        done.append("trust policy set to EC2")
+    if decision.attach_ssm:
+        iam.attach_ssm_policy(region, name)
+        done.append("AmazonSSMManagedInstanceCore attached")
+    if decision.create_profile:
+        profile_arn = iam.create_instance_profile(region, name, tags=tags)
+        done.append("instance profile created")
+    if decision.add_role:
+        iam.add_role_to_profile(region, name)
+        done.append("role added to instance profile")
     summary = f"bastion role {name}: " + (", ".join(done) if done else "already as wanted")
     get_run_logger().info(summary)
-    created = {"role"} if role_created else set()
-    created |= {"instance-profile"} if profile_created else set()
+    created = {"role"} if decision.create_role else set()
+    created |= {"instance-profile"} if decision.create_profile else set()
     return StepResult(
         step="bastion-role",
         changed=bool(done),
@@ -59,12 +87,26 @@ def ensure_bastion_role(spec: EnvironmentSpec) -> StepResult:
 
 
 @task(**RETRY_OPTIONS)
+def plan_bastion_role(spec: EnvironmentSpec) -> PlanItem:
+    """Return what `ensure_bastion_role` would do (reads only)."""
+    return _decide_role(spec).item
+
+
+def _decide_security_group(spec: EnvironmentSpec, vpc_id: str) -> SecurityGroupDecision:
+    name = bastion_security_group_name(spec)
+    return decide_security_group(
+        name, vpc_id, ec2_bastion.find_security_group(spec.region, vpc_id, name)
+    )
+
+
+@task(**RETRY_OPTIONS)
 def ensure_bastion_security_group(spec: EnvironmentSpec, network: ClusterNetwork) -> StepResult:
     """Ensure the bastion's security group in the cluster VPC, with no inbound rule at all."""
     name = bastion_security_group_name(spec)
-    group = ec2_bastion.find_security_group(spec.region, network.vpc_id, name)
+    decision = _decide_security_group(spec, network.vpc_id)
     done: list[str] = []
-    if group is None:
+    group_id = decision.group_id
+    if decision.create:
         group_id = ec2_bastion.create_security_group(
             spec.region,
             network.vpc_id,
@@ -73,12 +115,9 @@ def ensure_bastion_security_group(spec: EnvironmentSpec, network: ClusterNetwork
             tags=project_tags(spec, COMPONENT),
         )
         done.append("created")
-    else:
-        group_id = group["GroupId"]
-        inbound = group.get("IpPermissions") or []
-        if inbound:
-            ec2_bastion.revoke_inbound(spec.region, group_id, inbound)
-            done.append(f"revoked {len(inbound)} inbound rule(s)")
+    elif decision.revoke:
+        ec2_bastion.revoke_inbound(spec.region, group_id, list(decision.revoke))
+        done.append(f"revoked {len(decision.revoke)} inbound rule(s)")
     summary = f"bastion security group {name} ({group_id}): " + (
         ", ".join(done) if done else "already as wanted"
     )
@@ -86,7 +125,7 @@ def ensure_bastion_security_group(spec: EnvironmentSpec, network: ClusterNetwork
     return StepResult(
         step="bastion-security-group",
         changed=bool(done),
-        created=frozenset({"security-group"} if group is None else ()),
+        created=frozenset({"security-group"} if decision.create else ()),
         summary=summary,
         ids={"security_group_id": group_id, "vpc_id": network.vpc_id},
     )
@@ -106,6 +145,11 @@ def _instance_result(instance: Mapping[str, Any], *, summary: str, action: str) 
     )
 
 
+def _placement(network: ClusterNetwork) -> str:
+    subnet = bastion_subnet(network)
+    return f"{subnet.subnet_id} ({subnet.zone}, {subnet.kind}) of {network.vpc_id}"
+
+
 @task(**RETRY_OPTIONS)
 def ensure_bastion_instance(
     spec: EnvironmentSpec,
@@ -121,11 +165,14 @@ def ensure_bastion_instance(
     """
     logger = get_run_logger()
     existing = ec2_bastion.find_live_bastion(spec, network.vpc_id)
+    decision = decide_bastion_instance(
+        existing, instance_type=spec.bastion_instance_type, placement="a utility subnet"
+    )
     if existing is not None:
-        instance_id, state = existing["InstanceId"], existing["State"]["Name"]
-        if state == "stopping":
+        instance_id, state = decision.instance_id, existing["State"]["Name"]
+        if decision.action == "wait":
             raise TransientError(f"bastion {instance_id} is stopping; start it once stopped")
-        if state != "stopped":
+        if decision.action == "found":
             return _instance_result(
                 existing, summary=f"bastion {instance_id} is {state}", action="found"
             )
@@ -155,6 +202,48 @@ def ensure_bastion_instance(
     summary = f"launched bastion {instance['InstanceId']} in {subnet.subnet_id} ({subnet.zone})"
     logger.info(summary)
     return _instance_result(instance, summary=summary, action="launched")
+
+
+@task(**RETRY_OPTIONS)
+def plan_bastion(
+    spec: EnvironmentSpec, network: ClusterNetwork | None, *, cluster_exists: bool
+) -> list[PlanItem]:
+    """Return what the security group and instance steps would do (reads only).
+
+    Without the cluster's VPC, a cluster kops is about to create gets both in the VPC it
+    creates; a cluster kops knows whose VPC is not there blocks them (apply would stop).
+    """
+    group, instance = "bastion-security-group", "bastion-instance"
+    if network is None:
+        if cluster_exists:
+            reason = (
+                f"kops knows {spec.cluster_name} but its VPC is not there (nothing tagged "
+                f"KubernetesCluster={spec.cluster_name}), so the bastion's place is unknown: "
+                "run `kops update cluster --yes`"
+            )
+            return [
+                blocked_item(group, f"security group {bastion_security_group_name(spec)}", reason),
+                blocked_item(instance, "bastion instance", reason),
+            ]
+        where = "the VPC kops creates for the cluster"
+        sg = decide_security_group(bastion_security_group_name(spec), where, None).item
+        placement = f"a utility subnet of {where}"
+        launch = decide_bastion_instance(
+            None, instance_type=spec.bastion_instance_type, placement=placement
+        ).item
+        return [sg, launch]
+    sg = _decide_security_group(spec, network.vpc_id).item
+    existing = ec2_bastion.find_live_bastion(spec, network.vpc_id)
+    try:
+        placement = _placement(network)
+    except KopsNlbError as exc:
+        if existing is None:
+            return [sg, blocked_item(instance, "bastion instance", str(exc))]
+        placement = ""
+    decision = decide_bastion_instance(
+        existing, instance_type=spec.bastion_instance_type, placement=placement
+    )
+    return [sg, decision.item]
 
 
 @task(**RETRY_OPTIONS)

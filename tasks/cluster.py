@@ -9,12 +9,20 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from kops_nlb.core import kops
-from kops_nlb.core.errors import SpecError
+from kops_nlb.core.errors import KopsCommandError, SpecError
 from kops_nlb.core.kops import ValidationReport
+from kops_nlb.core.plan import PlanItem
+from kops_nlb.core.plan_cluster import (
+    cluster_preview_failed,
+    decide_cluster,
+    summarize_dry_run,
+    summarize_update_preview,
+)
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.waiting import Observation, wait_until
 from kops_nlb.kops import commands, worker
+from kops_nlb.kops import preview as kops_preview
 from tasks._options import RETRY_OPTIONS
 from tasks._progress import on_progress, progress_reporter
 
@@ -57,7 +65,8 @@ def ensure_cluster(spec: EnvironmentSpec, state_store: str) -> StepResult:
     """
     logger = get_run_logger()
     ids = {"cluster": spec.cluster_name, "state_store": state_store}
-    if commands.cluster_exists(spec, state_store):
+    exists = commands.cluster_exists(spec, state_store)
+    if not decide_cluster(spec, exists=exists).create:
         logger.info(
             "kops cluster %s exists in %s; applying it again", spec.cluster_name, state_store
         )
@@ -73,6 +82,24 @@ def ensure_cluster(spec: EnvironmentSpec, state_store: str) -> StepResult:
         summary="kops cluster created",
         ids=ids,
     )
+
+
+@task(cache_policy=NO_CACHE, **RETRY_OPTIONS)
+def plan_cluster(spec: EnvironmentSpec, state_store: str, *, store_exists: bool) -> PlanItem:
+    """Return what `ensure_cluster` would do, with kops's own preview (reads only).
+
+    A cluster kops does not know gets ``kops create cluster --dry-run`` summarised; one it knows
+    gets what ``kops update cluster`` without ``--yes`` reports.
+    """
+    exists = store_exists and kops_preview.cluster_known(spec, state_store)
+    try:
+        if exists:
+            preview = summarize_update_preview(kops_preview.update_preview(spec, state_store))
+        else:
+            preview = summarize_dry_run(kops_preview.dry_run_create(spec, state_store))
+    except (KopsCommandError, ValueError) as exc:
+        return cluster_preview_failed(spec, exists=exists, error=str(exc))
+    return decide_cluster(spec, exists=exists, preview=preview).item
 
 
 @task(cache_policy=NO_CACHE)

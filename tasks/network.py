@@ -25,3 +25,13 @@ def cluster_network(spec: EnvironmentSpec) -> ClusterNetwork:
         len(network.public),
     )
     return network
+
+
+@task(**RETRY_OPTIONS)
+def find_cluster_network(spec: EnvironmentSpec) -> ClusterNetwork | None:
+    """Return the cluster's VPC and subnets, or None when the cluster's VPC does not exist."""
+    found = ec2_network.find_cluster_vpc_and_subnets(spec.region, spec.cluster_name)
+    if found is None:
+        return None
+    vpc, subnets = found
+    return to_cluster_network(vpc, subnets, cluster=spec.cluster_name, topology=spec.topology)

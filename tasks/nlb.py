@@ -14,8 +14,11 @@ from kops_nlb.core.nlb import (
     nlb_observation,
     targets_observation,
 )
+from kops_nlb.core.plan import PlanItem
+from kops_nlb.core.plan_kube import nlb_item
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.waiting import wait_until
+from kops_nlb.core.workload import ServiceInfo
 from tasks._options import RETRY_OPTIONS
 from tasks._progress import on_progress, progress_reporter
 
@@ -38,6 +41,18 @@ def find_service_nlb(
 ) -> NlbInfo | None:
     """Return the Service's load balancer, or None when the cloud controller has not made it."""
     return _find(spec, service_uid, ingress_hostname)
+
+
+@task(**RETRY_OPTIONS)
+def plan_nlb(spec: EnvironmentSpec, service: ServiceInfo | None) -> PlanItem:
+    """Return the plan's item for the Service's NLB, which the cloud controller makes (reads
+    only)."""
+    found = None if service is None else _find(spec, service.uid, service.hostname)
+    return nlb_item(
+        spec,
+        name=None if found is None else found.name,
+        dns_name=None if found is None else found.dns_name,
+    )
 
 
 @task(**RETRY_OPTIONS)

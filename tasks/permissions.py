@@ -10,48 +10,84 @@ from kops_nlb.core.naming import NLB_POLICY_NAME
 from kops_nlb.core.permissions import (
     NLB_ACTIONS,
     explicitly_denied,
-    granted_by_policy,
     missing_actions,
     simulation_context,
 )
+from kops_nlb.core.plan import PlanItem, blocked_item
+from kops_nlb.core.plan_aws import PermissionsDecision, decide_nlb_permissions
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
 from tasks._options import RETRY_OPTIONS
+
+
+def _decide(spec: EnvironmentSpec, role_arn: str) -> PermissionsDecision:
+    """Simulate the NLB actions for the role and decide what to add."""
+    role, region = spec.control_plane_role, spec.region
+    results = iam.simulate_nlb_actions(
+        region, role, role_arn, simulation_context(spec.cluster_name)
+    )
+    # Only what the simulation misses needs the current policy (to keep an earlier run's grants).
+    needed = missing_actions(results) and not explicitly_denied(results)
+    had = iam.nlb_policy_actions(region, role) if needed else set()
+    return decide_nlb_permissions(role, results, had)
 
 
 @task(**RETRY_OPTIONS)
 def ensure_nlb_permissions(spec: EnvironmentSpec) -> StepResult:
     """Grant the control-plane role whichever NLB actions it lacks (usually none)."""
     role, region = spec.control_plane_role, spec.region
-    role_arn = iam.control_plane_role_arn(region, role)
-    results = iam.simulate_nlb_actions(
-        region, role, role_arn, simulation_context(spec.cluster_name)
-    )
-    denied = explicitly_denied(results)
-    if denied:
-        raise ConflictError(
-            f"role {role} is explicitly denied {', '.join(denied)} (a Deny statement or a "
-            "permissions boundary); an added Allow cannot override that"
-        )
-    missing = missing_actions(results)
+    decision = _decide(spec, iam.control_plane_role_arn(region, role))
+    if decision.denied:
+        raise ConflictError(decision.item.reason)
     ids = {"role": role, "policy": NLB_POLICY_NAME}
-    if not missing:
-        ours = granted_by_policy(results, NLB_POLICY_NAME)
+    if not decision.put_actions:
+        ours = decision.granted_by_ours
         by = f"{len(ours)} of them by {NLB_POLICY_NAME} of an earlier run" if ours else "by kops"
         summary = f"all {len(NLB_ACTIONS)} NLB actions already granted to {role} ({by})"
         get_run_logger().info(summary)
         return StepResult(step="nlb-permissions", changed=False, summary=summary, ids=ids)
-    # Keep what an earlier run granted: the simulation counts it as allowed, not missing.
-    had_policy = iam.nlb_policy_actions(region, role)
-    iam.put_nlb_policy(region, role, had_policy | set(missing), spec.cluster_name)
+    iam.put_nlb_policy(region, role, decision.put_actions, spec.cluster_name)
+    missing = [c.wanted for c in decision.item.changes]
     summary = f"added {len(missing)} actions to {role} ({NLB_POLICY_NAME}): {', '.join(missing)}"
     get_run_logger().info(summary)
     return StepResult(
         step="nlb-permissions",
         changed=True,
-        created=frozenset(() if had_policy else {"policy"}),
+        created=frozenset(() if decision.had_policy else {"policy"}),
         summary=summary,
         ids=ids,
+    )
+
+
+@task(**RETRY_OPTIONS)
+def plan_nlb_permissions(spec: EnvironmentSpec, *, cluster_exists: bool) -> PlanItem:
+    """Return what `ensure_nlb_permissions` would do (reads only).
+
+    Before kops has made the control-plane role, the permissions come with it.
+    """
+    role = spec.control_plane_role
+    resource = f"NLB permissions of IAM role {role}"
+    role_arn = iam.control_plane_role_arn_or_none(spec.region, role)
+    if role_arn is not None:
+        return _decide(spec, role_arn).item
+    if cluster_exists:
+        return blocked_item(
+            "nlb-permissions",
+            resource,
+            f"IAM role {role} does not exist although kops knows the cluster: "
+            "run `kops update cluster --yes`",
+        )
+    return PlanItem(
+        step="nlb-permissions",
+        resource=resource,
+        status="will create",
+        notes=(
+            (
+                f"kops creates {role} with the cloud controller's permissions (all "
+                f"{len(NLB_ACTIONS)} NLB actions); provision then checks them and adds only what "
+                "is missing"
+            ),
+        ),
     )
 
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from kops_nlb.core.manifests import (
-    app_labels,
-    deployment_patch,
-    nginx_deployment,
-    nlb_service,
-    service_patch,
-)
+from kops_nlb.core.manifests import app_labels
+from kops_nlb.core.plan import PlanItem, unknown_item
+from kops_nlb.core.plan_kube import decide_deployment, decide_namespace, decide_service
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.waiting import Observation, wait_until
 from kops_nlb.core.workload import NodeInfo, PodInfo, ServiceInfo
+from kops_nlb.kops import preview as kops_preview
 from kops_nlb.kube import workload as kube
 from kops_nlb.kube.client import kube_api
 from tasks._options import RETRY_OPTIONS
@@ -25,7 +22,8 @@ from tasks._progress import on_progress, progress_reporter
 def ensure_namespace(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
     """Create the namespace unless it exists."""
     api = kube_api(kubeconfig)
-    if kube.namespace_exists(api, spec.namespace):
+    decision = decide_namespace(spec, exists=kube.namespace_exists(api, spec.namespace))
+    if not decision.create:
         return StepResult(step="namespace", changed=False, summary=f"{spec.namespace} exists")
     kube.create_namespace(api, spec.namespace)
     return StepResult(
@@ -41,9 +39,9 @@ def ensure_nginx(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
     """Create the nginx Deployment, or patch it where it differs from the spec."""
     api = kube_api(kubeconfig)
     name, ns = spec.deployment_name, spec.namespace
-    existing = kube.read_deployment(api, ns, name)
-    if existing is None:
-        kube.create_deployment(api, ns, nginx_deployment(spec))
+    decision = decide_deployment(spec, kube.read_deployment(api, ns, name))
+    if decision.manifest is not None:
+        kube.create_deployment(api, ns, decision.manifest)
         return StepResult(
             step="nginx",
             changed=True,
@@ -51,14 +49,13 @@ def ensure_nginx(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
             summary=f"created deployment {ns}/{name}",
             ids={"deployment": name},
         )
-    patch = deployment_patch(existing, spec)
-    if patch is None:
+    if decision.patch is None:
         return StepResult(step="nginx", changed=False, summary=f"deployment {ns}/{name} as wanted")
-    kube.patch_deployment(api, ns, name, patch)
+    kube.patch_deployment(api, ns, name, decision.patch)
     return StepResult(
         step="nginx",
         changed=True,
-        summary=f"patched deployment {ns}/{name}: {sorted(patch['spec'])}",
+        summary=f"patched deployment {ns}/{name}: {sorted(decision.patch['spec'])}",
     )
 
 
@@ -101,16 +98,16 @@ def ensure_service(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
     """Create the NLB Service, or patch it where it differs from the spec."""
     api = kube_api(kubeconfig)
     name, ns = spec.service_name, spec.namespace
-    existing = kube.read_service(api, ns, name)
-    if existing is None:
-        kube.create_service(api, ns, nlb_service(spec))
+    decision = decide_service(spec, kube.read_service(api, ns, name))
+    if decision.manifest is not None:
+        kube.create_service(api, ns, decision.manifest)
         return StepResult(
             step="service",
             changed=True,
             created=frozenset({"service"}),
             summary=f"created service {ns}/{name}",
         )
-    patch = service_patch(existing, spec)
+    patch = decision.patch
     if patch is None:
         return StepResult(step="service", changed=False, summary=f"service {ns}/{name} as wanted")
     kube.patch_service(api, ns, name, patch)
@@ -118,6 +115,40 @@ def ensure_service(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
     return StepResult(
         step="service", changed=True, summary=f"patched service {ns}/{name}: {changed}"
     )
+
+
+@task(**RETRY_OPTIONS)
+def plan_workload(
+    spec: EnvironmentSpec, state_store: str, *, cluster_exists: bool
+) -> tuple[list[PlanItem], ServiceInfo | None]:
+    """Return what the namespace, nginx and Service steps would do, and the Service if it
+    exists (reads only, through a short-lived admin kubeconfig that is removed afterwards).
+
+    When the cluster's API cannot be read, each item is ``unknown`` and says why.
+    """
+    if not cluster_exists:
+        return [
+            decide_namespace(spec, exists=False).item,
+            decide_deployment(spec, None).item,
+            decide_service(spec, None).item,
+        ], None
+    name, ns = spec.service_name, spec.namespace
+    try:
+        with kops_preview.admin_kubeconfig(spec, state_store) as kubeconfig:
+            api = kube_api(kubeconfig)
+            namespace = decide_namespace(spec, exists=kube.namespace_exists(api, ns))
+            nginx = decide_deployment(spec, kube.read_deployment(api, ns, spec.deployment_name))
+            service = decide_service(spec, kube.read_service(api, ns, name))
+            info = kube.service_info(api, ns, name) if service.manifest is None else None
+    except Exception as exc:  # noqa: BLE001 - any failure to look is reported, not raised
+        reason = f"cannot read the cluster's API ({type(exc).__name__}: {str(exc)[:200]})"
+        get_run_logger().warning("plan: %s", reason)
+        return [
+            unknown_item("namespace", f"namespace {ns}", reason),
+            unknown_item("nginx", f"deployment {ns}/{spec.deployment_name}", reason),
+            unknown_item("service", f"service {ns}/{name}", reason),
+        ], None
+    return [namespace.item, nginx.item, service.item], info
 
 
 @task(**RETRY_OPTIONS)

@@ -18,6 +18,19 @@ def cluster_vpc_and_subnets(
     region: str, cluster: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return the cluster's VPC and every subnet in it; fails when no VPC is the cluster's."""
+    found = find_cluster_vpc_and_subnets(region, cluster)
+    if found is None:
+        raise KopsNlbError(
+            f"no VPC of cluster {cluster} in {region} (nothing tagged "
+            f"{CLUSTER_TAG}={cluster}): has the cluster been created?"
+        )
+    return found
+
+
+def find_cluster_vpc_and_subnets(
+    region: str, cluster: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """Return the cluster's VPC and every subnet in it, or None when no VPC is the cluster's."""
     ec2 = aws_client("ec2", region)
     tag_filter = [{"Name": f"tag:{CLUSTER_TAG}", "Values": [cluster]}]
     try:
@@ -25,10 +38,7 @@ def cluster_vpc_and_subnets(
         tagged_subnets = paginate(ec2, "describe_subnets", "Subnets", Filters=tag_filter)
         vpc_id = pick_vpc_id([v["VpcId"] for v in vpcs], [s["VpcId"] for s in tagged_subnets])
         if vpc_id is None:
-            raise KopsNlbError(
-                f"no VPC of cluster {cluster} in {region} (nothing tagged "
-                f"{CLUSTER_TAG}={cluster}): has the cluster been created?"
-            )
+            return None
         vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
         subnets = paginate(
             ec2, "describe_subnets", "Subnets", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]

@@ -10,78 +10,90 @@ from botocore.exceptions import ClientError
 
 from kops_nlb.aws.client import aws_client, dict_to_tags, paginate
 from kops_nlb.aws.errors import aws_failure
-from kops_nlb.core.bastion import EC2_TRUST_POLICY, trusts_ec2
-from kops_nlb.core.errors import ConflictError, KopsNlbError, aws_error_code
+from kops_nlb.core.bastion import EC2_TRUST_POLICY
+from kops_nlb.core.errors import KopsNlbError, aws_error_code
 from kops_nlb.core.naming import NLB_POLICY_NAME, SSM_MANAGED_POLICY_ARN
 from kops_nlb.core.permissions import NLB_ACTIONS, nlb_policy_document, policy_actions
+from kops_nlb.core.plan_aws import RoleFacts
 
 # ---- the bastion's role and instance profile -------------------------------------------------
 
 
-def ensure_role(
-    region: str, name: str, *, tags: Mapping[str, str], description: str
-) -> tuple[str, list[str], bool]:
-    """Ensure a role EC2 may assume, with the SSM managed policy; return (arn, done, created)."""
+def bastion_role_facts(region: str, name: str) -> RoleFacts:
+    """Return the role and instance profile of that name as they are (absent parts as None)."""
     iam = aws_client("iam", region)
-    done: list[str] = []
-    created = False
     try:
-        try:
-            role = iam.get_role(RoleName=name)["Role"]
-            if not trusts_ec2(role.get("AssumeRolePolicyDocument")):
-                iam.update_assume_role_policy(
-                    RoleName=name, PolicyDocument=json.dumps(EC2_TRUST_POLICY)
-                )
-                done.append("trust policy set to EC2")
-        except ClientError as e:
-            if aws_error_code(e) != "NoSuchEntity":
-                raise
-            role = iam.create_role(
-                RoleName=name,
-                AssumeRolePolicyDocument=json.dumps(EC2_TRUST_POLICY),
-                Description=description,
-                Tags=dict_to_tags(dict(tags)),
-            )["Role"]
-            done.append("role created")
-            created = True
-        attached = paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
-        if SSM_MANAGED_POLICY_ARN not in {p["PolicyArn"] for p in attached}:
-            iam.attach_role_policy(RoleName=name, PolicyArn=SSM_MANAGED_POLICY_ARN)
-            done.append("AmazonSSMManagedInstanceCore attached")
+        role = get_or_none(iam.get_role, "Role", RoleName=name)
+        attached = (
+            paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+            if role is not None
+            else []
+        )
+        profile = get_or_none(iam.get_instance_profile, "InstanceProfile", InstanceProfileName=name)
     except ClientError as e:
-        raise aws_failure(f"create or update IAM role {name}", e) from e
-    return str(role["Arn"]), done, created
+        raise aws_failure(f"read IAM role and instance profile {name}", e) from e
+    return RoleFacts(
+        role_arn=None if role is None else str(role["Arn"]),
+        trust_policy=None if role is None else role.get("AssumeRolePolicyDocument"),
+        attached_policies=tuple(p["PolicyArn"] for p in attached),
+        profile_arn=None if profile is None else str(profile["Arn"]),
+        profile_roles=tuple(r["RoleName"] for r in (profile or {}).get("Roles", [])),
+    )
 
 
-def ensure_instance_profile(
-    region: str, name: str, *, tags: Mapping[str, str]
-) -> tuple[str, list[str], bool]:
-    """Ensure an instance profile holding the role of the same name; return (arn, done, created)."""
-    iam = aws_client("iam", region)
-    done: list[str] = []
-    created = False
+def create_role(region: str, name: str, *, tags: Mapping[str, str], description: str) -> str:
+    """Create a role EC2 may assume; return its ARN."""
     try:
-        try:
-            profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-        except ClientError as e:
-            if aws_error_code(e) != "NoSuchEntity":
-                raise
-            profile = iam.create_instance_profile(
-                InstanceProfileName=name, Tags=dict_to_tags(dict(tags))
-            )["InstanceProfile"]
-            done.append("instance profile created")
-            created = True
-        roles = [r["RoleName"] for r in profile.get("Roles", [])]
-        if roles and name not in roles:
-            raise ConflictError(
-                f"instance profile {name} holds role {roles[0]}, not {name}; remove it by hand"
-            )
-        if not roles:
-            iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
-            done.append("role added to instance profile")
+        role = aws_client("iam", region).create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(EC2_TRUST_POLICY),
+            Description=description,
+            Tags=dict_to_tags(dict(tags)),
+        )["Role"]
     except ClientError as e:
-        raise aws_failure(f"create or update instance profile {name}", e) from e
-    return str(profile["Arn"]), done, created
+        raise aws_failure(f"create IAM role {name}", e) from e
+    return str(role["Arn"])
+
+
+def trust_ec2(region: str, name: str) -> None:
+    """Replace the role's trust policy with one that lets EC2 assume it."""
+    try:
+        aws_client("iam", region).update_assume_role_policy(
+            RoleName=name, PolicyDocument=json.dumps(EC2_TRUST_POLICY)
+        )
+    except ClientError as e:
+        raise aws_failure(f"set the trust policy of IAM role {name}", e) from e
+
+
+def attach_ssm_policy(region: str, name: str) -> None:
+    """Attach the SSM managed policy to the role."""
+    try:
+        aws_client("iam", region).attach_role_policy(
+            RoleName=name, PolicyArn=SSM_MANAGED_POLICY_ARN
+        )
+    except ClientError as e:
+        raise aws_failure(f"attach AmazonSSMManagedInstanceCore to IAM role {name}", e) from e
+
+
+def create_instance_profile(region: str, name: str, *, tags: Mapping[str, str]) -> str:
+    """Create an instance profile; return its ARN."""
+    try:
+        profile = aws_client("iam", region).create_instance_profile(
+            InstanceProfileName=name, Tags=dict_to_tags(dict(tags))
+        )["InstanceProfile"]
+    except ClientError as e:
+        raise aws_failure(f"create instance profile {name}", e) from e
+    return str(profile["Arn"])
+
+
+def add_role_to_profile(region: str, name: str) -> None:
+    """Put the role of the same name into the instance profile."""
+    try:
+        aws_client("iam", region).add_role_to_instance_profile(
+            InstanceProfileName=name, RoleName=name
+        )
+    except ClientError as e:
+        raise aws_failure(f"add role {name} to instance profile {name}", e) from e
 
 
 def get_or_none(call: Callable[..., Any], key: str, **kwargs: Any) -> Mapping[str, Any] | None:
@@ -130,6 +142,15 @@ def control_plane_role_arn(region: str, role: str) -> str:
                 "(kops update cluster --yes creates it)"
             ) from e
         raise aws_failure(f"read IAM role {role}", e) from e
+
+
+def control_plane_role_arn_or_none(region: str, role: str) -> str | None:
+    """Return the ARN of kops's control-plane role, or None when kops has not made it."""
+    try:
+        found = get_or_none(aws_client("iam", region).get_role, "Role", RoleName=role)
+    except ClientError as e:
+        raise aws_failure(f"read IAM role {role}", e) from e
+    return None if found is None else str(found["Arn"])
 
 
 def simulate_nlb_actions(

@@ -10,14 +10,8 @@ from botocore.exceptions import ClientError
 from kops_nlb.aws.client import aws_client, dict_to_tags, tags_to_dict
 from kops_nlb.aws.errors import ACCESS_DENIED_CODES, MISSING_BUCKET_CODES, aws_failure
 from kops_nlb.core.errors import ConflictError, KopsNlbError, TransientError, aws_error_code
-from kops_nlb.core.state_store import (
-    PUBLIC_ACCESS_FLAGS,
-    create_bucket_request,
-    has_default_encryption,
-    public_access_fully_blocked,
-    version_batches,
-    versioning_enabled,
-)
+from kops_nlb.core.plan_aws import BucketFacts
+from kops_nlb.core.state_store import PUBLIC_ACCESS_FLAGS, create_bucket_request, version_batches
 
 
 def bucket_exists(region: str, bucket: str) -> bool:
@@ -59,52 +53,70 @@ def create_bucket(region: str, bucket: str, tags: Mapping[str, str]) -> bool:
     return True
 
 
-def ensure_versioning(region: str, bucket: str) -> bool:
-    """Enable versioning unless it is on; True when this call enabled it."""
+def _or_none(call: Any, missing_code: str, key: str, **kwargs: Any) -> Any:
+    """Return ``call(**kwargs)[key]``, or None when S3 answers ``missing_code``."""
+    try:
+        return call(**kwargs)[key]
+    except ClientError as e:
+        if aws_error_code(e) != missing_code:
+            raise
+        return None
+
+
+def bucket_facts(region: str, bucket: str) -> BucketFacts:
+    """Return an existing bucket's tags, versioning, public access block and encryption."""
     s3 = aws_client("s3", region)
     try:
-        if versioning_enabled(s3.get_bucket_versioning(Bucket=bucket)):
-            return False
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+        public = _or_none(
+            s3.get_public_access_block,
+            "NoSuchPublicAccessBlockConfiguration",
+            "PublicAccessBlockConfiguration",
+            Bucket=bucket,
+        )
+        encryption = _or_none(
+            s3.get_bucket_encryption,
+            "ServerSideEncryptionConfigurationNotFoundError",
+            "ServerSideEncryptionConfiguration",
+            Bucket=bucket,
+        )
+        tags = _or_none(s3.get_bucket_tagging, "NoSuchTagSet", "TagSet", Bucket=bucket)
+    except ClientError as e:
+        raise aws_failure(f"read the settings of bucket {bucket}", e) from e
+    return BucketFacts(
+        exists=True,
+        tags=tags_to_dict(tags),
+        versioning=versioning,
+        public_access=public,
+        encryption=encryption,
+    )
+
+
+def enable_versioning(region: str, bucket: str) -> None:
+    """Switch versioning on."""
+    try:
+        aws_client("s3", region).put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
     except ClientError as e:
         raise aws_failure(f"enable versioning on bucket {bucket}", e) from e
-    return True
 
 
-def ensure_public_access_block(region: str, bucket: str) -> bool:
-    """Block all public access unless it is; True when this call set it."""
-    s3 = aws_client("s3", region)
+def block_public_access(region: str, bucket: str) -> None:
+    """Set all four public access block flags."""
     try:
-        try:
-            config = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-        except ClientError as e:
-            if aws_error_code(e) != "NoSuchPublicAccessBlockConfiguration":
-                raise
-            config = None
-        if public_access_fully_blocked(config):
-            return False
-        s3.put_public_access_block(
+        aws_client("s3", region).put_public_access_block(
             Bucket=bucket,
             PublicAccessBlockConfiguration=dict.fromkeys(PUBLIC_ACCESS_FLAGS, True),
         )
     except ClientError as e:
         raise aws_failure(f"block public access to bucket {bucket}", e) from e
-    return True
 
 
-def ensure_encryption(region: str, bucket: str) -> bool:
-    """Set default encryption (SSE-S3) unless there is one; True when this call set it."""
-    s3 = aws_client("s3", region)
+def set_default_encryption(region: str, bucket: str) -> None:
+    """Set default encryption to SSE-S3."""
     try:
-        try:
-            config = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
-        except ClientError as e:
-            if aws_error_code(e) != "ServerSideEncryptionConfigurationNotFoundError":
-                raise
-            config = None
-        if has_default_encryption(config):
-            return False
-        s3.put_bucket_encryption(
+        aws_client("s3", region).put_bucket_encryption(
             Bucket=bucket,
             ServerSideEncryptionConfiguration={
                 "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
@@ -112,7 +124,16 @@ def ensure_encryption(region: str, bucket: str) -> bool:
         )
     except ClientError as e:
         raise aws_failure(f"set default encryption on bucket {bucket}", e) from e
-    return True
+
+
+def put_bucket_tags(region: str, bucket: str, tags: Mapping[str, str]) -> None:
+    """Replace the bucket's tag set with ``tags``."""
+    try:
+        aws_client("s3", region).put_bucket_tagging(
+            Bucket=bucket, Tagging={"TagSet": dict_to_tags(dict(tags))}
+        )
+    except ClientError as e:
+        raise aws_failure(f"tag bucket {bucket}", e) from e
 
 
 def bucket_tags_and_versions(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kops_nlb.core.kops.output import SUPPORTED_KOPS, is_supported_version, parse_version
+
 # Region opt-in states in which the region can be used.
 _USABLE_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
 
@@ -34,3 +36,18 @@ def zone_problems(
         if state.get(zone) != "available"
     ]
     return bad, available
+
+
+def kops_version_problem(version_output: str) -> tuple[str | None, str]:
+    """Return (why this kops cannot be used or None, the version read) from ``kops version``."""
+    try:
+        version = parse_version(version_output)
+    except ValueError:
+        return "cannot read the kops version", ""
+    if not is_supported_version(version):
+        low, high = SUPPORTED_KOPS
+        return (
+            f"kops {version} is not supported: use {low[0]}.{low[1]} <= kops < {high[0]}.{high[1]}",
+            version,
+        )
+    return None, version

@@ -49,6 +49,8 @@ EXPECTED = {
     "provision/dev-k8s",
     "verify/dev-k8s",
     "teardown/dev-k8s",
+    "plan/dev",
+    "plan/local",
 }
 POOLS = {"dev": "kops-nlb", "local": "kops-nlb", "dev-k8s": "kops-nlb-k8s"}
 
@@ -151,3 +153,11 @@ def test_kubernetes_deployments_run_the_code_in_the_image() -> None:
             ]
         else:
             assert pull is None  # the top-level pull step: this checkout
+
+
+@pytest.mark.parametrize(("name", "required"), [("dev", True), ("local", False)])
+def test_provision_asks_for_approval_on_aws_only(name: str, required: bool) -> None:
+    provision = next(d for d in DEPLOYMENTS if deployment_id(d) == f"provision/{name}")
+    plan = next(d for d in DEPLOYMENTS if deployment_id(d) == f"plan/{name}")
+    assert provision["parameters"]["require_approval"] is required
+    assert plan["parameters"]["spec"] == provision["parameters"]["spec"]  # the same environment

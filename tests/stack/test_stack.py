@@ -39,6 +39,8 @@ EXPECTED = {
     "provision/dev-k8s",
     "verify/dev-k8s",
     "teardown/dev-k8s",
+    "plan/dev",
+    "plan/local",
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import ANY
 
 from kops_nlb.core.errors import ConflictError
-from kops_nlb.core.naming import TAG_COMPONENT, TAG_MANAGED_BY
+from kops_nlb.core.naming import TAG_COMPONENT, TAG_MANAGED_BY, project_tags
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.state_store import (
     has_default_encryption,
@@ -87,7 +87,8 @@ def test_users_bucket_keeps_its_tags_and_gets_the_settings(
 # ---- exact requests ---------------------------------------------------------------------
 
 
-def queue_settings_already_done(stub: Any, bucket: str) -> None:
+def queue_settings_already_done(stub: Any, bucket: str, tags: dict[str, str] | None = None) -> None:
+    """Queue the reads of a bucket that has every setting (and, unless given, no tags)."""
     stub.add_response("get_bucket_versioning", {"Status": "Enabled"}, {"Bucket": bucket})
     stub.add_response(
         "get_public_access_block",
@@ -99,6 +100,14 @@ def queue_settings_already_done(stub: Any, bucket: str) -> None:
         {"ServerSideEncryptionConfiguration": sse("aws:kms")},
         {"Bucket": bucket},
     )
+    if tags is None:
+        stub.add_client_error("get_bucket_tagging", "NoSuchTagSet", "none", 404)
+    else:
+        stub.add_response(
+            "get_bucket_tagging",
+            {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
+            {"Bucket": bucket},
+        )
 
 
 @pytest.mark.parametrize(
@@ -119,7 +128,9 @@ def test_create_bucket_call_shape(
         expected["CreateBucketConfiguration"] = config
     stub.add_response("create_bucket", {"Location": "/state-b"}, expected)
     stub.add_response("put_bucket_tagging", {}, {"Bucket": "state-b", "Tagging": {"TagSet": ANY}})
-    queue_settings_already_done(stub, "state-b")
+    # The new bucket is described again: it may come with settings of its own (AWS's defaults).
+    stub.add_response("head_bucket", {}, {"Bucket": "state-b"})
+    queue_settings_already_done(stub, "state-b", tags=project_tags(spec, "state-store"))
 
     result = ensure_state_store.fn(spec, ACCOUNT)
 
@@ -141,22 +152,24 @@ def test_missing_settings_are_put(aws_stubs: Any, spec: EnvironmentSpec) -> None
     bucket = spec.bucket_for(ACCOUNT)
     stub = aws_stubs["s3"]
     stub.add_response("head_bucket", {}, {"Bucket": bucket})
+    # Described first, then decided, then only what is missing is put.
     stub.add_response("get_bucket_versioning", {"Status": "Suspended"}, {"Bucket": bucket})
+    stub.add_client_error(
+        "get_public_access_block", "NoSuchPublicAccessBlockConfiguration", "none", 404
+    )
+    stub.add_client_error(
+        "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError", "none", 404
+    )
+    stub.add_client_error("get_bucket_tagging", "NoSuchTagSet", "none", 404)
     stub.add_response(
         "put_bucket_versioning",
         {},
         {"Bucket": bucket, "VersioningConfiguration": {"Status": "Enabled"}},
     )
-    stub.add_client_error(
-        "get_public_access_block", "NoSuchPublicAccessBlockConfiguration", "none", 404
-    )
     stub.add_response(
         "put_public_access_block",
         {},
         {"Bucket": bucket, "PublicAccessBlockConfiguration": ALL_BLOCKED},
-    )
-    stub.add_client_error(
-        "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError", "none", 404
     )
     stub.add_response(
         "put_bucket_encryption",
@@ -178,6 +191,7 @@ def test_bucket_owned_by_you_already_counts_as_existing(
     stub = aws_stubs["s3"]
     stub.add_client_error("head_bucket", "404", "Not Found", 404)
     stub.add_client_error("create_bucket", "BucketAlreadyOwnedByYou", "yours", 409)
+    stub.add_response("head_bucket", {}, {"Bucket": bucket})
     queue_settings_already_done(stub, bucket)
 
     assert not ensure_state_store.fn(spec, ACCOUNT).changed

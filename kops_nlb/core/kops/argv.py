@@ -183,3 +183,35 @@ def kops_env(
     env["KOPS_STATE_STORE"] = state_store
     env["KUBECONFIG"] = kubeconfig
     return env
+
+
+def create_cluster_dry_run_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
+    """Return the argv of ``kops create cluster ... --dry-run -o json``: kops's own preview.
+
+    The same flags as ``create_cluster_argv`` without ``--yes``; kops prints the Cluster and its
+    InstanceGroups and writes nothing (JSON, so the pure core reads it with the standard library).
+    """
+    argv = [arg for arg in create_cluster_argv(spec, state_store) if arg != "--yes"]
+    return [*argv, "--dry-run", "-o", "json"]
+
+
+def update_cluster_preview_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
+    """Return the argv of ``kops update cluster --name NAME`` without ``--yes`` (a preview)."""
+    return ["update", "cluster", "--name", spec.cluster_name, "--state", state_store]
+
+
+def temporary_kubecfg_argv(
+    spec: EnvironmentSpec, state_store: str, path: str, *, ttl: str = "10m"
+) -> list[str]:
+    """Return the argv of ``kops export kubecfg NAME --admin=TTL --kubeconfig PATH``, for a
+    short-lived admin kubeconfig at ``path`` (a read of the cluster; kops signs it locally)."""
+    return [
+        "export",
+        "kubecfg",
+        spec.cluster_name,
+        "--state",
+        state_store,
+        f"--admin={ttl}",
+        "--kubeconfig",
+        path,
+    ]

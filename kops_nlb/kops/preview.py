@@ -1,0 +1,82 @@
+"""kops read-only: what ``create cluster`` would write, what ``update cluster`` would change, and a
+short-lived admin kubeconfig to read the cluster with, none of which writes to the state store.
+
+The kubeconfig lives in a private temporary directory removed on exit, never at the project's
+kubeconfig path: making a plan leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kops_nlb.core.errors import KopsCommandError
+from kops_nlb.core.kops import KopsResult, get_cluster_argv, is_cluster_not_found, kops_env
+from kops_nlb.core.kops.argv import (
+    create_cluster_dry_run_argv,
+    temporary_kubecfg_argv,
+    update_cluster_preview_argv,
+)
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.kops import worker
+from kops_nlb.kops.runner import run_kops
+
+
+def _run(spec: EnvironmentSpec, state_store: str, argv: list[str], kubeconfig: str) -> KopsResult:
+    env = kops_env(state_store=state_store, kubeconfig=kubeconfig, base=os.environ)
+    return run_kops(
+        argv, executable=worker.kops_executable(), env=env, timeout=spec.timeouts.kops_command
+    )
+
+
+@contextmanager
+def _private_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="kops-nlb-plan-") as directory:
+        path = Path(directory)
+        path.chmod(0o700)
+        yield path
+
+
+def cluster_known(spec: EnvironmentSpec, state_store: str) -> bool:
+    """Tell whether the state store holds the spec's cluster (``kops get cluster``)."""
+    argv = get_cluster_argv(spec, state_store)
+    with _private_dir() as directory:
+        env = kops_env(state_store=state_store, kubeconfig=str(directory / "k"), base=os.environ)
+        result = run_kops(
+            argv,
+            executable=worker.kops_executable(),
+            env=env,
+            timeout=spec.timeouts.kops_command,
+            ok_codes=(0, 1),
+        )
+    if result.exit_code == 0:
+        return True
+    if is_cluster_not_found(result.stderr, spec.cluster_name):
+        return False
+    raise KopsCommandError(argv, result.exit_code, result.stderr_tail())
+
+
+def dry_run_create(spec: EnvironmentSpec, state_store: str) -> str:
+    """Return what ``kops create cluster ... --dry-run -o json`` prints for the spec."""
+    with _private_dir() as directory:
+        argv = create_cluster_dry_run_argv(spec, state_store)
+        return _run(spec, state_store, argv, str(directory / "kubeconfig")).stdout
+
+
+def update_preview(spec: EnvironmentSpec, state_store: str) -> str:
+    """Return what ``kops update cluster`` without ``--yes`` prints for the cluster."""
+    with _private_dir() as directory:
+        argv = update_cluster_preview_argv(spec, state_store)
+        return _run(spec, state_store, argv, str(directory / "kubeconfig")).stdout
+
+
+@contextmanager
+def admin_kubeconfig(spec: EnvironmentSpec, state_store: str) -> Iterator[str]:
+    """Yield the path of a 10-minute admin kubeconfig of the cluster, removed on exit."""
+    with _private_dir() as directory:
+        path = str(directory / "kubeconfig")
+        _run(spec, state_store, temporary_kubecfg_argv(spec, state_store, path), path)
+        yield path
