@@ -26,6 +26,7 @@ from kops_nlb.core.errors import SpecError
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kops import worker
 from sandbox.world import World
+from tests.e2e.prefect_runs import artifact
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -62,12 +63,6 @@ def set_policy(spec: EnvironmentSpec, policy: str) -> None:
     client.CoreV1Api(api).patch_namespaced_service(
         spec.service_name, spec.namespace, {"spec": {"externalTrafficPolicy": policy}}
     )
-
-
-def artifact(key: str) -> str:
-    with get_client(sync_client=True) as prefect:
-        found = prefect.read_latest_artifacts()
-    return next(str(a.data) for a in found if a.key == key)
 
 
 @pytest.mark.parametrize(

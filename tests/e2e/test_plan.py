@@ -16,7 +16,6 @@ import json
 import os
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,11 +29,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterKey,
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
 from flows.plan import plan
@@ -45,6 +40,7 @@ from kops_nlb.core.plan import Plan
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kops import worker
 from sandbox.world import World
+from tests.e2e.prefect_runs import artifact, paused_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -125,27 +121,6 @@ def settle(world: World, quiet: float = 1.0, limit: float = 30.0) -> None:
             return
         last = now
     raise AssertionError(f"the twin kept writing for {limit} s after the drift")
-
-
-def artifact(key: str) -> str:
-    with get_client(sync_client=True) as prefect:
-        found = prefect.read_latest_artifacts()
-    return next(str(a.data) for a in found if a.key == key)
-
-
-def paused_run() -> uuid.UUID:
-    """Return the id of the flow run waiting for input (within 60 s)."""
-    paused = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with get_client(sync_client=True) as prefect:
-            runs = prefect.read_flow_runs(flow_run_filter=paused)
-        if runs:
-            return runs[0].id
-        time.sleep(0.2)
-    raise AssertionError("no flow run paused for approval within 60 s")
 
 
 def in_thread(run: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +21,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import (
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-)
-from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
 from flows.provision import provision
@@ -37,6 +29,7 @@ from kops_nlb.core.errors import WaitTimeout
 from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.world import World
 from tasks.sweep import inventory
+from tests.e2e.prefect_runs import artifact, paused_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -57,12 +50,6 @@ def kops_commands(world: World, verb: str) -> int:
     log = Path(world.home) / "kops-argv.jsonl"
     lines = log.read_text().splitlines() if log.exists() else []
     return sum(1 for line in lines if json.loads(line)[:2] == [verb, "cluster"])
-
-
-def artifact(key: str) -> str:
-    with get_client(sync_client=True) as prefect:
-        found = prefect.read_latest_artifacts()
-    return next(str(a.data) for a in found if a.key == key)
 
 
 def bucket_exists(world: World, spec: EnvironmentSpec) -> bool:
@@ -189,21 +176,6 @@ def test_fixed_provision_reuses_what_the_failed_run_left(
     assert [s.step for s in result.steps if s.changed] == ["nginx"]  # the image, patched
     assert kops_commands(twin, "create") == creates
     assert inventory.fn(fixed) == left_behind["inventory"]
-
-
-def paused_run() -> uuid.UUID:
-    """Return the id of the flow run waiting for input (within 30 s)."""
-    paused = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with get_client(sync_client=True) as prefect:
-            runs = prefect.read_flow_runs(flow_run_filter=paused)
-        if runs:
-            return runs[0].id
-        time.sleep(0.2)
-    raise AssertionError("no flow run paused for approval within 30 s")
 
 
 def test_teardown_not_approved_deletes_nothing(twin: World, fixed: EnvironmentSpec) -> None:
