@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -10,9 +9,8 @@ from uuid import UUID
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.context import FlowRunContext, TaskRunContext
 
+from kops_nlb.core.logs import Logger
 from kops_nlb.core.waiting import Observation
-
-Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 def progress_reporter(*, key: str, description: str, logger: Logger) -> Callable[[float], None]:

@@ -6,7 +6,6 @@ raised, so the flow still fails with its original error.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 
 from prefect import get_run_logger, task
@@ -27,6 +26,7 @@ from kops_nlb.core.cleanup import (
     cleanup_plan,
     skip_reason,
 )
+from kops_nlb.core.logs import Logger
 from kops_nlb.core.naming import NLB_POLICY_NAME
 from kops_nlb.core.reports.cleanup import cleanup_report
 from kops_nlb.core.reports.steps import artifact_key
@@ -37,7 +37,6 @@ from kops_nlb.kops import commands, worker
 from kops_nlb.kube import workload as kube
 from kops_nlb.kube.client import kube_api
 
-Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 Handler = Callable[
     [EnvironmentSpec, Removal, Sequence[RemovalOutcome], Logger], list[RemovalOutcome]
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,10 +17,9 @@ from kops_nlb.core.bastion import (
     pick_bastion,
 )
 from kops_nlb.core.errors import ConflictError, aws_error_code
+from kops_nlb.core.logs import Logger
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 from kops_nlb.core.waiting import Observation, wait_until
-
-Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 def find_security_group(region: str, vpc_id: str, name: str) -> Mapping[str, Any] | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from kops_nlb.core.errors import WaitTimeout, is_transient
+from kops_nlb.core.logs import Logger
 from kops_nlb.core.spec import PollPolicy
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ def wait_until(
     what: str,
     timeout: float,
     poll: PollPolicy,
-    logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
+    logger: Logger | None = None,
     on_observation: Callable[[Observation[T]], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,

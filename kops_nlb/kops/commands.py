@@ -6,17 +6,15 @@ never from the wording of table output.
 
 from __future__ import annotations
 
-import logging
 import os
 
 from kops_nlb.core import kops
 from kops_nlb.core.errors import KopsCommandError
 from kops_nlb.core.kops import KopsResult
+from kops_nlb.core.logs import Logger
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kops import worker
 from kops_nlb.kops.runner import run_kops
-
-Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 def run(
@@ -27,11 +25,15 @@ def run(
     logger: Logger | None,
     timeout: float | None = None,
     ok_codes: tuple[int, ...] = (0,),
+    kubeconfig: str | None = None,
 ) -> KopsResult:
-    """Run one kops command for the spec's cluster, logging each output line when given a logger."""
+    """Run one kops command for the spec's cluster, logging each output line when given a logger.
+
+    kops reads and writes ``kubeconfig`` (default: the worker's file for the cluster).
+    """
     env = kops.kops_env(
         state_store=state_store,
-        kubeconfig=str(worker.kubeconfig_file(spec.cluster_name)),
+        kubeconfig=kubeconfig or str(worker.kubeconfig_file(spec.cluster_name)),
         base=os.environ,
     )
     on_line = None if logger is None else (lambda line: logger.info("kops: %s", line))
@@ -52,10 +54,12 @@ def version(spec: EnvironmentSpec) -> str:
     ).stdout
 
 
-def cluster_exists(spec: EnvironmentSpec, state_store: str) -> bool:
+def cluster_exists(
+    spec: EnvironmentSpec, state_store: str, *, kubeconfig: str | None = None
+) -> bool:
     """Tell whether the state store holds the spec's cluster (``kops get cluster``)."""
     argv = kops.get_cluster_argv(spec, state_store)
-    result = run(spec, state_store, argv, logger=None, ok_codes=(0, 1))
+    result = run(spec, state_store, argv, logger=None, ok_codes=(0, 1), kubeconfig=kubeconfig)
     if result.exit_code == 0:
         return True
     if kops.is_cluster_not_found(result.stderr, spec.cluster_name):

@@ -7,29 +7,23 @@ kubeconfig path: making a plan leaves no file behind.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kops_nlb.core.errors import KopsCommandError
-from kops_nlb.core.kops import KopsResult, get_cluster_argv, is_cluster_not_found, kops_env
+from kops_nlb.core.kops import KopsResult
 from kops_nlb.core.kops.argv import (
     create_cluster_dry_run_argv,
     temporary_kubecfg_argv,
     update_cluster_preview_argv,
 )
 from kops_nlb.core.spec import EnvironmentSpec
-from kops_nlb.kops import worker
-from kops_nlb.kops.runner import run_kops
+from kops_nlb.kops import commands
 
 
 def _run(spec: EnvironmentSpec, state_store: str, argv: list[str], kubeconfig: str) -> KopsResult:
-    env = kops_env(state_store=state_store, kubeconfig=kubeconfig, base=os.environ)
-    return run_kops(
-        argv, executable=worker.kops_executable(), env=env, timeout=spec.timeouts.kops_command
-    )
+    return commands.run(spec, state_store, argv, logger=None, kubeconfig=kubeconfig)
 
 
 @contextmanager
@@ -42,21 +36,8 @@ def _private_dir() -> Iterator[Path]:
 
 def cluster_known(spec: EnvironmentSpec, state_store: str) -> bool:
     """Tell whether the state store holds the spec's cluster (``kops get cluster``)."""
-    argv = get_cluster_argv(spec, state_store)
     with _private_dir() as directory:
-        env = kops_env(state_store=state_store, kubeconfig=str(directory / "k"), base=os.environ)
-        result = run_kops(
-            argv,
-            executable=worker.kops_executable(),
-            env=env,
-            timeout=spec.timeouts.kops_command,
-            ok_codes=(0, 1),
-        )
-    if result.exit_code == 0:
-        return True
-    if is_cluster_not_found(result.stderr, spec.cluster_name):
-        return False
-    raise KopsCommandError(argv, result.exit_code, result.stderr_tail())
+        return commands.cluster_exists(spec, state_store, kubeconfig=str(directory / "k"))
 
 
 def dry_run_create(spec: EnvironmentSpec, state_store: str) -> str:

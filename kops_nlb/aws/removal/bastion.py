@@ -7,7 +7,6 @@ tags is deleted; a same-named role or group that does not is reported as left.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from functools import partial
@@ -20,6 +19,7 @@ from kops_nlb.aws.errors import aws_failure, delete_outcome, error_reason, is_ev
 from kops_nlb.aws.iam import delete_profile, delete_role, get_or_none
 from kops_nlb.aws.removal.deleting import delete_all, remaining, terminate_and_wait
 from kops_nlb.core.errors import aws_error_code
+from kops_nlb.core.logs import Logger
 from kops_nlb.core.naming import (
     BASTION_COMPONENT,
     PROJECT,
@@ -33,8 +33,6 @@ from kops_nlb.core.ownership import bastion_instance_filters, owned_by_project, 
 from kops_nlb.core.removal import Failure, kind_result, left_result, raise_if_failed
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
-
-Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 def _bastion_groups(ec2: Any, spec: EnvironmentSpec) -> tuple[list[str], list[str]]:

@@ -6,7 +6,6 @@ groups); throttling and 5xx are botocore's layer underneath.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -17,12 +16,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kops_nlb.aws.client import paginate
 from kops_nlb.aws.errors import aws_failure, delete_outcome, error_reason, is_eventually_consistent
 from kops_nlb.core.errors import KopsNlbError, WaitTimeout, is_transient
+from kops_nlb.core.logs import Logger
 from kops_nlb.core.ownership import NOUNS
 from kops_nlb.core.removal import Failure
 from kops_nlb.core.spec import PollPolicy
 from kops_nlb.core.waiting import Observation, wait_until
-
-Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 def remaining(deadline: float) -> float:

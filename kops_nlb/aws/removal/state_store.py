@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from kops_nlb.aws import s3
 from kops_nlb.core.errors import ConflictError
+from kops_nlb.core.logs import Logger
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.state_store import other_entries, state_store_decision
-
-Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 def _ids(bucket: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ with the reason; nothing is raised for it.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,12 +30,11 @@ from kops_nlb.aws.removal.inventory import (
     tagged_target_groups,
 )
 from kops_nlb.core.errors import aws_error_code
+from kops_nlb.core.logs import Logger
 from kops_nlb.core.ownership import NOUNS, left_reason, referencing_permissions, sweepable_group
 from kops_nlb.core.removal import Failure, kind_result, left_result
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
-
-Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 def _revoke_references(ec2: Any, group_ids: Sequence[str]) -> list[Failure]:
