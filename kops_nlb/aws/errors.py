@@ -9,7 +9,8 @@ retries, or a wait's poller) to try again.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -62,6 +63,16 @@ def error_reason(exc: BaseException) -> str:
 def is_eventually_consistent(exc: BaseException) -> bool:
     """Tell whether an AWS error only means 'not visible yet' (worth trying again later)."""
     return aws_error_code(exc) in EVENTUAL_CONSISTENCY_CODES
+
+
+def item_or_none(call: Callable[..., Any], key: str, *, missing: str, **kwargs: Any) -> Any:
+    """Return ``call(**kwargs)[key]``, or None when AWS answers the error code `missing`."""
+    try:
+        return call(**kwargs)[key]
+    except ClientError as e:
+        if aws_error_code(e) != missing:
+            raise
+        return None
 
 
 def aws_failure(action: str, exc: Exception) -> KopsNlbError:

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kops_nlb.aws.client import aws_client, dict_to_tags, paginate
-from kops_nlb.aws.errors import aws_failure
+from kops_nlb.aws.errors import aws_failure, item_or_none
 from kops_nlb.core.bastion import EC2_TRUST_POLICY
 from kops_nlb.core.errors import KopsNlbError, aws_error_code
 from kops_nlb.core.naming import NLB_POLICY_NAME, SSM_MANAGED_POLICY_ARN
@@ -98,12 +98,8 @@ def add_role_to_profile(region: str, name: str) -> None:
 
 def get_or_none(call: Callable[..., Any], key: str, **kwargs: Any) -> Mapping[str, Any] | None:
     """Return ``call(**kwargs)[key]``, or None when IAM answers NoSuchEntity."""
-    try:
-        return call(**kwargs)[key]
-    except ClientError as e:
-        if aws_error_code(e) == "NoSuchEntity":
-            return None
-        raise
+    found: Mapping[str, Any] | None = item_or_none(call, key, missing="NoSuchEntity", **kwargs)
+    return found
 
 
 def delete_role(iam: Any, name: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kops_nlb.aws.client import aws_client, dict_to_tags, tags_to_dict
-from kops_nlb.aws.errors import ACCESS_DENIED_CODES, MISSING_BUCKET_CODES, aws_failure
+from kops_nlb.aws.errors import ACCESS_DENIED_CODES, MISSING_BUCKET_CODES, aws_failure, item_or_none
 from kops_nlb.core.errors import ConflictError, KopsNlbError, TransientError, aws_error_code
 from kops_nlb.core.plan_aws import BucketFacts
 from kops_nlb.core.state_store import PUBLIC_ACCESS_FLAGS, create_bucket_request, version_batches
@@ -53,34 +53,24 @@ def create_bucket(region: str, bucket: str, tags: Mapping[str, str]) -> bool:
     return True
 
 
-def _or_none(call: Any, missing_code: str, key: str, **kwargs: Any) -> Any:
-    """Return ``call(**kwargs)[key]``, or None when S3 answers ``missing_code``."""
-    try:
-        return call(**kwargs)[key]
-    except ClientError as e:
-        if aws_error_code(e) != missing_code:
-            raise
-        return None
-
-
 def bucket_facts(region: str, bucket: str) -> BucketFacts:
     """Return an existing bucket's tags, versioning, public access block and encryption."""
     s3 = aws_client("s3", region)
     try:
         versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
-        public = _or_none(
+        public = item_or_none(
             s3.get_public_access_block,
-            "NoSuchPublicAccessBlockConfiguration",
             "PublicAccessBlockConfiguration",
+            missing="NoSuchPublicAccessBlockConfiguration",
             Bucket=bucket,
         )
-        encryption = _or_none(
+        encryption = item_or_none(
             s3.get_bucket_encryption,
-            "ServerSideEncryptionConfigurationNotFoundError",
             "ServerSideEncryptionConfiguration",
+            missing="ServerSideEncryptionConfigurationNotFoundError",
             Bucket=bucket,
         )
-        tags = _or_none(s3.get_bucket_tagging, "NoSuchTagSet", "TagSet", Bucket=bucket)
+        tags = item_or_none(s3.get_bucket_tagging, "TagSet", missing="NoSuchTagSet", Bucket=bucket)
     except ClientError as e:
         raise aws_failure(f"read the settings of bucket {bucket}", e) from e
     return BucketFacts(

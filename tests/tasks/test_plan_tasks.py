@@ -18,6 +18,7 @@ from tasks.bastion import (
 from tasks.network import cluster_network, find_cluster_network
 from tasks.permissions import plan_nlb_permissions
 from tasks.state_store import ensure_state_store, plan_state_store
+from tests.tasks.test_state_store import queue_reads_of_an_unhardened_bucket
 
 pytestmark = pytest.mark.usefixtures("no_run_logger")
 
@@ -58,15 +59,7 @@ def test_state_store_plan_then_apply_agree(
 def test_state_store_plan_sends_only_reads(aws_stubs: Any, spec: EnvironmentSpec) -> None:
     bucket = spec.bucket_for(ACCOUNT)
     stub = aws_stubs["s3"]
-    stub.add_response("head_bucket", {}, {"Bucket": bucket})
-    stub.add_response("get_bucket_versioning", {"Status": "Suspended"}, {"Bucket": bucket})
-    stub.add_client_error(
-        "get_public_access_block", "NoSuchPublicAccessBlockConfiguration", "none", 404
-    )
-    stub.add_client_error(
-        "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError", "none", 404
-    )
-    stub.add_client_error("get_bucket_tagging", "NoSuchTagSet", "none", 404)
+    queue_reads_of_an_unhardened_bucket(stub, bucket)
 
     item = plan_state_store.fn(spec, ACCOUNT)  # a put_* call would fail: none is queued
 

@@ -148,11 +148,9 @@ def test_existing_kms_encrypted_bucket_is_left_alone(aws_stubs: Any, spec: Envir
     assert not result.changed
 
 
-def test_missing_settings_are_put(aws_stubs: Any, spec: EnvironmentSpec) -> None:
-    bucket = spec.bucket_for(ACCOUNT)
-    stub = aws_stubs["s3"]
+def queue_reads_of_an_unhardened_bucket(stub: Any, bucket: str) -> None:
+    """Queue what describing an existing bucket with nothing set reads, in the tasks' order."""
     stub.add_response("head_bucket", {}, {"Bucket": bucket})
-    # Described first, then decided, then only what is missing is put.
     stub.add_response("get_bucket_versioning", {"Status": "Suspended"}, {"Bucket": bucket})
     stub.add_client_error(
         "get_public_access_block", "NoSuchPublicAccessBlockConfiguration", "none", 404
@@ -161,6 +159,13 @@ def test_missing_settings_are_put(aws_stubs: Any, spec: EnvironmentSpec) -> None
         "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError", "none", 404
     )
     stub.add_client_error("get_bucket_tagging", "NoSuchTagSet", "none", 404)
+
+
+def test_missing_settings_are_put(aws_stubs: Any, spec: EnvironmentSpec) -> None:
+    bucket = spec.bucket_for(ACCOUNT)
+    stub = aws_stubs["s3"]
+    # Described first, then decided, then only what is missing is put.
+    queue_reads_of_an_unhardened_bucket(stub, bucket)
     stub.add_response(
         "put_bucket_versioning",
         {},
