@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deployments.stack import cli, postgres, procs
+from deployments.stack import postgres, procs, starting
 from deployments.stack.prefect_file import Twin, local_spec, point_at_twin, render
 from deployments.stack.procs import ProcessInfo
 from deployments.stack.report import format_table, headline, table_rows
@@ -351,8 +351,8 @@ def test_postgres_is_recognised(argv: tuple[str, ...], expected: bool) -> None:
 def test_a_database_password_set_by_hand_is_never_printed() -> None:
     url = "postgresql+asyncpg://prefect:s3cr3t@db.internal:5432/prefect"
     server = ProcessInfo(pid=1, argv=(), environ={"PREFECT_API_DATABASE_CONNECTION_URL": url})
-    shown = cli.server_database(server, stack())
+    shown = starting.server_database(server, stack())
     assert "s3cr3t" not in shown
     assert "postgresql+asyncpg://prefect:***@db.internal:5432/prefect" in shown
     plain = ProcessInfo(pid=1, argv=(), environ={})
-    assert cli.server_database(plain, stack()) == "SQLite /repo/.prefect/prefect.db"
+    assert starting.server_database(plain, stack()) == "SQLite /repo/.prefect/prefect.db"

@@ -1,5 +1,5 @@
-"""The twin and the product agree: what tasks/kops_cli.py builds, the twin parses like kops;
-what the twin prints, tasks/kops_cli.py parses like real kops output."""
+"""The twin and the product agree: what kops_nlb.core.kops builds, the twin parses like kops;
+what the twin prints, kops_nlb.core.kops parses like real kops output."""
 
 from __future__ import annotations
 
