@@ -82,6 +82,9 @@ Real kops 1.36 (found by running it against the twin; each has a test that fails
 23. (EC2) ``DeleteVpc`` deletes the VPC's DHCP options set too; kops then cannot delete the set
     it made (``InvalidDhcpOptionID.NotFound``, a code kops does not treat as gone) and
     ``kops delete cluster`` never finishes -> the set outlives the VPC, unassociated, as on AWS.
+24. (EC2) Instances launched from a launch template (kops's Auto Scaling groups) get neither the
+    security groups of its primary network interface nor its instance profile, so the AWS cloud
+    controller skips them -> both are applied, unless the launch names its own.
 
 Speed (no behaviour the flows see)
 17. Every EC2 backend (so every ``reset``) builds ~1,300 ECS-optimised AMIs with a volume and a
@@ -100,7 +103,16 @@ from __future__ import annotations
 
 import threading
 
-from sandbox.aws.gaps import autoscaling, ec2, elbv2, iam, s3, ssm, ssm_listing
+from sandbox.aws.gaps import (
+    autoscaling,
+    ec2,
+    elbv2,
+    iam,
+    launch_templates,
+    s3,
+    ssm,
+    ssm_listing,
+)
 from sandbox.aws.gaps.elbv2 import activate_load_balancer_after
 from sandbox.aws.gaps.ssm import configure, default_instance_online, instance_has_managed_policy
 
@@ -122,6 +134,6 @@ def apply() -> None:
     with _apply_lock:
         if _applied:
             return
-        for service in (ssm, ssm_listing, elbv2, ec2, iam, s3, autoscaling):
+        for service in (ssm, ssm_listing, elbv2, ec2, launch_templates, iam, s3, autoscaling):
             service.apply()
         _applied = True

@@ -18,3 +18,72 @@ def test_the_warm_pool_of_a_missing_group_is_a_validation_error(client: ClientFa
     error = raised.value.response["Error"]
     assert error["Code"] == "ValidationError"
     assert "AutoScalingGroup name not found" in error["Message"]
+
+
+def _kops_like_launch_template(client: ClientFactory) -> dict[str, str]:
+    """A VPC, a subnet, a node security group, an instance profile and a launch template that
+    carries them the way kops writes its templates (groups on the primary interface)."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(
+        VpcId=vpc, CidrBlock="10.4.1.0/24", AvailabilityZone="ap-northeast-1a"
+    )["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(
+        GroupName="nodes.c.k8s.local", Description="nodes", VpcId=vpc
+    )["GroupId"]
+    iam = client("iam")
+    iam.create_role(RoleName="nodes.c.k8s.local", AssumeRolePolicyDocument="{}")
+    iam.create_instance_profile(InstanceProfileName="nodes.c.k8s.local")
+    iam.add_role_to_instance_profile(
+        InstanceProfileName="nodes.c.k8s.local", RoleName="nodes.c.k8s.local"
+    )
+    ec2.create_launch_template(
+        LaunchTemplateName="nodes-ap-northeast-1a.c.k8s.local",
+        LaunchTemplateData={
+            "ImageId": "ami-12c6146b",
+            "InstanceType": "t3.medium",
+            "IamInstanceProfile": {"Name": "nodes.c.k8s.local"},
+            "NetworkInterfaces": [
+                {"DeviceIndex": 0, "Groups": [group], "AssociatePublicIpAddress": False}
+            ],
+        },
+    )
+    return {"subnet": subnet, "group": group}
+
+
+def test_group_instances_carry_the_templates_interface_groups_and_profile(
+    client: ClientFactory,
+) -> None:
+    """Gap 24: the AWS cloud controller skips instances without their node security group."""
+    made = _kops_like_launch_template(client)
+    client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName="nodes-ap-northeast-1a.c.k8s.local",
+        LaunchTemplate={"LaunchTemplateName": "nodes-ap-northeast-1a.c.k8s.local"},
+        MinSize=1,
+        MaxSize=1,
+        VPCZoneIdentifier=made["subnet"],
+    )
+    [reservation] = client("ec2").describe_instances()["Reservations"]
+    [instance] = reservation["Instances"]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [made["group"]]
+    assert [g["GroupId"] for g in instance["NetworkInterfaces"][0]["Groups"]] == [made["group"]]
+    assert instance["IamInstanceProfile"]["Arn"].endswith("/nodes.c.k8s.local")
+
+
+def test_explicit_groups_of_run_instances_win_over_the_templates(client: ClientFactory) -> None:
+    """Gap 24 leaves a RunInstances call that names its own groups as it asked."""
+    made = _kops_like_launch_template(client)
+    ec2 = client("ec2")
+    other = ec2.create_security_group(
+        GroupName="other",
+        Description="other",
+        VpcId=ec2.describe_subnets(SubnetIds=[made["subnet"]])["Subnets"][0]["VpcId"],
+    )["GroupId"]
+    [instance] = ec2.run_instances(
+        LaunchTemplate={"LaunchTemplateName": "nodes-ap-northeast-1a.c.k8s.local"},
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=made["subnet"],
+        SecurityGroupIds=[other],
+    )["Instances"]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [other]
