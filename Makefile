@@ -20,6 +20,13 @@ KOPS_CHANNEL ?= $(KOPS_CACHE)/share/kops-$(KOPS_VERSION)/channels/stable
 export KOPS_NLB_KOPS_BIN := $(KOPS_BIN)
 export KOPS_NLB_KOPS_CHANNEL := $(KOPS_CHANNEL)
 
+# The AWS cloud controller manager kops 1.36 runs on the control plane (cloud-provider-aws), from
+# the wrapper in upstream/cloud-provider-aws (its own go.mod replaces cel-go with a fork the module
+# proxy refuses; the wrapper takes the upstream cel-go of the same version). Cached like kops.
+CCM_VERSION := 1.36.2
+CCM_BIN ?= $(KOPS_CACHE)/bin/aws-cloud-controller-manager-$(CCM_VERSION)
+export KOPS_NLB_CCM_BIN := $(CCM_BIN)
+
 setup: .venv/.synced
 
 .venv/.synced: pyproject.toml uv.lock
@@ -40,7 +47,7 @@ debian-packages:
 		status=$$?; rm -f /usr/sbin/policy-rc.d; exit $$status; \
 	fi
 
-upstream: $(KOPS_BIN) $(KOPS_CHANNEL)
+upstream: $(KOPS_BIN) $(KOPS_CHANNEL) $(CCM_BIN)
 
 $(KOPS_BIN):
 	@mkdir -p $(@D)
@@ -49,6 +56,16 @@ $(KOPS_BIN):
 	@mv -f $@.partial $@
 	@$@ version --short | grep -qx '$(KOPS_VERSION)' || \
 		{ echo "$@ does not report version $(KOPS_VERSION)" >&2; rm -f $@; exit 1; }
+
+$(CCM_BIN):
+	@mkdir -p $(@D)
+	@echo "building aws-cloud-controller-manager v$(CCM_VERSION) into $@ (first time only)"
+	cd upstream/cloud-provider-aws && go build -mod=readonly \
+		-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v$(CCM_VERSION)" \
+		-o $@.partial k8s.io/cloud-provider-aws/cmd/aws-cloud-controller-manager
+	@$@.partial --version | grep -qx 'Kubernetes v$(CCM_VERSION)' || \
+		{ echo "$@.partial does not report version v$(CCM_VERSION)" >&2; rm -f $@.partial; exit 1; }
+	@mv -f $@.partial $@
 
 # The `stable` channel ships inside the k8s.io/kops module download; kops reads it with
 # `--channel file://...` instead of fetching it from the internet.
