@@ -9,7 +9,10 @@ from __future__ import annotations
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the AWS twin loads moto: the kops twin reads this file and must stay quick
+    from sandbox.aws.faults import AwsFaults
 
 CONFIG_ENV = "SANDBOX_CONFIG"
 
@@ -35,7 +38,27 @@ class Faults:
     ssm_lost_rate: float = 0.0  # Run Commands whose invocation never shows up
     ssm_slow_seconds: float = 0.0  # extra seconds every Run Command takes
     invocation_visible_after: float = 0.0  # InvocationDoesNotExist window after SendCommand
+    ec2_request_limit_rate: float = 0.0  # EC2 calls answered RequestLimitExceeded
+    insufficient_capacity_zone: str = ""  # RunInstances there: InsufficientInstanceCapacity
+    instance_visible_after: float = 0.0  # DescribeInstances by id: NotFound this long after launch
+    ssm_connection_lost_rate: float = 0.0  # Run Commands during which the agent disconnects
+    ssm_connection_lost_seconds: float = 0.0  # how long it stays ConnectionLost
     seed: int = 7
+
+    def aws(self) -> AwsFaults:
+        """Return the AWS endpoint's share of these faults."""
+        from sandbox.aws.faults import AwsFaults
+
+        return AwsFaults(
+            throttle_rate=self.aws_throttle_rate,
+            seed=self.seed,
+            invocation_visible_after=self.invocation_visible_after,
+            ec2_request_limit_rate=self.ec2_request_limit_rate,
+            insufficient_capacity_zone=self.insufficient_capacity_zone,
+            instance_visible_after=self.instance_visible_after,
+            ssm_connection_lost_rate=self.ssm_connection_lost_rate,
+            ssm_connection_lost_seconds=self.ssm_connection_lost_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -68,8 +91,12 @@ class SandboxConfig:
         lines += [f'pod_cidr = "{self.pod_cidr}"', "", "[delays]"]
         lines += [f"{k} = {v}" for k, v in asdict(self.delays).items()]
         lines += ["", "[faults]"]
-        lines += [f"{k} = {v}" for k, v in asdict(self.faults).items()]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(self.faults).items()]
         return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
 
 
 def load(path: Path | None) -> SandboxConfig:

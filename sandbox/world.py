@@ -23,7 +23,6 @@ from typing import Any
 import boto3
 
 from sandbox.aws import (
-    AwsFaults,
     AwsServer,
     CommandOutcome,
     CommandRequest,
@@ -100,9 +99,7 @@ class World:
         self._launched: dict[str, float] = {}
         self.aws = AwsServer(
             region=config.region,
-            faults=AwsFaults(
-                throttle_rate=config.faults.aws_throttle_rate, seed=config.faults.seed
-            ),
+            faults=config.faults.aws(),
         )
         self.pods = PodServers()
         self.kube = KubeApiServer(

@@ -84,6 +84,10 @@ class KopsCommandError(KopsNlbError):
         )
 
 
+class TransientKopsCommandError(KopsCommandError, TransientError):
+    """The kops CLI failed in a way that passes with time (throttling, 5xx, a network timeout)."""
+
+
 class VerificationFailed(KopsNlbError):
     """One or more verification checks failed."""
 

@@ -34,6 +34,12 @@ RESERVED_TAG_PREFIXES = ("kubernetes.io/cluster/", "k8s.io/role/", "kops.k8s.io/
 # IAM role names are capped at 64 characters and kops names the control-plane role
 # "masters.<cluster>", so the cluster name can use at most 64 - len("masters.") of them.
 MAX_CLUSTER_NAME = 64 - len("masters.")
+# Fields that were run parameters once and are the worker's settings now: a run must not choose a
+# program to run or a file to write. Naming them gets an error that says where they went.
+MOVED_TO_WORKER_SETTINGS = {
+    "kops_executable": "KOPS_NLB_KOPS (the kops the worker runs)",
+    "kubeconfig_path": "KOPS_NLB_KUBECONFIG_DIR (where the worker keeps admin kubeconfigs)",
+}
 
 
 class PollPolicy(BaseModel):
@@ -105,6 +111,19 @@ class EnvironmentSpec(BaseModel):
     )
     timeouts: Timeouts = Timeouts()
     poll: PollPolicy = PollPolicy()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_worker_settings(cls, data: object) -> object:
+        if isinstance(data, dict):
+            moved = sorted(set(data) & set(MOVED_TO_WORKER_SETTINGS))
+            if moved:
+                where = "; ".join(f"{name}: set {MOVED_TO_WORKER_SETTINGS[name]}" for name in moved)
+                raise ValueError(
+                    f"{', '.join(moved)} is not a run parameter: it is the worker's setting, "
+                    f"read from its environment ({where})"
+                )
+        return data
 
     @field_validator("cluster_name")
     @classmethod

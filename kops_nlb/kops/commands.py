@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 
 from kops_nlb.core import kops
-from kops_nlb.core.errors import KopsCommandError
 from kops_nlb.core.kops import KopsResult
+from kops_nlb.core.kops.failures import kops_command_error
 from kops_nlb.core.logs import Logger
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kops import worker
@@ -64,7 +64,7 @@ def cluster_exists(
         return True
     if kops.is_cluster_not_found(result.stderr, spec.cluster_name):
         return False
-    raise KopsCommandError(argv, result.exit_code, result.stderr_tail())
+    raise kops_command_error(argv, result.exit_code, result.stderr)
 
 
 def delete_cluster(spec: EnvironmentSpec, state_store: str, logger: Logger) -> bool:

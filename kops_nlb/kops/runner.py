@@ -6,8 +6,9 @@ from collections.abc import Callable, Collection, Mapping
 
 import sh
 
-from kops_nlb.core.errors import KopsCommandError, SpecError, TransientError
+from kops_nlb.core.errors import SpecError, TransientError
 from kops_nlb.core.kops import KopsResult
+from kops_nlb.core.kops.failures import kops_command_error
 
 
 class KopsTimeout(TransientError):
@@ -26,7 +27,8 @@ def run_kops(
     """Run kops with ``argv`` and return its result; stream each output line to ``on_line``.
 
     stdout and stderr lines are both streamed as they come; stdout is kept whole. An exit code
-    outside ``ok_codes`` raises KopsCommandError with the last lines of stderr; running past
+    outside ``ok_codes`` raises KopsCommandError with the last lines of stderr (its transient
+    kind when kops failed on throttling, a 5xx or a network timeout); running past
     ``timeout`` seconds raises KopsTimeout (transient); a missing executable raises SpecError.
     """
     out_chunks: list[str] = []
@@ -70,5 +72,5 @@ def run_kops(
         argv=list(argv), exit_code=exit_code, stdout="".join(out_chunks), stderr="".join(err_chunks)
     )
     if exit_code not in ok_codes:
-        raise KopsCommandError(list(argv), exit_code, result.stderr_tail())
+        raise kops_command_error(list(argv), exit_code, result.stderr)
     return result

@@ -1,9 +1,12 @@
-"""Fault injection for the twin's AWS: throttling and slow-to-appear SSM invocations.
+"""Fault injection for the twin's AWS: what the real cloud does on a bad day.
 
 A flow that works against a perfectly responsive moto can still fail on AWS, where every API
-answers "Rate exceeded" now and then and a fresh Run Command is briefly unknown. These knobs make
-the twin misbehave the same way, reproducibly (a seeded random source decides which calls are
-throttled, so one seed gives one sequence of outcomes for one sequence of calls).
+answers "Rate exceeded" now and then, EC2 runs out of an instance type in one zone, a fresh
+instance or Run Command is briefly unknown to Describe, and an SSM agent drops its connection.
+These knobs make the twin misbehave the same way, reproducibly (seeded random sources decide
+which calls fail, so one seed gives one sequence of outcomes for one sequence of calls). The
+wire-level ones are decided here, before moto sees the request (``FaultInjector``); the SSM
+agent's are in ``sandbox.aws.gaps.ssm``.
 """
 
 from __future__ import annotations
@@ -30,19 +33,38 @@ class AwsFaults:
     ``InvocationDoesNotExist`` (AWS's eventual consistency)."""
     command_pickup_delay: float = 0.0
     """Seconds an invocation stays ``Pending`` before the executor is called."""
+    ec2_request_limit_rate: float = 0.0
+    """Fraction of EC2 calls answered ``RequestLimitExceeded`` (EC2's own account-wide limit),
+    on top of ``throttle_rate``."""
+    insufficient_capacity_zone: str = ""
+    """A zone where every ``RunInstances`` fails with ``InsufficientInstanceCapacity``."""
+    instance_visible_after: float = 0.0
+    """Seconds after ``RunInstances`` during which ``DescribeInstances`` naming the new instance
+    answers ``InvalidInstanceID.NotFound`` (EC2's eventual consistency)."""
+    ssm_connection_lost_rate: float = 0.0
+    """Fraction of Run Command invocations during which the agent loses its connection."""
+    ssm_connection_lost_seconds: float = 0.0
+    """How long such an agent stays ``ConnectionLost`` before it reconnects and reports."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.throttle_rate <= 1.0:
-            raise ValueError(f"throttle_rate must be within [0, 1], got {self.throttle_rate}")
-        if self.invocation_visible_after < 0 or self.command_pickup_delay < 0:
+        for name in ("throttle_rate", "ec2_request_limit_rate", "ssm_connection_lost_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
+        delays = (
+            self.invocation_visible_after,
+            self.command_pickup_delay,
+            self.instance_visible_after,
+            self.ssm_connection_lost_seconds,
+        )
+        if min(delays) < 0:
             raise ValueError("delays must not be negative")
 
 
 class Throttler:
     """Decides, call by call, whether to throttle; thread-safe and reproducible."""
 
-    def __init__(self, faults: AwsFaults) -> None:
-        self._rate = faults.throttle_rate
+    def __init__(self, faults: AwsFaults, *, rate: float | None = None) -> None:
+        self._rate = faults.throttle_rate if rate is None else rate
         self._random = random.Random(faults.seed)
         self._lock = threading.Lock()
 
@@ -56,7 +78,7 @@ class Throttler:
 
 @dataclass(frozen=True)
 class ThrottleError:
-    """The wire form of one service's throttling error."""
+    """The wire form of one AWS error: HTTP status, code and message."""
 
     status: int
     code: str
@@ -81,9 +103,16 @@ def throttle_error(call: AwsCall) -> ThrottleError:
 
 def render_throttle(call: AwsCall) -> tuple[str, list[tuple[str, str]], bytes]:
     """Return the HTTP status line, headers and body of the throttling error for this call."""
-    error = throttle_error(call)
+    return render_error(call, throttle_error(call))
+
+
+_REASONS = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def render_error(call: AwsCall, error: ThrottleError) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Return the HTTP status line, headers and body of an AWS error in the call's protocol."""
     request_id = str(uuid.uuid4())
-    reason = "Service Unavailable" if error.status == 503 else "Bad Request"
+    reason = _REASONS.get(error.status, "Error")
     if call.protocol == "json":
         content_type = "application/x-amz-json-1.1"
         body = json.dumps({"__type": error.code, "message": error.message})

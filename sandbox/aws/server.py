@@ -25,7 +25,8 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.aws import gaps, wire
-from sandbox.aws.faults import AwsFaults, Throttler, render_throttle
+from sandbox.aws.fault_injection import FaultInjector
+from sandbox.aws.faults import AwsFaults, render_error
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,10 @@ class AwsServer:
         self.call_counts: Counter[tuple[str, str]] = Counter()
         """Every API call (``/moto-api`` excluded) by (service, operation), throttled ones too."""
         self.throttled_counts: Counter[tuple[str, str]] = Counter()
-        """The calls answered with a throttling error, by (service, operation)."""
-        self._throttler = Throttler(self.faults)
+        """The calls answered with an injected error, by (service, operation)."""
+        self.injected_counts: Counter[str] = Counter()
+        """The injected errors, by AWS error code."""
+        self._injector = FaultInjector(self.faults, region=self.region)
         self._counts_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -120,11 +123,12 @@ class AwsServer:
         with self._counts_lock:
             self.call_counts.clear()
             self.throttled_counts.clear()
+            self.injected_counts.clear()
 
     def set_faults(self, faults: AwsFaults) -> None:
         """Replace the fault settings (the throttling sequence restarts from the new seed)."""
         self.faults = faults
-        self._throttler = Throttler(faults)
+        self._injector = FaultInjector(faults, region=self.region)
         if self._server is not None:
             self._configure_gaps()
 
@@ -169,6 +173,9 @@ class AwsServer:
         gaps.configure(
             invocation_visible_after=self.faults.invocation_visible_after,
             command_pickup_delay=self.faults.command_pickup_delay,
+            connection_lost_rate=self.faults.ssm_connection_lost_rate,
+            connection_lost_seconds=self.faults.ssm_connection_lost_seconds,
+            seed=self.faults.seed,
         )
 
     def _middleware(self, app: WsgiApp) -> WsgiApp:
@@ -182,15 +189,16 @@ class AwsServer:
                 environ["wsgi.input"] = io.BytesIO(body)
             call = wire.identify(environ, body)
             key = (call.service, call.operation)
-            throttled = self._throttler.should_throttle()
+            error = self._injector.error_for(call, body, str(environ.get("QUERY_STRING", "")))
             with self._counts_lock:
                 self.call_counts[key] += 1
-                if throttled:
+                if error is not None:
                     self.throttled_counts[key] += 1
-            if throttled:
-                status, headers, payload = render_throttle(call)
+                    self.injected_counts[error.code] += 1
+            if error is not None:
+                status, headers, payload = render_error(call, error)
                 start_response(status, headers)
                 return [payload]
-            return app(environ, start_response)
+            return self._injector.observe(call, app(environ, start_response))
 
         return serve

@@ -21,6 +21,7 @@ from sandbox.kops.flags import CREATE_CLUSTER_FLAGS, USES
 from sandbox.kops.output import render_table
 from sandbox.kops.parsing import Parsed, parse_command_line
 from sandbox.kops.program import Program
+from sandbox.kops.sdk_errors import go_sdk_message
 
 ARGV_LOG_ENV = "SANDBOX_KOPS_ARGV_LOG"
 DEBUG_ENV = "SANDBOX_KOPS_DEBUG"
@@ -66,7 +67,7 @@ def main(
     except Exception as exc:  # noqa: BLE001 - a kops run reports, it does not crash
         if environment.get(DEBUG_ENV):
             traceback.print_exc(file=err)
-        err.write(f"Error: {type(exc).__name__}: {exc}\n")
+        err.write(f"Error: {go_sdk_message(exc) or f'{type(exc).__name__}: {exc}'}\n")
         return 1
     finally:
         out.flush()

@@ -63,6 +63,27 @@ def test_bad_values_are_rejected_with_a_clear_message(
     assert field in str(info.value) or field == "zones"
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "setting"),
+    [
+        ("kops_executable", "/bin/sh", "KOPS_NLB_KOPS"),
+        ("kubeconfig_path", "/etc/cron.d/x", "KOPS_NLB_KUBECONFIG_DIR"),
+        ("kubeconfig_path", "../../../root/.bashrc", "KOPS_NLB_KUBECONFIG_DIR"),
+    ],
+)
+def test_worker_settings_are_not_run_parameters(field: str, value: str, setting: str) -> None:
+    """A run must not choose a program to run or a file to write: the error says where it went."""
+    with pytest.raises(ValidationError) as info:
+        EnvironmentSpec(**{field: value})
+    assert f"{field} is not a run parameter" in str(info.value)
+    assert setting in str(info.value)
+
+
+def test_a_tag_marking_another_cluster_is_refused() -> None:
+    with pytest.raises(ValidationError, match="'KubernetesCluster' is reserved"):
+        EnvironmentSpec(extra_tags={"KubernetesCluster": "other"})
+
+
 def test_state_bucket_is_derived_deterministically() -> None:
     spec = EnvironmentSpec()
     first = spec.bucket_for("123456789012")
@@ -82,16 +103,6 @@ def test_explicit_bucket_wins() -> None:
 def test_spec_round_trips_as_flow_parameter_json() -> None:
     spec = EnvironmentSpec(extra_tags={"team": "platform"}, network_cidr="10.1.0.0/16")
     assert EnvironmentSpec.model_validate_json(spec.model_dump_json()) == spec
-
-
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [("kops_executable", "/bin/sh"), ("kubeconfig_path", "/etc/cron.d/x")],
-)
-def test_worker_settings_are_not_run_parameters(field: str, value: str) -> None:
-    """A run must not choose a program to run or a file to write (worker settings do)."""
-    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        EnvironmentSpec(**{field: value})
 
 
 def test_dns_zones_are_for_names_in_a_hosted_zone() -> None:

@@ -114,7 +114,8 @@ from sandbox.aws.gaps import (
     ssm_listing,
 )
 from sandbox.aws.gaps.elbv2 import activate_load_balancer_after
-from sandbox.aws.gaps.ssm import configure, default_instance_online, instance_has_managed_policy
+from sandbox.aws.gaps.ssm import default_instance_online, instance_has_managed_policy
+from sandbox.aws.gaps.ssm_faults import configure
 
 __all__ = [
     "activate_load_balancer_after",

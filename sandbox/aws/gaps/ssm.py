@@ -21,6 +21,12 @@ from sandbox.aws.exceptions import (
     InvocationDoesNotExist,
 )
 from sandbox.aws.gaps.patching import call_arguments, ec2_backend, now, twin_state, wrap
+from sandbox.aws.gaps.ssm_faults import (
+    connection_lost,
+    maybe_lose_connection,
+    reconnected_in,
+    settings,
+)
 from sandbox.aws.hooks import CommandOutcome, CommandRequest
 
 log = logging.getLogger(__name__)
@@ -33,21 +39,6 @@ TIMED_OUT_RESPONSE_CODE = 137
 PLUGIN_NAME = "aws:runShellScript"
 SSM_AGENT_VERSION = "3.3.2299.0"
 SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
-
-
-@dataclass
-class _Settings:
-    invocation_visible_after: float = 0.0
-    command_pickup_delay: float = 0.0
-
-
-_settings = _Settings()
-
-
-def configure(*, invocation_visible_after: float, command_pickup_delay: float) -> None:
-    """Set the SSM fault knobs (process-wide, like moto's state)."""
-    _settings.invocation_visible_after = invocation_visible_after
-    _settings.command_pickup_delay = command_pickup_delay
 
 
 def _ssm_time(moment: datetime.datetime | None) -> str:
@@ -146,7 +137,13 @@ def default_instance_online(
 
 
 def is_online(backend: SimpleSystemManagerBackend, instance_id: str) -> bool:
-    """Ask the online predicate (or the default rule), and remember the ping when online."""
+    """Ask the online predicate (or the default rule), and remember the ping when online.
+
+    An agent whose connection was dropped (``ssm_faults.maybe_lose_connection``) is not online until it
+    reconnects: DescribeInstanceInformation then says ``ConnectionLost``.
+    """
+    if connection_lost(instance_id):
+        return False
     predicate = hooks.instance_online_predicate()
     if predicate is not None:
         online = bool(predicate(instance_id))
@@ -188,7 +185,7 @@ def _run_invocation(
     state: SsmState, inv: Invocation, request: CommandRequest, executor: hooks.CommandExecutor
 ) -> None:
     """Drive one invocation through the executor, with the agent's execution timeout."""
-    delay = _settings.command_pickup_delay
+    delay = settings.command_pickup_delay
     if delay > 0:
         time.sleep(delay)
     with state.lock:
@@ -203,8 +200,13 @@ def _run_invocation(
     watchdog = threading.Timer(request.execution_timeout, time_out)
     watchdog.daemon = True
     watchdog.start()
+    # Mid-command, the agent may drop its connection: the script runs on, and its result reaches
+    # SSM only once the agent is back (unless the execution timeout comes first).
+    lost = maybe_lose_connection(request.instance_id)
     try:
         outcome = executor(request)
+        if lost:
+            time.sleep(reconnected_in(request.instance_id))
     except Exception as exc:
         log.exception("command executor failed on %s", request.instance_id)
         outcome = CommandOutcome("Failed", 1, "", f"{type(exc).__name__}: {exc}")
@@ -238,7 +240,7 @@ def _patched_send_command(original: Callable[..., Any]) -> Callable[..., Any]:
                 state.just_sent.add(command.command_id)
         parameters = command.parameters or {}
         commands = tuple(str(c) for c in parameters.get("commands", []))
-        visible_at = time.monotonic() + _settings.invocation_visible_after
+        visible_at = time.monotonic() + settings.invocation_visible_after
         for instance_id in command.instance_ids:
             inv = Invocation(
                 command_id=command.command_id,
