@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(f"[bench {time.monotonic() - began:6.1f}s] {message}", file=sys.stderr, flush=True)
 
-    from bench.report import build_figures, render_markdown
+    from bench.figures import build_figures
+    from bench.report import render_markdown
     from bench.runner import Options, run_all
 
     if args.smoke:

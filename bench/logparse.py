@@ -1,10 +1,15 @@
-"""Throughput and memory of the access-log parser on a large generated pod log.
+"""Throughput and memory of the access-log reading on a large generated pod log.
 
-`write_log` writes realistic ``kubectl logs`` output of an nginx pod: mostly probe and client
-requests in the image's ``main`` format, some with escaped bytes, odd methods, malformed request
-lines, and the entrypoint/error lines that share the stream. `measure` parses it in a fresh
-process pinned to one core (``python -m bench.logparse FILE``) and reads that process's peak
-resident memory.
+`write_log` writes realistic ``kubectl logs`` output of an nginx pod: probe requests of many
+verification runs (each run its own token), client requests in the image's ``main`` format, some
+with escaped bytes, odd methods, malformed request lines, and the entrypoint/error lines that
+share the stream. `measure` reads it in a fresh process pinned to one core (``python -m
+bench.logparse FILE``), streamed in the chunks the verification reads a pod log in, twice:
+
+- the run-token scan the verification does (``scan_for_token`` for one run's token);
+- the full streaming parse (``iter_records(iter_lines(...))``), keeping only counts;
+
+and reads that process's peak resident memory during the full parse.
 """
 
 from __future__ import annotations
@@ -17,17 +22,18 @@ import resource
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kops_nlb.core.verify.access_log import parse_lines
+from kops_nlb.core.verify.access_log_scan import iter_lines, iter_records, scan_for_token
+from kops_nlb.kube.workload import LOG_CHUNK_BYTES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROBE_TOKEN = "3f2a9c1e"
-# Lines parsed again with the garbage collector off, to show what the collector costs.
-GC_SAMPLE_LINES = 200_000
+# One verification run's probe requests among every this many lines (a new token each time).
+LINES_PER_RUN = 20_000
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _BROWSER_AGENTS = (
     (
@@ -75,17 +81,22 @@ def _clock_text(moment: datetime) -> str:
     )
 
 
+def run_token(run: int) -> str:
+    """Return the probe token of the verification run `run` of a generated log."""
+    return f"{run * 0x9E3779B1 % 2**48:012x}"
+
+
 def generate_lines(count: int, *, seed: int = 7) -> Iterator[str]:
     """Yield `count` lines of an nginx pod's log, in time order (deterministic for a seed)."""
     rng = random.Random(seed)
     moment = datetime(2026, 11, 25, 18, 0, 0, tzinfo=UTC)
     clock = _clock_text(moment)
-    token = PROBE_TOKEN
     clients = [f"127.20.{rng.randrange(0, 4)}.{rng.randrange(2, 254)}" for _ in range(40)]
     for index in range(count):
         if rng.random() < 0.01:  # about 100 lines a second
             moment += timedelta(seconds=1)
             clock = _clock_text(moment)
+        token = run_token(index // LINES_PER_RUN)
         roll = rng.random()
         client = rng.choice(clients)
         if roll < 0.40:
@@ -141,33 +152,37 @@ def write_log(path: Path, *, lines: int, seed: int = 7) -> int:
 
 @dataclass(frozen=True)
 class ParseRun:
-    """One parse of the whole file in a fresh process."""
+    """One scan and one full parse of the whole file in a fresh process."""
 
     lines: int
     records: int
-    seconds: float
-    cpu_seconds: float
     file_mb: float
+    scan_token_lines: int
+    scan_cpu_seconds: float
+    parse_seconds: float
+    parse_cpu_seconds: float
     rss_before_mb: float
     peak_rss_mb: float
-    sample_lines: int
-    sample_lines_per_second: float
-    gc_off_lines_per_second: float
-    token_scan_lines_per_second: float
+    rss_after_tenth_mb: float
+
+    @property
+    def scan_lines_per_cpu_second(self) -> float:
+        """Return lines scanned for one run's token per second of the core's time."""
+        return self.lines / self.scan_cpu_seconds if self.scan_cpu_seconds else 0.0
 
     @property
     def lines_per_second(self) -> float:
-        """Return lines parsed per second of wall time."""
-        return self.lines / self.seconds if self.seconds else 0.0
+        """Return lines fully parsed per second of wall time."""
+        return self.lines / self.parse_seconds if self.parse_seconds else 0.0
 
     @property
     def lines_per_cpu_second(self) -> float:
-        """Return lines parsed per second of the core's time (what one core can do)."""
-        return self.lines / self.cpu_seconds if self.cpu_seconds else 0.0
+        """Return lines fully parsed per second of the core's time (what one core can do)."""
+        return self.lines / self.parse_cpu_seconds if self.parse_cpu_seconds else 0.0
 
 
 def measure(path: Path, *, timeout: float = 600.0) -> ParseRun:
-    """Parse `path` in a child process pinned to one core and return what it measured."""
+    """Read `path` in a child process pinned to one core and return what it measured."""
     completed = subprocess.run(
         [sys.executable, "-m", "bench.logparse", str(path)],
         cwd=PROJECT_ROOT,
@@ -190,52 +205,49 @@ def _status_mb(field: str) -> float:
     return 0.0
 
 
+def _chunks(path: Path) -> Iterator[bytes]:
+    """Yield the file in the chunks the verification reads a pod log in."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(LOG_CHUNK_BYTES):
+            yield chunk
+
+
 def _child(path: Path) -> ParseRun:
-    """Parse the file in this process (one core) and return the measurements."""
+    """Scan and parse the file in this process (one core) and return the measurements."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    text = path.read_text(encoding="ascii")
-    lines = text.count("\n")
+    lines = sum(chunk.count(b"\n") for chunk in _chunks(path))
+    token = run_token(lines // LINES_PER_RUN // 2)  # a run in the middle of the log
+    gc.collect()
     before = _status_mb("VmRSS")
     cpu = time.process_time()
+    scan = scan_for_token(_chunks(path), token)
+    scan_cpu = time.process_time() - cpu
+    assert scan.records, f"no line carries {token}"
+    statuses: Counter[int] = Counter()
+    tenth = max(1, lines // 10)
+    after_tenth = 0.0
+    cpu = time.process_time()
     started = time.perf_counter()
-    records = parse_lines(text)
+    for count, record in enumerate(iter_records(iter_lines(_chunks(path))), start=1):
+        statuses[record.status] += 1
+        if count == tenth:
+            after_tenth = _status_mb("VmRSS")
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu
     # VmHWM starts afresh at exec; ru_maxrss would carry over the parent's peak.
     peak = _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    count = len(records)
-    del records
-    gc.collect()
-    sample = text.split("\n", GC_SAMPLE_LINES)[:GC_SAMPLE_LINES]
-    sample_text = "\n".join(sample)
-    rates = []
-    for collect in (True, False):
-        if not collect:
-            gc.disable()
-        started = time.process_time()
-        parsed = parse_lines(sample_text)
-        rates.append(len(sample) / (time.process_time() - started))
-        gc.enable()
-        del parsed
-        gc.collect()
-    gc_on, gc_off = rates
-    started = time.process_time()
-    matching = sum(1 for line in text.split("\n") if PROBE_TOKEN in line)
-    scan = lines / (time.process_time() - started)
-    assert matching > 0
     return ParseRun(
         lines=lines,
-        records=count,
-        seconds=seconds,
-        cpu_seconds=cpu_seconds,
+        records=sum(statuses.values()),
         file_mb=path.stat().st_size / 2**20,
+        scan_token_lines=len(scan.records),
+        scan_cpu_seconds=scan_cpu,
+        parse_seconds=seconds,
+        parse_cpu_seconds=cpu_seconds,
         rss_before_mb=before,
         peak_rss_mb=peak,
-        sample_lines=len(sample),
-        sample_lines_per_second=gc_on,
-        gc_off_lines_per_second=gc_off,
-        token_scan_lines_per_second=scan,
+        rss_after_tenth_mb=after_tenth,
     )
 
 

@@ -34,3 +34,8 @@ def summarize(values: Iterable[float | None]) -> Summary | None:
     return Summary(
         median=statistics.median(present), min=min(present), max=max(present), values=present
     )
+
+
+def seconds_text(value: float | None, digits: int = 1) -> str:
+    """Return a duration for the report, ``n/a`` when it was not measured."""
+    return "n/a" if value is None else f"{value:.{digits}f} s"

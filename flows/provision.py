@@ -186,8 +186,8 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
     bastion = wait_for_bastion_online.submit(spec, instance.result().ids["instance_id"])
 
     # Branch 3: the cluster, nginx and the Service that becomes the NLB.
-    wait_for_cluster_valid(spec, state_store)
     kubeconfig = export_kubeconfig(spec, state_store)
+    wait_for_cluster_valid(spec, state_store, kubeconfig)
     namespace = ledger.add(ensure_namespace(spec, kubeconfig))
     nginx = ledger.add(ensure_nginx.submit(spec, kubeconfig))
     service = ledger.add(ensure_service.submit(spec, kubeconfig, wait_for=[permissions]))

@@ -113,7 +113,9 @@ def verify(
     timings["probe"], clock = time.monotonic() - clock, time.monotonic()
 
     # Collect what nginx logged.
-    pod_logs = collect_access_logs(spec, kubeconfig, pods=pods, nodes=nodes, started=started)
+    pod_logs = collect_access_logs(
+        spec, kubeconfig, pods=pods, nodes=nodes, started=started, token=token
+    )
     timings["logs"], clock = time.monotonic() - clock, time.monotonic()
 
     # Check.

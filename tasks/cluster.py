@@ -5,6 +5,8 @@ None is cached: each looks at the cluster as it is now (kops itself is idempoten
 
 from __future__ import annotations
 
+import time
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -23,6 +25,8 @@ from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.waiting import Observation, wait_until
 from kops_nlb.kops import commands, worker
 from kops_nlb.kops import preview as kops_preview
+from kops_nlb.kube import waits as kube_waits
+from kops_nlb.kube.client import kube_api
 from tasks._options import RETRY_OPTIONS
 from tasks._progress import on_progress, progress_reporter
 
@@ -103,11 +107,25 @@ def plan_cluster(spec: EnvironmentSpec, state_store: str, *, store_exists: bool)
 
 
 @task(cache_policy=NO_CACHE)
-def wait_for_cluster_valid(spec: EnvironmentSpec, state_store: str) -> ValidationReport:
-    """Return the first passing validation of the cluster; raise WaitTimeout naming what fails."""
+def wait_for_cluster_valid(
+    spec: EnvironmentSpec, state_store: str, kubeconfig: str | None = None
+) -> ValidationReport:
+    """Return the first passing validation of the cluster; raise WaitTimeout naming what fails.
+
+    With the cluster's kubeconfig, the Nodes are watched until every node the spec asks for is
+    Ready, and ``kops validate cluster`` runs once to confirm; only if it still finds something
+    (system pods starting) is it run again, as without a kubeconfig, until it passes.
+    """
     logger = get_run_logger()
     argv = kops.validate_cluster_argv(spec, state_store)
     timeout = min(VALIDATE_ATTEMPT_TIMEOUT, float(spec.timeouts.kops_command))
+    progress = on_progress(
+        progress_reporter(
+            key=VALIDATION_ARTIFACT_KEY,
+            description=f"Nodes of kops cluster {spec.cluster_name} that are Ready",
+            logger=logger,
+        )
+    )
 
     def probe() -> Observation[ValidationReport]:
         result = commands.run(
@@ -115,19 +133,28 @@ def wait_for_cluster_valid(spec: EnvironmentSpec, state_store: str) -> Validatio
         )
         return kops.validation_observation(result, spec.cluster_name)
 
+    started = time.monotonic()
+    if kubeconfig is not None:
+        kube_waits.wait_nodes_ready(
+            kube_api(kubeconfig),
+            expected=spec.control_plane_count + spec.node_count,
+            timeout=spec.timeouts.cluster_valid,
+            logger=logger,
+            on_observation=progress,
+        )
+        confirmation = probe()
+        progress(confirmation)
+        if confirmation.ready:
+            logger.info("kops cluster %s valid", spec.cluster_name)
+            return confirmation.value  # type: ignore[return-value]
+        logger.info("every node is Ready; kops validate still reports: %s", confirmation.failing)
     return wait_until(
         probe,
         what=f"kops cluster {spec.cluster_name} valid",
-        timeout=spec.timeouts.cluster_valid,
+        timeout=max(0.0, spec.timeouts.cluster_valid - (time.monotonic() - started)),
         poll=spec.poll,
         logger=logger,
-        on_observation=on_progress(
-            progress_reporter(
-                key=VALIDATION_ARTIFACT_KEY,
-                description=f"Nodes of kops cluster {spec.cluster_name} that are Ready",
-                logger=logger,
-            )
-        ),
+        on_observation=progress,
     )
 
 

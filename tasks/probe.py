@@ -11,7 +11,7 @@ from kops_nlb.aws import ssm_commands
 from kops_nlb.core.errors import KopsNlbError, TransientError
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 from kops_nlb.core.verify import probe_run
-from kops_nlb.core.verify.access_log import parse_lines
+from kops_nlb.core.verify.access_log_scan import scan_for_token
 from kops_nlb.core.verify.evidence import PodLog
 from kops_nlb.core.verify.probe_run import (
     ProbeCommandFailed,
@@ -102,25 +102,31 @@ def collect_access_logs(
     pods: list[PodInfo],
     nodes: list[NodeInfo],
     started: datetime,
+    token: str,
 ) -> list[PodLog]:
-    """Return each nginx pod's access-log records written since `started`."""
+    """Return each nginx pod's access-log records of this run (lines carrying `token`).
+
+    Each log since `started` is streamed and searched for the token; only the lines with it are
+    parsed, the others are counted.
+    """
     api = kube_api(kubeconfig)
     node_ips = {n.name: n.internal_ip for n in nodes}
     window = since_seconds(started, datetime.now(UTC))
-    return [
-        PodLog(
-            pod_name=pod.name,
-            node_name=pod.node,
-            pod_ip=pod.pod_ip,
-            node_ip=node_ips.get(pod.node or ""),
-            records=tuple(
-                parse_lines(
-                    kube.read_pod_log(
-                        api, spec.namespace, pod.name, container="nginx", since_seconds=window
-                    )
-                )
-            ),
-            ready=pod.ready,
+    pod_logs = []
+    for pod in pods:
+        chunks = kube.stream_pod_log(
+            api, spec.namespace, pod.name, container="nginx", since_seconds=window
         )
-        for pod in pods
-    ]
+        scan = scan_for_token(chunks, token)
+        pod_logs.append(
+            PodLog(
+                pod_name=pod.name,
+                node_name=pod.node,
+                pod_ip=pod.pod_ip,
+                node_ip=node_ips.get(pod.node or ""),
+                records=scan.records,
+                ready=pod.ready,
+                unparsed_lines=scan.other_lines,
+            )
+        )
+    return pod_logs

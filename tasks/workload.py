@@ -9,9 +9,10 @@ from kops_nlb.core.plan import PlanItem, unknown_item
 from kops_nlb.core.plan_kube import decide_deployment, decide_namespace, decide_service
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
-from kops_nlb.core.waiting import Observation, wait_until
+from kops_nlb.core.waiting import wait_until
 from kops_nlb.core.workload import NodeInfo, PodInfo, ServiceInfo
 from kops_nlb.kops import preview as kops_preview
+from kops_nlb.kube import waits as kube_waits
 from kops_nlb.kube import workload as kube
 from kops_nlb.kube.client import kube_api
 from tasks._options import RETRY_OPTIONS
@@ -64,11 +65,11 @@ def wait_for_nginx_ready(spec: EnvironmentSpec, kubeconfig: str) -> list[PodInfo
     """Wait until every nginx replica is ready; return the pods."""
     api = kube_api(kubeconfig)
     logger = get_run_logger()
-    wait_until(
-        lambda: kube.rollout(api, spec.namespace, spec.deployment_name),
-        what=f"deployment {spec.namespace}/{spec.deployment_name}",
+    kube_waits.wait_rollout(
+        api,
+        spec.namespace,
+        spec.deployment_name,
         timeout=spec.timeouts.deployment_ready,
-        poll=spec.poll,
         logger=logger,
         on_observation=on_progress(
             progress_reporter(
@@ -160,18 +161,11 @@ def describe_service(spec: EnvironmentSpec, kubeconfig: str) -> ServiceInfo:
 @task(**RETRY_OPTIONS)
 def wait_for_service_hostname(spec: EnvironmentSpec, kubeconfig: str) -> ServiceInfo:
     """Wait until the cloud controller has given the Service its load balancer hostname."""
-    api = kube_api(kubeconfig)  # one client for every look
-
-    def probe() -> Observation[ServiceInfo]:
-        info = kube.service_info(api, spec.namespace, spec.service_name)
-        failing = () if info.hostname else ("no status.loadBalancer.ingress hostname yet",)
-        return Observation(ready=bool(info.hostname), value=info, failing=failing)
-
-    return wait_until(
-        probe,
-        what=f"service {spec.namespace}/{spec.service_name} load balancer",
+    return kube_waits.wait_service_hostname(
+        kube_api(kubeconfig),
+        spec.namespace,
+        spec.service_name,
         timeout=spec.timeouts.service_hostname,
-        poll=spec.poll,
         logger=get_run_logger(),
     )
 

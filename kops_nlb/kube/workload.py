@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubernetes import client
@@ -105,30 +105,31 @@ def list_pods(api: client.ApiClient, namespace: str, labels: dict[str, str]) -> 
     )
 
 
+def node_info(node: Any) -> NodeInfo:
+    """Return what the procedure needs of a Node (the client's model)."""
+    labels = node.metadata.labels or {}
+    status = node.status
+    addresses = {a.type: a.address for a in (status.addresses if status else None) or []}
+    conditions = (status.conditions if status else None) or []
+    return NodeInfo(
+        name=node.metadata.name,
+        instance_id=instance_id_from_provider_id(node.spec.provider_id if node.spec else None),
+        internal_ip=addresses.get("InternalIP"),
+        zone=labels.get("topology.kubernetes.io/zone"),
+        control_plane="node-role.kubernetes.io/control-plane" in labels,
+        ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
+    )
+
+
 def list_nodes(api: client.ApiClient) -> list[NodeInfo]:
     """Return the cluster's nodes with their EC2 instance ids, by name."""
-    nodes = []
-    for node in core_v1(api).list_node().items:
-        labels = node.metadata.labels or {}
-        addresses = {a.type: a.address for a in node.status.addresses or []}
-        conditions = node.status.conditions or []
-        nodes.append(
-            NodeInfo(
-                name=node.metadata.name,
-                instance_id=instance_id_from_provider_id(node.spec.provider_id),
-                internal_ip=addresses.get("InternalIP"),
-                zone=labels.get("topology.kubernetes.io/zone"),
-                control_plane="node-role.kubernetes.io/control-plane" in labels,
-                ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
-            )
-        )
-    return sorted(nodes, key=lambda n: n.name)
+    return sorted((node_info(n) for n in core_v1(api).list_node().items), key=lambda n: n.name)
 
 
-def service_info(api: client.ApiClient, namespace: str, name: str) -> ServiceInfo:
-    """Return what the Service looks like now."""
-    svc = core_v1(api).read_namespaced_service(name, namespace)
-    ingress = (svc.status.load_balancer.ingress or []) if svc.status.load_balancer else []
+def service_info_of(svc: Any) -> ServiceInfo:
+    """Return what the procedure needs of a Service (the client's model)."""
+    balancer = svc.status.load_balancer if svc.status else None
+    ingress = (balancer.ingress or []) if balancer else []
     return ServiceInfo(
         uid=svc.metadata.uid,
         hostname=ingress[0].hostname if ingress else None,
@@ -137,6 +138,11 @@ def service_info(api: client.ApiClient, namespace: str, name: str) -> ServiceInf
         annotations=dict(svc.metadata.annotations or {}),
         type=svc.spec.type,
     )
+
+
+def service_info(api: client.ApiClient, namespace: str, name: str) -> ServiceInfo:
+    """Return what the Service looks like now."""
+    return service_info_of(core_v1(api).read_namespaced_service(name, namespace))
 
 
 def service_gone(api: client.ApiClient, namespace: str, name: str) -> Observation[None]:
@@ -181,3 +187,19 @@ def read_pod_log(
         pod, namespace, since_seconds=since_seconds, container=container
     )
     return str(text or "")
+
+
+LOG_CHUNK_BYTES = 256 * 1024
+
+
+def stream_pod_log(
+    api: client.ApiClient, namespace: str, pod: str, *, container: str, since_seconds: int
+) -> Iterator[bytes]:
+    """Yield the container's log of the last `since_seconds` seconds as it arrives, in chunks."""
+    response = core_v1(api).read_namespaced_pod_log(
+        pod, namespace, since_seconds=since_seconds, container=container, _preload_content=False
+    )
+    try:
+        yield from response.stream(LOG_CHUNK_BYTES)
+    finally:
+        response.release_conn()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench.calls import Call, attribute, product_writes, twin_writes, writes_by_origin
 from bench.critical_path import Latencies, Step, longest_path, sequential_latency, world_dag
 from bench.detection import detect
 from bench.stats import summarize
+from bench.targets import targets
 from bench.timeline import Span, critical_chain, outside
 
 REALISTIC = Latencies(node_ready=60, nlb_active=30, target_healthy=20, ssm_online=20)
@@ -118,3 +121,82 @@ def test_summarize() -> None:
     assert (summary.median, summary.min, summary.max) == (2.0, 1.0, 3.0)
     assert summary.as_dict(1) == {"median": 2.0, "min": 1.0, "max": 3.0, "runs": [3.0, 1.0, 2.0]}
     assert summarize([None]) is None
+
+
+def _summary(value: float) -> dict[str, object]:
+    return {"median": value, "min": value, "max": value, "runs": [value]}
+
+
+def _figures(*, wall: float, writes: int, scan: float, peak: float) -> dict[str, Any]:
+    return {
+        "critical_path": {"twin": {"seconds": 20.0}},
+        "provision": {
+            "wall_s": _summary(wall),
+            "phases_s": {"validation_wait": _summary(15.0)},
+            "task_s": {"ensure_cluster": _summary(2.0)},
+            "instant_twin_wall_s": _summary(4.0),
+            "instant_twin_phases_s": {},
+        },
+        "reprovision": {
+            "wall_s": _summary(3.0),
+            "product_writes": _summary(writes),
+            "write_operations": ["s3 PutObject"] if writes else [],
+            "task_s": {},
+        },
+        "verify": {"wall_s": _summary(2.0), "phases_s": {}},
+        "detection": {
+            "nodes": {
+                "description": "nodes Ready",
+                "latency_s": _summary(0.4),
+                "calls_per_minute": _summary(30.0),
+                "operations_run1": {"v1/nodes GET": 3},
+                "calls_per_look_run1": 1,
+            }
+        },
+        "parsing": {
+            "scan_lines_per_cpu_second": _summary(scan),
+            "lines_per_cpu_second": _summary(600_000.0),
+            "rss_after_tenth_mib": _summary(50.0),
+            "peak_rss_mib": _summary(peak),
+        },
+    }
+
+
+def test_targets_carry_numbers_and_judge_each_goal() -> None:
+    found = {
+        t["id"]: t for t in targets(_figures(wall=27.0, writes=1, scan=2_000_000.0, peak=400.0))
+    }
+    assert list(found) == [
+        "provision_overhead_s",
+        "instant_provision_s",
+        "reprovision_s",
+        "verify_s",
+        "detection_latency_s",
+        "detection_calls_per_resource_min",
+        "scan_lines_per_cpu_s",
+        "parse_lines_per_cpu_s",
+        "fleet10_wall_ratio",
+    ]
+    assert found["provision_overhead_s"]["measured"] == pytest.approx(7.0)
+    assert not found["provision_overhead_s"]["met"]
+    assert "validation_wait 15.0 s" in found["provision_overhead_s"]["why"]
+    assert found["instant_provision_s"]["met"]
+    # Fast enough, but it wrote something.
+    assert not found["reprovision_s"]["met"] and "s3 PutObject" in found["reprovision_s"]["why"]
+    assert found["detection_latency_s"]["met"]
+    assert not found["detection_calls_per_resource_min"]["met"]
+    assert "v1/nodes GET x3" in found["detection_calls_per_resource_min"]["why"]
+    assert found["scan_lines_per_cpu_s"]["met"]
+    # Fast enough, but memory grew with the lines: not flat.
+    assert not found["parse_lines_per_cpu_s"]["met"]
+    assert "grew 350 MiB" in found["parse_lines_per_cpu_s"]["why"]
+    assert found["fleet10_wall_ratio"]["measured"] is None
+    assert not found["fleet10_wall_ratio"]["met"] and found["fleet10_wall_ratio"]["why"]
+
+
+def test_targets_met_when_every_figure_is_within_its_goal() -> None:
+    found = {t["id"]: t for t in targets(_figures(wall=24.0, writes=0, scan=2e6, peak=52.0))}
+    assert found["provision_overhead_s"]["met"]
+    assert found["reprovision_s"]["met"]
+    assert found["parse_lines_per_cpu_s"]["met"]
+    assert found["scan_lines_per_cpu_s"]["met"]

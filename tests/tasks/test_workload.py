@@ -27,7 +27,10 @@ from tasks.workload import (
     wait_for_service_hostname,
 )
 
-LINE = '{ip} - - [25/Nov/2026:18:21:37 +0000] "GET /?probe=t HTTP/1.1" 200 615 "-" "curl/8" "-"'
+TOKEN = "0a1b2c3d4e5f"
+LINE = (
+    '{ip} - - [25/Nov/2026:18:21:37 +0000] "GET /?probe={token} HTTP/1.1" 200 615 "-" "curl/8" "-"'
+)
 
 
 class CannedLogs(NullPodRuntime):
@@ -48,7 +51,13 @@ class CannedLogs(NullPodRuntime):
     ) -> str:
         with self.lock:
             self.since.append(since)
-        return "nginx: notice: start\n" + LINE.format(ip="127.20.0.9") + "\n"
+        return (
+            "nginx: notice: start\n"
+            + LINE.format(ip="127.20.0.9", token=TOKEN)
+            + "\n"
+            + LINE.format(ip="127.20.0.8", token="ffff00001111")
+            + "\n"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +186,7 @@ def test_nodes_map_to_their_instances(kubeconfig: str, kube: KubeApiServer) -> N
     ]
 
 
-def test_access_logs_are_read_since_the_probe_and_parsed(
+def test_access_logs_are_read_since_the_probe_and_scanned_for_the_runs_token(
     spec: EnvironmentSpec, kubeconfig: str, kube: KubeApiServer, runtime: CannedLogs
 ) -> None:
     add_workers(kube)
@@ -185,9 +194,10 @@ def test_access_logs_are_read_since_the_probe_and_parsed(
     pods = wait_for_nginx_ready.fn(spec, kubeconfig)
     started = datetime.now(UTC) - timedelta(seconds=30)
     logs = collect_access_logs.fn(
-        spec, kubeconfig, pods=pods, nodes=list_nodes.fn(kubeconfig), started=started
+        spec, kubeconfig, pods=pods, nodes=list_nodes.fn(kubeconfig), started=started, token=TOKEN
     )
-    assert [len(log.records) for log in logs] == [1, 1]  # the notice line is not an access line
+    # Only the line with this run's token is parsed; the notice and another run's are counted.
+    assert [(len(log.records), log.unparsed_lines) for log in logs] == [(1, 2), (1, 2)]
     assert {log.records[0].remote_addr for log in logs} == {"127.20.0.9"}
     assert all(log.node_ip and log.node_ip.startswith("127.20.0.") for log in logs)
     asked = [s for s in runtime.since[-2:] if s is not None]

@@ -45,7 +45,11 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class PodLog:
-    """The access-log records of one nginx pod, with where the pod runs."""
+    """The access-log records of one nginx pod, with where the pod runs.
+
+    ``records`` may be only the lines that carry the run's token (``access_log_scan``); then
+    ``unparsed_lines`` counts the lines of the log that were read but not parsed.
+    """
 
     pod_name: str
     node_name: str | None
@@ -53,6 +57,7 @@ class PodLog:
     node_ip: str | None
     records: Sequence[AccessLogRecord] = ()
     ready: bool = True
+    unparsed_lines: int = 0
 
 
 @dataclass(frozen=True)

@@ -646,6 +646,13 @@ def test_every_check_fails_on_an_empty_run() -> None:
 # --- the evidence summary ----------------------------------------------------------------------
 
 
+def test_other_lines_include_the_lines_the_token_scan_did_not_parse() -> None:
+    facts = baseline()
+    scanned = replace(facts, pod_logs=[replace(p, unparsed_lines=40) for p in facts.pod_logs])
+    before = [p.other_lines for p in evidence_summary(facts).pods]
+    assert [p.other_lines for p in evidence_summary(scanned).pods] == [n + 40 for n in before]
+
+
 def test_evidence_summary() -> None:
     """Per-pod counts, client addresses, a few samples from each pod, per-label statistics."""
     facts = replace(

@@ -35,7 +35,7 @@ def evidence_summary(facts: VerificationFacts, *, samples: int = 3) -> EvidenceS
             pod_ip=p.pod_ip,
             node_ip=p.node_ip,
             probe_lines=served.get(p.pod_name, 0),
-            other_lines=len(p.records) - served.get(p.pod_name, 0),
+            other_lines=len(p.records) - served.get(p.pod_name, 0) + p.unparsed_lines,
         )
         for p in facts.pod_logs
     )

@@ -1,0 +1,125 @@
+"""The design changes the figures call for, each built from the measured breakdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.detection import calls_per_minute_waiting
+from bench.stats import seconds_text
+from bench.targets import CALLS_PER_RESOURCE_MINUTE, DETECTION_LATENCY_S, median
+
+
+def design_changes(f: dict[str, Any]) -> list[str]:
+    changes = []
+    detection = f["detection"]
+    prov = f["provision"]
+    tasks = prov["task_s"]
+
+    nodes = detection.get("nodes", {})
+    nodes_ops = nodes.get("operations_run1", {})
+    looks = nodes_ops.get("v1/pods GET", 0)
+    node_rate = median(nodes.get("calls_per_minute"))
+    node_latency = median(nodes.get("latency_s"))
+    if looks and (
+        (node_rate or 0) > CALLS_PER_RESOURCE_MINUTE or (node_latency or 0) > DETECTION_LATENCY_S
+    ):
+        per_look = sum(nodes_ops.values()) / looks
+        changes.append(
+            "tasks/cluster.py `wait_for_cluster_valid`: every look starts a `kops validate "
+            f"cluster` process that makes ~{per_look:.0f} API calls (state-store reads, EC2 "
+            f"DescribeInstances, Node/Pod lists); measured {node_rate or 0:.0f} calls/min and "
+            f"nodes noticed {seconds_text(node_latency)} after Ready. Poll the Nodes' Ready "
+            "condition through the Kubernetes API (one list per look) and run `kops validate "
+            "cluster` once when all are Ready, as the final confirmation."
+        )
+    single = {
+        "nlb": "tasks/nlb.py `wait_for_nlb_active`: after the first match, describe the NLB by "
+        "ARN only (the name and tags do not change): one call per look instead of "
+        "DescribeLoadBalancers + DescribeTags.",
+        "targets": "tasks/nlb.py `wait_for_targets_healthy`: list the target groups once, "
+        "then poll only DescribeTargetHealth per group.",
+        "ssm": "tasks/bastion.py `wait_for_bastion_online`: once the instance is `running`, "
+        "poll only DescribeInstanceInformation (it lists only running, registered "
+        "instances).",
+    }
+    rates = {}
+    for resource, text in single.items():
+        d = detection.get(resource, {})
+        rate = median(d.get("calls_per_minute"))
+        if rate is not None:
+            rates[resource] = rate
+        if rate is not None and rate > CALLS_PER_RESOURCE_MINUTE:
+            ops = ", ".join(f"{k} x{v}" for k, v in d.get("operations_run1", {}).items())
+            changes.append(f"{text} Measured {rate:.0f} calls/min ({ops} in run 1).")
+    if any(r > CALLS_PER_RESOURCE_MINUTE for r in rates.values()) or (
+        (node_rate or 0) > CALLS_PER_RESOURCE_MINUTE
+    ):
+        proposed = calls_per_minute_waiting(
+            calls_per_look=1,
+            ready_after=60.0,
+            initial=5.0,
+            factor=1.0,
+            cap=5.0,
+            look_at_start=False,
+        )
+        changes.append(
+            "kops_nlb/core/spec.py `PollPolicy` and kops_nlb/core/waiting.py: the default backoff (1 s, x1.5, "
+            "cap 5 s) looks 5 times in its first 8 s, at things that take tens of seconds to "
+            "minutes. For the cloud waits (nodes, NLB, targets, SSM) look every 5 s from the "
+            "start (initial=5, factor=1, cap=5) and skip the look at the very start of a wait "
+            "for something just created (a new `wait_until` option). With one call per look "
+            f"that is {proposed or 0:.0f} calls/min for any wait, and readiness noticed at "
+            "most 5 s (plus one call) late: both targets at once. Looking every 5 s with a "
+            "look at the start makes 13 to 15 calls/min on 20 to 60 s waits."
+        )
+    chain = f["orchestration"].get("provision_chain_run1", [])
+    bastion_first = (
+        "ensure_bastion_instance" in chain
+        and "wait_for_cluster_valid" in chain
+        and chain.index("ensure_bastion_instance") < chain.index("wait_for_cluster_valid")
+    )
+    if bastion_first:
+        launch = sum(
+            median(tasks.get(name)) or 0.0
+            for name in (
+                "cluster_network",
+                "ensure_bastion_security_group",
+                "ensure_bastion_instance",
+            )
+        )
+        changes.append(
+            "flows/provision.py: `instance.result()` on the main thread makes validation "
+            f"wait for the bastion's network, security group and launch (~{launch:.1f} s "
+            "on the critical path). Pass the instance future to "
+            "`wait_for_bastion_online.submit` (or take the id inside the task) so that "
+            "`wait_for_cluster_valid` starts right after `ensure_cluster`."
+        )
+    post = median(prov["phases_s"].get("validation_to_nlb_wait"))
+    export = median(tasks.get("export_kubeconfig"))
+    hostname = median(tasks.get("wait_for_service_hostname"))
+    if post is not None and post > 2.0:
+        changes.append(
+            f"flows/provision.py: {post:.1f} s pass between validation and the NLB wait "
+            f"(`export_kubeconfig` {seconds_text(export)}; namespace, nginx and Service; then "
+            f"{seconds_text(hostname)} until the cloud controller gives the Service its hostname). "
+            "`kops export kubecfg` needs only the state store: run it concurrently with "
+            "validation. Creating the namespace, Deployment and Service as soon as the API "
+            "answers (not after every node is Ready) would let the NLB provision while the "
+            "nodes boot; the critical path would drop from node_ready + nlb_active to about "
+            "max(node_ready + target_healthy, nlb_active) (the twin's API answers at once; on "
+            "AWS the gain is what is left of nlb_active once the control plane is up)."
+        )
+    re_tasks = f["reprovision"]["task_s"]
+    re_wall = median(f["reprovision"]["wall_s"])
+    kops_steps = ("ensure_cluster", "wait_for_cluster_valid", "export_kubeconfig")
+    kops_time = sum(median(re_tasks.get(name)) or 0.0 for name in kops_steps)
+    if re_wall and kops_time > re_wall / 2:
+        changes.append(
+            f"Re-provision: {kops_time:.1f} s of its {re_wall:.1f} s are three `kops` processes "
+            "(`get cluster` in `ensure_cluster`, `validate cluster`, `export kubecfg`). Let "
+            "`ensure_cluster` start from `kops validate cluster` (a not-found answer means "
+            "create; a pass means nothing to wait for) and skip `export_kubeconfig` while the "
+            "kubeconfig's admin certificate is valid for the run; each saves a process start "
+            "and its state-store reads."
+        )
+    return changes
