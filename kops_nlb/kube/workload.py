@@ -181,3 +181,8 @@ def read_pod_log(
         pod, namespace, since_seconds=since_seconds, container=container
     )
     return str(text or "")
+
+
+def delete_pod(api: client.ApiClient, namespace: str, name: str) -> bool:
+    """Delete one pod (its controller makes a new one); False when it was not there."""
+    return _deleted(lambda: core_v1(api).delete_namespaced_pod(name, namespace))

@@ -473,13 +473,6 @@ class ServiceController:
                     )
                 if ready_here if local else any(e.ready for e in endpoints):
                     node_traffic[node] += node_ports
-            active = now - balancer.created_at >= self._nlb_active_delay
-            hosts[balancer.dns_name] = [ip for ip, _zone in balancer.interfaces]
-            if not active:
-                continue
-            listeners = tuple(
-                (ip, port, zone) for ip, zone in balancer.interfaces for port in balancer.listeners
-            )
             targets = tuple(
                 TargetNode(
                     node=n.name,
@@ -494,6 +487,17 @@ class ServiceController:
                 )
                 for n in nodes
                 if n.name in running
+            )
+            # The NLB's DNS name answers only with the zones that have a healthy target (all of
+            # them when none has: AWS fails open), as Route 53's health checks of its nodes do.
+            healthy_zones = {t.zone for t in targets if t.healthy}
+            hosts[balancer.dns_name] = [
+                ip for ip, zone in balancer.interfaces if zone in healthy_zones
+            ] or [ip for ip, _zone in balancer.interfaces]
+            if now - balancer.created_at < self._nlb_active_delay:
+                continue
+            listeners = tuple(
+                (ip, port, zone) for ip, zone in balancer.interfaces for port in balancer.listeners
             )
             plans.append(
                 LoadBalancerPlan(
