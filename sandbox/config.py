@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the AWS twin loads moto: the kops twin reads this file and 
     from sandbox.aws.faults import AwsFaults
 
 CONFIG_ENV = "SANDBOX_CONFIG"
+DEFAULT_SECONDS_TO_HEALTHY = 20.0  # the cloud controller's check: interval 10 s, 2 passes
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,18 @@ class Delays:
 
     node_ready: float = 8.0  # instance launched -> Node Ready (kops validate passes)
     nlb_active: float = 4.0  # NLB created -> State active
-    target_healthy: float = 3.0  # target registered -> healthy (per health rules)
+    target_healthy: float = 3.0  # target registered -> healthy with the default health check
     ssm_online: float = 3.0  # instance running with an SSM profile -> PingStatus Online
     ssm_command: float = 0.0  # extra time before a Run Command starts
+
+    def health_check_second(self) -> float:
+        """Return how long one second of the NLB health checks' clock lasts in the twin.
+
+        ``target_healthy`` is the time a new target takes with the target group's default
+        check (two passes, 10 s apart: 20 health-check seconds); the group's actual interval
+        and thresholds then decide every transition, registered or lost.
+        """
+        return self.target_healthy / DEFAULT_SECONDS_TO_HEALTHY
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,12 @@ from sandbox.aws import (
     set_instance_online_predicate,
     set_target_health_provider,
 )
+from sandbox.aws.target_groups import instance_running, registered_targets
 from sandbox.cloud import ServiceController
 from sandbox.config import SandboxConfig
+from sandbox.dataplane.health_check import TargetHealthChecker
 from sandbox.dataplane.nlb import NlbDataPlane
+from sandbox.dataplane.node_ports import NodePortServers
 from sandbox.dataplane.pods import PodServers
 from sandbox.dataplane.ssm_agent import RunRequest, ShellAgent
 from sandbox.k8s import KubeApiServer
@@ -109,6 +112,11 @@ class World:
             seed=config.faults.seed,
         )
         self.nlb = NlbDataPlane()
+        self.node_ports = NodePortServers()
+        self.health_checks = TargetHealthChecker(
+            functools.partial(registered_targets, config.region),
+            second=config.delays.health_check_second(),
+        )
         self.agent = ShellAgent()
         self.controller: ServiceController | None = None
         self.endpoints: Endpoints | None = None
@@ -127,14 +135,17 @@ class World:
             aws_url=aws_url,
             region=self.config.region,
             nlb_active_delay=self.config.delays.nlb_active,
-            target_healthy_delay=self.config.delays.target_healthy,
+            target_health=self.health_checks.health,
+            instance_running=functools.partial(instance_running, region=self.config.region),
             apply_plans=self.nlb.apply,
+            apply_node_ports=self.node_ports.apply,
             publish_hosts=self.agent.set_hosts,
             on_load_balancer_created=self.aws.activate_load_balancer_after,
         )
         self.kube.add_reconciler(_mark_ready_nodes)
         self.kube.add_reconciler(self.controller.reconcile)
-        set_target_health_provider(self.controller.target_health)
+        set_target_health_provider(self.health_checks.health)
+        self.health_checks.start()
         set_command_executor(self._run_command)
         set_instance_online_predicate(self._ssm_online)
         self.endpoints = Endpoints(
@@ -150,7 +161,9 @@ class World:
         set_instance_online_predicate(None)
         set_target_health_provider(None)
         self.kube.stop()
+        self.health_checks.stop()
         self.nlb.stop()
+        self.node_ports.stop()
         self.pods.stop_all()
         self.agent.close()
         self.aws.stop()

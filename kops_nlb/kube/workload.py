@@ -203,3 +203,8 @@ def stream_pod_log(
         yield from response.stream(LOG_CHUNK_BYTES)
     finally:
         response.release_conn()
+
+
+def delete_pod(api: client.ApiClient, namespace: str, name: str) -> bool:
+    """Delete one pod (its controller makes a new one); False when it was not there."""
+    return _deleted(lambda: core_v1(api).delete_namespaced_pod(name, namespace))

@@ -11,7 +11,6 @@ which node may forward to which pod.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from botocore.config import Config
 
 from sandbox.cloud import naming
 from sandbox.dataplane.nlb import Endpoint, LoadBalancerPlan, TargetNode
+from sandbox.dataplane.node_ports import NodePorts, ServiceHealth
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ class _Balancer:
     interfaces: tuple[tuple[str, str], ...]  # (private ip, zone)
     target_groups: dict[int, str] = field(default_factory=dict)  # service port -> TG arn
     listeners: dict[int, str] = field(default_factory=dict)  # service port -> listener arn
-    registered_at: dict[str, float] = field(default_factory=dict)  # instance id -> time
     fingerprint: tuple[Any, ...] = ()
 
 
@@ -87,8 +86,10 @@ class ServiceController:
         aws_url: str,
         region: str,
         nlb_active_delay: float,
-        target_healthy_delay: float,
+        target_health: Callable[[str, str], tuple[str, str | None, str | None]],
+        instance_running: Callable[[str], bool],
         apply_plans: Callable[[list[LoadBalancerPlan]], None],
+        apply_node_ports: Callable[[list[NodePorts]], None],
         publish_hosts: Callable[[dict[str, list[str]]], None],
         on_load_balancer_created: Callable[[str, float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -96,15 +97,15 @@ class ServiceController:
         self._aws_url = aws_url
         self._region = region
         self._nlb_active_delay = nlb_active_delay
-        self._target_healthy_delay = target_healthy_delay
+        self._target_health = target_health
+        self._instance_running = instance_running
         self._apply_plans = apply_plans
+        self._apply_node_ports = apply_node_ports
         self._publish_hosts = publish_hosts
         self._on_created = on_load_balancer_created
         self._clock = clock
         self._balancers: dict[str, _Balancer] = {}
         self._tg_owner: dict[str, str] = {}  # TG arn -> service key
-        self._health: dict[tuple[str, str], tuple[str, str | None, str | None]] = {}
-        self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self.aws_calls = 0
 
@@ -369,8 +370,6 @@ class ServiceController:
                 TargetGroupArn=tg_arn,
                 Targets=[{"Id": i, "Port": node_port} for i in add],
             )
-            for instance_id in add:
-                balancer.registered_at.setdefault(instance_id, self._clock())
         if remove:
             self._call(
                 "elbv2",
@@ -436,25 +435,22 @@ class ServiceController:
         for tg_arn in balancer.target_groups.values():
             self._tg_owner.pop(tg_arn, None)
 
-    # -- health and the data path --------------------------------------------------------------
-    def target_health(
-        self, target_group_arn: str, instance_id: str, port: int
-    ) -> tuple[str, str | None, str | None]:
-        """Health of one target, as the NLB's health checks would see it now."""
-        with self._lock:
-            known = self._health.get((target_group_arn, instance_id))
-        if known is not None:
-            return known
-        return ("unavailable", "Target.NotRegistered", "Target is not registered")
-
+    # -- the data path -----------------------------------------------------------------------
     def _refresh(
         self, services: list[dict[str, Any]], nodes: list[_Node], pods: list[dict[str, Any]]
     ) -> None:
+        """Feed the NLB's forwarding and kube-proxy's node ports from the Services and nodes.
+
+        Which targets are healthy is the NLB health checks' verdict (``target_health``), which
+        they reach through the node ports applied here.
+        """
         by_key = {_service_key(s): s for s in services}
         now = self._clock()
+        running = {n.name: self._instance_running(n.instance_id) for n in nodes if n.worker}
         plans: list[LoadBalancerPlan] = []
         hosts: dict[str, list[str]] = {}
-        health: dict[tuple[str, str], tuple[str, str | None, str | None]] = {}
+        node_health: dict[str, list[ServiceHealth]] = {name: [] for name in running}
+        node_traffic: dict[str, list[int]] = {name: [] for name in running}
         for key, balancer in self._balancers.items():
             svc = by_key.get(key)
             if svc is None:
@@ -462,44 +458,46 @@ class ServiceController:
             spec = svc["spec"]
             local = spec.get("externalTrafficPolicy") == "Local"
             endpoints = self._endpoints(svc, pods)
-            node_healthy: dict[str, bool] = {}
-            for node in nodes:
-                if not node.worker:
-                    continue
-                registered = balancer.registered_at.get(node.instance_id)
-                has_local = any(e.node == node.name and e.ready for e in endpoints)
-                passes = node.ready and (has_local if local else any(e.ready for e in endpoints))
-                settled = registered is not None and now - registered >= self._target_healthy_delay
-                if registered is None:
-                    state: tuple[str, str | None, str | None] = (
-                        "unavailable",
-                        "Target.NotRegistered",
-                        "Target is not registered",
+            node_ports = [p["nodePort"] for p in spec.get("ports") or [] if p.get("nodePort")]
+            namespace, name = key.split("/", 1)
+            for node in running:
+                ready_here = sum(1 for e in endpoints if e.node == node and e.ready)
+                if local and spec.get("healthCheckNodePort"):
+                    node_health[node].append(
+                        ServiceHealth(
+                            port=int(spec["healthCheckNodePort"]),
+                            namespace=namespace,
+                            name=name,
+                            local_endpoints=ready_here,
+                        )
                     )
-                elif not settled:
-                    state = (
-                        "initial",
-                        "Elb.RegistrationInProgress",
-                        "Target registration is in progress",
-                    )
-                elif passes:
-                    state = ("healthy", None, None)
-                else:
-                    state = ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")
-                node_healthy[node.name] = state[0] == "healthy"
-                for tg_arn in balancer.target_groups.values():
-                    health[(tg_arn, node.instance_id)] = state
-            active = now - balancer.created_at >= self._nlb_active_delay
-            hosts[balancer.dns_name] = [ip for ip, _zone in balancer.interfaces]
-            if not active:
+                if ready_here if local else any(e.ready for e in endpoints):
+                    node_traffic[node] += node_ports
+            targets = tuple(
+                TargetNode(
+                    node=n.name,
+                    node_ip=n.ip,
+                    zone=n.zone,
+                    healthy=bool(balancer.target_groups)
+                    and all(
+                        self._target_health(tg_arn, n.instance_id)[0] == "healthy"
+                        for tg_arn in balancer.target_groups.values()
+                    ),
+                    reachable=running[n.name],
+                )
+                for n in nodes
+                if n.name in running
+            )
+            # The NLB's DNS name answers only with the zones that have a healthy target (all of
+            # them when none has: AWS fails open), as Route 53's health checks of its nodes do.
+            healthy_zones = {t.zone for t in targets if t.healthy}
+            hosts[balancer.dns_name] = [
+                ip for ip, zone in balancer.interfaces if zone in healthy_zones
+            ] or [ip for ip, _zone in balancer.interfaces]
+            if now - balancer.created_at < self._nlb_active_delay:
                 continue
             listeners = tuple(
                 (ip, port, zone) for ip, zone in balancer.interfaces for port in balancer.listeners
-            )
-            targets = tuple(
-                TargetNode(node=n.name, node_ip=n.ip, zone=n.zone, healthy=node_healthy[n.name])
-                for n in nodes
-                if n.name in node_healthy
             )
             plans.append(
                 LoadBalancerPlan(
@@ -510,8 +508,18 @@ class ServiceController:
                     traffic_policy="Local" if local else "Cluster",
                 )
             )
-        with self._lock:
-            self._health = health
+        self._apply_node_ports(
+            [
+                NodePorts(
+                    node=n.name,
+                    ip=n.ip,
+                    health_checks=tuple(node_health[n.name]),
+                    traffic_ports=tuple(sorted(set(node_traffic[n.name]))),
+                )
+                for n in nodes
+                if running.get(n.name) and n.ip
+            ]
+        )
         self._apply_plans(plans)
         self._publish_hosts(hosts)
 

@@ -40,12 +40,17 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class TargetNode:
-    """One registered instance target: the node, its private IP and zone, its health."""
+    """One registered instance target: the node, its private IP and zone, its health.
+
+    ``healthy`` is the NLB health checks' verdict; ``reachable`` is whether the instance runs
+    at all (a connection the NLB still sends to a stopped node goes nowhere).
+    """
 
     node: str
     node_ip: str
     zone: str
     healthy: bool
+    reachable: bool = True
 
 
 @dataclass(frozen=True)

@@ -273,6 +273,10 @@ class NlbDataPlane:
         flow.target = target.node
         with self._stats_lock:
             self._target_hits[(lb, target.node)] += 1
+        if not target.reachable:
+            self._drop(flow, "target-down")
+            await self._refuse(reader, writer)
+            return
         endpoint = self._pick(
             ("endpoint", lb, target.node, plan.traffic_policy), node_endpoints(plan, target.node)
         )

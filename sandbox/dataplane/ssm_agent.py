@@ -154,10 +154,28 @@ class ShellAgent:
         return self._hosts_path
 
     def set_hosts(self, mapping: dict[str, list[str]]) -> None:
-        """Publish ``name -> addresses`` to every later script (atomic; no-op if unchanged)."""
+        """Publish ``name -> addresses`` to every script, running ones too (no-op if unchanged).
+
+        The first version is written whole and renamed into place; later ones overwrite the
+        same file in one write, padded to at least the old length, because a running script's
+        /etc/hosts is a bind mount of that very file (a new file would stay unseen to it, as a
+        changed DNS answer would not be to a long-running client on AWS).
+        """
         text = render_hosts(mapping)
         with self._hosts_lock:
             if text == self._hosts_text:
+                return
+            if self._hosts_text is not None and self._hosts_path.exists():
+                data = text.encode()
+                old_size = self._hosts_path.stat().st_size
+                if len(data) < old_size:
+                    data += b"#" + b" " * (old_size - len(data) - 2) + b"\n"
+                fd = os.open(self._hosts_path, os.O_WRONLY)
+                try:
+                    os.pwrite(fd, data, 0)
+                finally:
+                    os.close(fd)
+                self._hosts_text = text
                 return
             fd, tmp = tempfile.mkstemp(dir=self._root, prefix=".hosts-")
             try:

@@ -51,6 +51,8 @@ EXPECTED = {
     "teardown/dev-k8s",
     "plan/dev",
     "plan/local",
+    "resilience/dev",
+    "resilience/local",
 }
 POOLS = {"dev": "kops-nlb", "local": "kops-nlb", "dev-k8s": "kops-nlb-k8s"}
 

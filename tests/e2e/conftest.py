@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -22,6 +23,9 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     config = SandboxConfig.instant(
         vpc_cidr=f"127.{octet}.0.0/16", pod_cidr=f"127.{octet + 1}.0.0/16"
     )
+    # Health checks on a fast but real clock (a 10 s interval lasts 0.2 s), so the target
+    # group's settings decide how long a lost node keeps receiving traffic.
+    config = replace(config, delays=replace(config.delays, target_healthy=0.4))
     world = World(config, home)
     endpoints = world.start()
     patch = pytest.MonkeyPatch()

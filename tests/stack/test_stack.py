@@ -41,6 +41,8 @@ EXPECTED = {
     "teardown/dev-k8s",
     "plan/dev",
     "plan/local",
+    "resilience/dev",
+    "resilience/local",
 }
 
 

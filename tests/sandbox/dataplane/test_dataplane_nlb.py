@@ -134,6 +134,18 @@ def test_fail_open_when_no_target_is_healthy(scene: Scene) -> None:
     assert scene.seen_by("web-a") == [CLIENT_IP]
 
 
+def test_a_stopped_node_still_picked_by_the_nlb_loses_the_connection(scene: Scene) -> None:
+    # Until its health checks fail, the NLB keeps sending to a node whose instance stopped.
+    stopped = replace(scene.node_a, reachable=False)
+    scene.nlb.apply([scene.plan("Local", targets=(stopped, scene.node_b))])
+    result = curl(f"http://{scene.if_a}/")
+    assert result.returncode in (7, 52, 55, 56), result
+    assert scene.seen_by("web-a") == []  # the pod on the stopped node never saw it
+    assert scene.nlb.counters().dropped == {(LB, "target-down"): 1}
+    scene.nlb.apply([scene.plan("Local", targets=(scene.node_a, scene.node_b))])
+    assert _ok(curl(f"http://{scene.if_a}/"))
+
+
 def test_cross_zone_reaches_healthy_targets_elsewhere(scene: Scene) -> None:
     targets = (replace(scene.node_a, healthy=False), scene.node_b)
     scene.nlb.apply([scene.plan("Local", targets=targets, cross_zone=True)])

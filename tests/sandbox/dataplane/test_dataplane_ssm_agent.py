@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,34 @@ def test_published_names_resolve_only_inside_scripts(agent: ShellAgent) -> None:
         socket.getaddrinfo(NLB_NAME, 80)  # the machine itself never learns the name
     written = _run(agent, "echo '127.0.0.1 evil' >> /etc/hosts")
     assert written.status == "Failed"  # read-only inside the script
+
+
+def test_a_running_script_sees_the_names_change(agent: ShellAgent, tmp_path: Path) -> None:
+    # A long script (a request stream) keeps resolving: a zone dropped from the NLB's answer
+    # must disappear for it too, not only for scripts started later.
+    agent.set_hosts({NLB_NAME: ["127.20.201.101", "127.20.201.102"]})
+    flag = tmp_path / "changed"
+    lookup = f"getent ahostsv4 {NLB_NAME} | awk '{{print $1}}' | sort -u | tr '\\n' ' '"
+    worker = threading.Thread(
+        target=lambda: (
+            time.sleep(0.5),
+            agent.set_hosts({NLB_NAME: ["127.20.201.102"]}),
+            flag.touch(),
+        )
+    )
+    worker.start()
+    outcome = _run(
+        agent,
+        f"echo before: $({lookup})",
+        f"while [ ! -e {flag} ]; do sleep 0.05; done",
+        f"echo after: $({lookup})",
+    )
+    worker.join()
+    assert outcome.status == "Success", outcome
+    assert outcome.stdout.splitlines() == [
+        "before: 127.20.201.101 127.20.201.102",
+        "after: 127.20.201.102",
+    ]
 
 
 def test_without_isolation_the_script_is_told(tmp_path: Path) -> None:

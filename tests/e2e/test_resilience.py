@@ -1,0 +1,135 @@
+"""resilience on the twin: a pod and a node lost under a steady stream, measured and restored.
+
+The twin's health checks run on a clock where 10 s last 0.2 s; the reroute time comes from the
+target group's interval and thresholds, so changing them changes what the flow measures.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from kubernetes import client, config
+
+from flows.provision import provision
+from flows.resilience import ResilienceResult, resilience
+from flows.teardown import teardown
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.kops import worker
+from sandbox.world import World
+from tests.e2e.prefect_runs import artifact
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
+
+STREAM = {"rate_per_s": 10, "duration_s": 12, "pod_loss_after_s": 3.0, "node_loss_after_s": 7.0}
+
+
+@pytest.fixture(scope="module")
+def environment(twin: World, spec: EnvironmentSpec) -> Iterator[EnvironmentSpec]:
+    """A provisioned environment of its own, torn down after the module."""
+    own = spec.model_copy(update={"cluster_name": "resil.k8s.local"})
+    provision(spec=own)
+    yield own
+    teardown(
+        spec=own,
+        confirm_cluster_name=own.cluster_name,
+        require_approval=False,
+        delete_state_bucket=True,
+    )
+
+
+def aws(service: str, world: World) -> Any:
+    return boto3.client(service, endpoint_url=world.aws.url, region_name=world.config.region)
+
+
+def instance_states(world: World) -> dict[str, str]:
+    reservations = aws("ec2", world).describe_instances()["Reservations"]
+    return {i["InstanceId"]: i["State"]["Name"] for r in reservations for i in r["Instances"]}
+
+
+def service_target_group(world: World) -> str:
+    groups = aws("elbv2", world).describe_target_groups()["TargetGroups"]
+    (group,) = [g for g in groups if g["Port"] != 443]  # not the API server's
+    return str(group["TargetGroupArn"])
+
+
+def scale_nginx(spec: EnvironmentSpec, replicas: int) -> None:
+    api = config.new_client_from_config(config_file=str(worker.kubeconfig_file(spec.cluster_name)))
+    client.AppsV1Api(api).patch_namespaced_deployment_scale(
+        spec.deployment_name, spec.namespace, {"spec": {"replicas": replicas}}
+    )
+
+
+def node_loss(result: ResilienceResult) -> Any:
+    (event,) = [e for e in result.events if e.kind == "node"]
+    return event
+
+
+def test_pod_and_node_loss_are_measured_and_the_client_address_kept(
+    twin: World, environment: EnvironmentSpec
+) -> None:
+    result = resilience(spec=environment, node_loss=True, max_recovery_s=10.0, **STREAM)
+
+    assert result.passed and result.client_address_preserved
+    assert [e.kind for e in result.events] == ["pod", "node"]
+    for event in result.events:
+        assert event.requests > 0
+        assert event.recovery_s is not None and event.recovery_s <= 10.0
+    # The node carrying the stream was lost: it kept receiving requests until its checks failed.
+    assert node_loss(result).failed > 0
+    assert any(note.startswith("started instance") for note in result.restored)
+    assert set(instance_states(twin).values()) == {"running"}
+
+    report = artifact("resilience-resil-k8s-local")
+    assert "Client address preserved" in report
+    assert "| node lost:" in report and "| pod lost:" in report
+    png = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", report)
+    assert png is not None and base64.b64decode(png[1]).startswith(b"\x89PNG")
+
+
+def test_the_target_groups_thresholds_set_the_reroute_time(
+    twin: World, environment: EnvironmentSpec
+) -> None:
+    elbv2 = aws("elbv2", twin)
+    group = service_target_group(twin)
+    quick = resilience(spec=environment, node_loss=True, max_recovery_s=10.0, **STREAM)
+    # Ten failed checks 10 s apart instead of two: the lost node keeps getting traffic longer.
+    elbv2.modify_target_group(TargetGroupArn=group, UnhealthyThresholdCount=10)
+    try:
+        slow = resilience(spec=environment, node_loss=True, max_recovery_s=10.0, **STREAM)
+    finally:
+        elbv2.modify_target_group(TargetGroupArn=group, UnhealthyThresholdCount=2)
+
+    quick_s, slow_s = node_loss(quick).recovery_s, node_loss(slow).recovery_s
+    assert quick_s is not None and slow_s is not None
+    # 2 vs 10 checks of 0.2 s: 1.6 s more detection (the reroute also waits for the twin's
+    # reconcile and DNS refresh, so compare with a wide margin).
+    assert slow_s > quick_s + 0.8, (quick_s, slow_s)
+    assert node_loss(slow).failed > node_loss(quick).failed
+
+
+def test_with_one_replica_losing_its_node_is_an_outage_reported_as_such(
+    twin: World, environment: EnvironmentSpec
+) -> None:
+    scale_nginx(environment, 1)
+    try:
+        state = resilience(
+            spec=environment.model_copy(update={"nginx_replicas": 1}),
+            node_loss=True,
+            max_recovery_s=10.0,
+            return_state=True,
+            **STREAM,
+        )
+    finally:
+        scale_nginx(environment, environment.nginx_replicas)
+
+    assert state.is_failed()
+    assert "node loss" in str(state.message) and "still failed" in str(state.message)
+    report = artifact("resilience-resil-k8s-local")
+    assert "did NOT hold up" in report and "not recovered" in report
+    assert "started instance" in report  # restored even though the run failed
+    assert set(instance_states(twin).values()) == {"running"}
