@@ -34,6 +34,8 @@ RESERVED_TAG_PREFIXES = ("kubernetes.io/cluster/", "k8s.io/role/", "kops.k8s.io/
 # IAM role names are capped at 64 characters and kops names the control-plane role
 # "masters.<cluster>", so the cluster name can use at most 64 - len("masters.") of them.
 MAX_CLUSTER_NAME = 64 - len("masters.")
+# The negative control's Service is named after the main one.
+CANARY_SUFFIX = "-canary"
 
 
 class PollPolicy(BaseModel):
@@ -98,6 +100,14 @@ class EnvironmentSpec(BaseModel):
     container_port: Annotated[int, Field(ge=1, le=65535)] = 80
     internal: bool = True
     external_traffic_policy: Literal["Local", "Cluster"] = "Local"
+    negative_control: bool = Field(
+        default=False,
+        description=(
+            "Also keep a canary Service over the same nginx pods under externalTrafficPolicy "
+            "Cluster, behind its own internal NLB, and fail verify unless its probes show node "
+            "addresses: proof that the check can tell the policies apart (costs a second NLB)."
+        ),
+    )
     bastion_instance_type: str = "t3.micro"
     extra_tags: dict[str, str] = Field(default_factory=dict)
     admin_credential_ttl: str = Field(
@@ -224,6 +234,31 @@ class EnvironmentSpec(BaseModel):
         if foreign:
             raise ValueError(f"zones {foreign} are not zones of region {self.region}")
         return self
+
+    @model_validator(mode="after")
+    def _canary_name_fits(self) -> EnvironmentSpec:
+        if self.negative_control and len(self.canary_service_name) > 63:
+            raise ValueError(
+                f"negative_control names its Service {self.canary_service_name!r}, longer than "
+                f"63 characters: shorten service_name to at most {63 - len(CANARY_SUFFIX)}"
+            )
+        return self
+
+    @property
+    def canary_service_name(self) -> str:
+        """The negative control's Service: the main Service's name with ``-canary``."""
+        return f"{self.service_name}{CANARY_SUFFIX}"
+
+    def negative_control_spec(self) -> EnvironmentSpec:
+        """Return the canary's environment: the same nginx pods behind a second Service, under
+        ``Cluster``, where the NLB must deliver node addresses instead of the client's."""
+        return self.model_copy(
+            update={
+                "service_name": self.canary_service_name,
+                "external_traffic_policy": "Cluster",
+                "negative_control": False,
+            }
+        )
 
     @property
     def control_plane_role(self) -> str:
