@@ -100,6 +100,22 @@ class EnvironmentSpec(BaseModel):
     container_port: Annotated[int, Field(ge=1, le=65535)] = 80
     internal: bool = True
     external_traffic_policy: Literal["Local", "Cluster"] = "Local"
+    preserve_client_ip: bool | None = Field(
+        default=None,
+        description=(
+            "The NLB target group's preserve_client_ip.enabled, asked of the cloud controller "
+            "with its target-group-attributes annotation; empty keeps AWS's default (on for the "
+            "instance targets the cloud controller uses)."
+        ),
+    )
+    proxy_protocol_v2: bool = Field(
+        default=False,
+        description=(
+            "Send the client address in a PROXY v2 header (target group attribute "
+            "proxy_protocol_v2.enabled); nginx then listens with proxy_protocol and logs "
+            "$proxy_protocol_addr. Needs externalTrafficPolicy Cluster."
+        ),
+    )
     negative_control: bool = Field(
         default=False,
         description=(
@@ -241,6 +257,23 @@ class EnvironmentSpec(BaseModel):
             raise ValueError(
                 f"negative_control names its Service {self.canary_service_name!r}, longer than "
                 f"63 characters: shorten service_name to at most {63 - len(CANARY_SUFFIX)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _load_balancer_mode_works_on_aws(self) -> EnvironmentSpec:
+        # Combinations AWS documents as broken, refused before anything is created.
+        if self.proxy_protocol_v2 and self.external_traffic_policy == "Local":
+            raise ValueError(
+                "proxy_protocol_v2 with instance targets and externalTrafficPolicy Local does "
+                "not work on AWS: the NLB's health check then goes to kube-proxy's health-check "
+                "node port (/healthz), which does not speak PROXY, so every target fails it; "
+                "use externalTrafficPolicy Cluster (the PROXY header carries the client address)"
+            )
+        if self.negative_control and self.proxy_protocol_v2:
+            raise ValueError(
+                "negative_control cannot work with proxy_protocol_v2: the PROXY header carries "
+                "the client address under Cluster too, so a Cluster canary would show it as well"
             )
         return self
 

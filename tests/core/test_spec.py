@@ -115,3 +115,34 @@ def test_a_canary_name_that_cannot_fit_is_rejected() -> None:
     with pytest.raises(ValidationError, match="shorten service_name to at most 56"):
         EnvironmentSpec(negative_control=True, service_name="s" * 60)
     assert EnvironmentSpec(service_name="s" * 60).service_name  # fine without the canary
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"proxy_protocol_v2": True},
+            "health-check node port (/healthz), which does not speak PROXY",
+        ),
+        (
+            {
+                "proxy_protocol_v2": True,
+                "external_traffic_policy": "Cluster",
+                "negative_control": True,
+            },
+            "the PROXY header carries the client address under Cluster too",
+        ),
+    ],
+)
+def test_load_balancer_modes_aws_documents_as_broken_are_refused(
+    fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        EnvironmentSpec(**fields)
+
+
+def test_working_load_balancer_modes_are_accepted() -> None:
+    assert EnvironmentSpec(preserve_client_ip=False).preserve_client_ip is False
+    assert EnvironmentSpec(
+        proxy_protocol_v2=True, external_traffic_policy="Cluster"
+    ).proxy_protocol_v2
