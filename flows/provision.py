@@ -49,6 +49,7 @@ from tasks.permissions import ensure_nlb_permissions
 from tasks.preflight import caller_account, check_region_and_zones
 from tasks.state_store import ensure_state_store
 from tasks.workload import (
+    ensure_canary_service,
     ensure_namespace,
     ensure_nginx,
     ensure_service,
@@ -191,6 +192,12 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
     namespace = ledger.add(ensure_namespace(spec, kubeconfig))
     nginx = ledger.add(ensure_nginx.submit(spec, kubeconfig))
     service = ledger.add(ensure_service.submit(spec, kubeconfig, wait_for=[permissions]))
+    # The negative control: the same pods behind a second NLB, under Cluster.
+    canary = (
+        ledger.add(ensure_canary_service.submit(spec, kubeconfig, wait_for=[permissions]))
+        if spec.negative_control
+        else None
+    )
     nginx.result()
     service.result()
     pods = wait_for_nginx_ready.submit(spec, kubeconfig)
@@ -199,6 +206,12 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
     nodes_running_nginx = nginx_nodes(pods.result())
     instance_ids = instance_ids_of(nodes_running_nginx, list_nodes(kubeconfig))
     wait_for_targets_healthy(spec, nlb.arn, instance_ids)
+    if canary is not None:
+        canary.result()
+        canary_spec = spec.negative_control_spec()
+        canary_info = wait_for_service_hostname(canary_spec, kubeconfig)
+        canary_nlb = wait_for_nlb_active(canary_spec, canary_info.uid, canary_info.hostname or "")
+        wait_for_targets_healthy(canary_spec, canary_nlb.arn, instance_ids)
 
     steps = [
         state,
@@ -210,6 +223,7 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
         namespace,
         nginx.result(),
         service.result(),
+        *([canary.result()] if canary is not None else []),
     ]
     online = bastion.result()
     result = ProvisionResult(

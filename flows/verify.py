@@ -21,7 +21,12 @@ from kops_nlb.core.reports.steps import artifact_key
 from kops_nlb.core.reports.verify import checks_table, evidence_markdown, failure_message
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.verify.checks import evidence_summary, run_checks
-from kops_nlb.core.verify.facts import probe_targets, verification_facts
+from kops_nlb.core.verify.facts import (
+    ServiceDiscovery,
+    canary_probe_targets,
+    probe_targets,
+    verification_facts,
+)
 from kops_nlb.core.verify.probe_script import (
     build_probe_script,
     max_script_duration_s,
@@ -29,7 +34,7 @@ from kops_nlb.core.verify.probe_script import (
 )
 from tasks.bastion import find_bastion
 from tasks.cluster import export_kubeconfig
-from tasks.nlb import find_service_nlb, nlb_interfaces, nlb_target_health
+from tasks.nlb import find_service_nlb, nlb_interfaces, nlb_target_groups, nlb_target_health
 from tasks.preflight import caller_account
 from tasks.probe import collect_access_logs, run_probe
 from tasks.workload import describe_service, list_nginx_pods, list_nodes
@@ -57,6 +62,7 @@ class VerifyResult(BaseModel):
     bastion_private_ip: str
     nlb_dns_name: str
     client_addresses: dict[str, int]
+    canary_addresses: dict[str, int] = Field(default_factory=dict)
     checks: list[CheckOutcome]
     timings: dict[str, float] = Field(default_factory=dict)
 
@@ -74,24 +80,19 @@ def verify(
     # Discover.
     state_store = f"s3://{spec.bucket_for(caller_account(spec.region))}"
     kubeconfig = export_kubeconfig(spec, state_store)  # fresh, short-lived admin credentials
-    service_f = describe_service.submit(spec, kubeconfig)
     nodes_f = list_nodes.submit(kubeconfig)
     pods_f = list_nginx_pods.submit(spec, kubeconfig)
     bastion_f = find_bastion.submit(spec)
-    service = service_f.result()
-    nlb = find_service_nlb(spec, service.uid, service.hostname)
-    if nlb is None:
-        raise KopsNlbError(
-            f"no NLB found for Service {spec.namespace}/{spec.service_name}: run `provision`"
-        )
-    health_f = nlb_target_health.submit(spec, nlb.arn)
-    interfaces = nlb_interfaces(spec, nlb.arn)
+    main = _discover(spec, kubeconfig)
+    canary = _discover(spec.negative_control_spec(), kubeconfig) if spec.negative_control else None
     bastion, nodes, pods = bastion_f.result(), nodes_f.result(), pods_f.result()
     timings["discovery"], clock = time.monotonic() - clock, time.monotonic()
 
-    # Probe through the DNS name and through each zone's address.
+    # Probe through the DNS name and through each zone's address (the canary's too).
     token = new_probe_token()
-    targets = probe_targets(nlb, interfaces, spec.service_port)
+    main_targets = probe_targets(main.nlb, main.interfaces, spec.service_port)
+    canary_targets = [] if canary is None else canary_probe_targets(canary, spec.service_port)
+    targets = main_targets + canary_targets
     commands = build_probe_script(
         token=token,
         targets=targets,
@@ -125,13 +126,16 @@ def verify(
         bastion_ip=bastion.private_ip,
         probe_stdout=probe.stdout,
         probe_truncated=probe.truncated,
-        expected_probes=len(targets) * requests_per_target,
+        expected_probes=len(main_targets) * requests_per_target,
         pod_logs=pod_logs,
-        nlb=nlb,
-        interfaces=interfaces,
-        health=health_f.result(),
+        nlb=main.nlb,
+        interfaces=main.interfaces,
+        health=main.health,
         nodes=nodes,
-        service=service,
+        service=main.service,
+        target_groups=main.target_groups,
+        canary=canary,
+        canary_expected_probes=len(canary_targets) * requests_per_target,
     )
     results = run_checks(facts)
     summary = evidence_summary(facts)
@@ -149,7 +153,7 @@ def verify(
             cluster_name=spec.cluster_name,
             summary=summary,
             results=results,
-            nlb_dns=nlb.dns_name,
+            nlb_dns=main.nlb.dns_name,
             timings=timings,
         ),
         description=f"Evidence of client-IP preservation for {spec.cluster_name}",
@@ -162,8 +166,29 @@ def verify(
         passed=passed,
         token=token,
         bastion_private_ip=bastion.private_ip,
-        nlb_dns_name=nlb.dns_name,
+        nlb_dns_name=main.nlb.dns_name,
         client_addresses={a.address: a.count for a in summary.client_addresses},
+        canary_addresses={a.address: a.count for a in summary.canary_addresses},
         checks=[CheckOutcome(name=r.name, passed=r.passed, detail=r.detail) for r in results],
         timings=timings,
+    )
+
+
+def _discover(spec: EnvironmentSpec, kubeconfig: str) -> ServiceDiscovery:
+    """Return the spec's Service and its NLB as they are now; fails when there is no NLB."""
+    service = describe_service(spec, kubeconfig)
+    nlb = find_service_nlb(spec, service.uid, service.hostname)
+    if nlb is None:
+        raise KopsNlbError(
+            f"no NLB found for Service {spec.namespace}/{spec.service_name}: run `provision`"
+        )
+    health = nlb_target_health.submit(spec, nlb.arn)
+    groups = nlb_target_groups.submit(spec, nlb.arn)
+    interfaces = nlb_interfaces(spec, nlb.arn)
+    return ServiceDiscovery(
+        service=service,
+        nlb=nlb,
+        interfaces=interfaces,
+        health=health.result(),
+        target_groups=groups.result(),
     )

@@ -52,11 +52,12 @@ def _delete_service(
     spec: EnvironmentSpec, removal: Removal, _earlier: Sequence[RemovalOutcome], logger: Logger
 ) -> list[RemovalOutcome]:
     api = kube_api(str(worker.kubeconfig_file(spec.cluster_name)))
-    if not kube.delete_service(api, spec.namespace, spec.service_name):
+    namespace, name = removal.target.split("/", 1)
+    if not kube.delete_service(api, namespace, name):
         return _outcome(removal, "gone", "service already gone")
     wait_until(
-        lambda: kube.service_gone(api, spec.namespace, spec.service_name),
-        what=f"service {spec.namespace}/{spec.service_name} and its load balancer deleted",
+        lambda: kube.service_gone(api, namespace, name),
+        what=f"service {removal.target} and its load balancer deleted",
         timeout=spec.timeouts.service_hostname,
         poll=spec.poll,
         logger=logger,

@@ -9,6 +9,7 @@ from kops_nlb.core.naming import nlb_name_for_service_uid
 from kops_nlb.core.nlb import (
     NlbInfo,
     NlbInterface,
+    TargetGroupSettings,
     TargetHealth,
     eni_description,
     nlb_observation,
@@ -86,6 +87,12 @@ def wait_for_nlb_active(
 def nlb_target_health(spec: EnvironmentSpec, nlb_arn: str) -> list[TargetHealth]:
     """Return the health of every target of every target group of the NLB."""
     return elbv2.target_health(spec.region, nlb_arn)
+
+
+@task(**RETRY_OPTIONS)
+def nlb_target_groups(spec: EnvironmentSpec, nlb_arn: str) -> list[TargetGroupSettings]:
+    """Return each target group's target type and client-address attributes, as AWS has them."""
+    return elbv2.target_group_settings(spec.region, nlb_arn)
 
 
 @task(**RETRY_OPTIONS)

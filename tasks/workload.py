@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prefect import get_run_logger, task
 
 from kops_nlb.core.manifests import app_labels
@@ -94,28 +96,36 @@ def list_nodes(kubeconfig: str) -> list[NodeInfo]:
     return kube.list_nodes(kube_api(kubeconfig))
 
 
-@task(**RETRY_OPTIONS)
-def ensure_service(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
-    """Create the NLB Service, or patch it where it differs from the spec."""
+def _ensure_service(spec: EnvironmentSpec, kubeconfig: str, *, step: str) -> StepResult:
     api = kube_api(kubeconfig)
     name, ns = spec.service_name, spec.namespace
     decision = decide_service(spec, kube.read_service(api, ns, name))
     if decision.manifest is not None:
         kube.create_service(api, ns, decision.manifest)
         return StepResult(
-            step="service",
+            step=step,
             changed=True,
             created=frozenset({"service"}),
             summary=f"created service {ns}/{name}",
         )
     patch = decision.patch
     if patch is None:
-        return StepResult(step="service", changed=False, summary=f"service {ns}/{name} as wanted")
+        return StepResult(step=step, changed=False, summary=f"service {ns}/{name} as wanted")
     kube.patch_service(api, ns, name, patch)
     changed = sorted({*patch.get("spec", {}), *patch.get("metadata", {}).get("annotations", {})})
-    return StepResult(
-        step="service", changed=True, summary=f"patched service {ns}/{name}: {changed}"
-    )
+    return StepResult(step=step, changed=True, summary=f"patched service {ns}/{name}: {changed}")
+
+
+@task(**RETRY_OPTIONS)
+def ensure_service(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
+    """Create the NLB Service, or patch it where it differs from the spec."""
+    return _ensure_service(spec, kubeconfig, step="service")
+
+
+@task(**RETRY_OPTIONS)
+def ensure_canary_service(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
+    """Create the negative control's Service (same pods, ``Cluster``, its own NLB), or patch it."""
+    return _ensure_service(spec.negative_control_spec(), kubeconfig, step="canary-service")
 
 
 @task(**RETRY_OPTIONS)
@@ -172,11 +182,13 @@ def wait_for_service_hostname(spec: EnvironmentSpec, kubeconfig: str) -> Service
 
 @task(**RETRY_OPTIONS)
 def delete_workload(spec: EnvironmentSpec, kubeconfig: str) -> list[StepResult]:
-    """Delete the Service and the Deployment (each only if present)."""
+    """Delete the Services (the canary's too, whatever the spec says now) and the Deployment,
+    each only if present."""
     api = kube_api(kubeconfig)
     results = []
     for step, delete, name in (
         ("service", kube.delete_service, spec.service_name),
+        ("canary-service", kube.delete_service, spec.canary_service_name),
         ("nginx", kube.delete_deployment, spec.deployment_name),
     ):
         deleted = delete(api, spec.namespace, name)
@@ -187,12 +199,17 @@ def delete_workload(spec: EnvironmentSpec, kubeconfig: str) -> list[StepResult]:
 
 @task(**RETRY_OPTIONS)
 def wait_for_service_gone(spec: EnvironmentSpec, kubeconfig: str) -> None:
-    """Wait until the Service is gone: its finalizer holds it until the NLB is deleted."""
+    """Wait until the Services are gone: each one's finalizer holds it until its NLB is deleted."""
     api = kube_api(kubeconfig)
-    wait_until(
-        lambda: kube.service_gone(api, spec.namespace, spec.service_name),
-        what=f"service {spec.namespace}/{spec.service_name} and its load balancer deleted",
-        timeout=spec.timeouts.service_hostname,
-        poll=spec.poll,
-        logger=get_run_logger(),
-    )
+
+    def gone(name: str) -> Callable[[], Observation[None]]:
+        return lambda: kube.service_gone(api, spec.namespace, name)
+
+    for name in (spec.service_name, spec.canary_service_name):
+        wait_until(
+            gone(name),
+            what=f"service {spec.namespace}/{name} and its load balancer deleted",
+            timeout=spec.timeouts.service_hostname,
+            poll=spec.poll,
+            logger=get_run_logger(),
+        )

@@ -13,10 +13,12 @@ from kops_nlb.core.errors import ConflictError, aws_error_code
 from kops_nlb.core.naming import nlb_name_for_service_uid
 from kops_nlb.core.nlb import (
     NlbInfo,
+    TargetGroupSettings,
     TargetHealth,
     is_service_nlb,
     same_hostname,
     to_nlb_info,
+    to_target_group_settings,
     to_target_health,
 )
 from kops_nlb.core.sequences import chunks
@@ -110,6 +112,26 @@ def target_health(region: str, nlb_arn: str) -> list[TargetHealth]:
     except ClientError as e:
         raise aws_failure(f"read the target health of {nlb_arn}", e) from e
     return sorted(health, key=lambda t: (t.target_group, t.instance_id, t.port or 0))
+
+
+def target_group_settings(region: str, nlb_arn: str) -> list[TargetGroupSettings]:
+    """Return the target type and client-address attributes of each target group of the NLB."""
+    elbv2 = aws_client("elbv2", region)
+    settings: list[TargetGroupSettings] = []
+    try:
+        for group in target_groups_of(elbv2, [nlb_arn]):
+            try:
+                attributes = elbv2.describe_target_group_attributes(
+                    TargetGroupArn=group["TargetGroupArn"]
+                )["Attributes"]
+            except ClientError as e:
+                if aws_error_code(e) == "TargetGroupNotFound":
+                    continue  # deleted since it was listed
+                raise
+            settings.append(to_target_group_settings(group, attributes))
+    except ClientError as e:
+        raise aws_failure(f"read the target group attributes of {nlb_arn}", e) from e
+    return sorted(settings, key=lambda s: s.name)
 
 
 def target_groups_of(elbv2: Any, lb_arns: Iterable[str]) -> list[dict[str, Any]]:

@@ -122,6 +122,8 @@ def cleanup_plan(spec: EnvironmentSpec, steps: Sequence[StepResult]) -> CleanupP
     ns = spec.namespace
     if step := created("service", "service"):
         remove("delete-service", f"{ns}/{spec.service_name}", said(step))
+    if step := created("canary-service", "service"):
+        remove("delete-service", f"{ns}/{spec.canary_service_name}", said(step))
     if step := created("nginx", "deployment"):
         remove("delete-deployment", f"{ns}/{spec.deployment_name}", said(step))
     if step := created("namespace", "namespace"):

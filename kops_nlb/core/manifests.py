@@ -7,6 +7,7 @@ from typing import Any
 from kops_nlb.core.naming import (
     MANAGED_BY_LABEL,
     NLB_INTERNAL_ANNOTATION,
+    NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION,
     NLB_TYPE_ANNOTATION,
     PROJECT,
 )
@@ -25,7 +26,20 @@ def service_annotations(spec: EnvironmentSpec) -> dict[str, str]:
     annotations = {NLB_TYPE_ANNOTATION: "nlb"}
     if spec.internal:
         annotations[NLB_INTERNAL_ANNOTATION] = "true"
+    if attributes := target_group_attributes(spec):
+        annotations[NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION] = attributes
     return annotations
+
+
+def target_group_attributes(spec: EnvironmentSpec) -> str | None:
+    """The cloud controller's target-group-attributes value for the spec, or None for AWS's
+    defaults."""
+    pairs = []
+    if spec.preserve_client_ip is not None:
+        pairs.append(f"preserve_client_ip.enabled={str(spec.preserve_client_ip).lower()}")
+    if spec.proxy_protocol_v2:
+        pairs.append("proxy_protocol_v2.enabled=true")
+    return ",".join(pairs) or None
 
 
 def nginx_deployment(spec: EnvironmentSpec) -> dict[str, Any]:
@@ -129,6 +143,10 @@ def service_patch(existing: dict[str, Any], spec: EnvironmentSpec) -> dict[str, 
     }
     if not spec.internal and NLB_INTERNAL_ANNOTATION in annotations:
         changed_annotations[NLB_INTERNAL_ANNOTATION] = None
+    # Removing it asks for nothing (the target group keeps its last values); verify reads them.
+    attributes = NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION
+    if attributes not in wanted and attributes in annotations:
+        changed_annotations[attributes] = None
     if changed_annotations:
         patch["metadata"] = {"annotations": changed_annotations}
     current = existing.get("spec") or {}

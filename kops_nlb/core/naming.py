@@ -17,6 +17,12 @@ CLUSTER_TAG = "KubernetesCluster"
 SERVICE_NAME_TAG = "kubernetes.io/service-name"
 NLB_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type"
 NLB_INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
+# cloud-provider-aws >= 1.34: target group attributes, "key=value,key=value"; it supports only
+# preserve_client_ip.enabled and proxy_protocol_v2.enabled, and keeps the last values when
+# the annotation is removed.
+NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION = (
+    "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+)
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 BASTION_COMPONENT = "bastion"
 # The cloud controller names an NLB "a" + the Service UID without dashes, cut to 32 characters.

@@ -190,3 +190,35 @@ def to_nlb_interface(eni: Mapping[str, Any]) -> NlbInterface:
         subnet_id=eni.get("SubnetId", ""),
         private_ip=eni.get("PrivateIpAddress", ""),
     )
+
+
+class TargetGroupSettings(BaseModel):
+    """One target group of the NLB: its target type and the attributes that decide which
+    client address the targets see (read from ELBv2, not from the Service's annotations:
+    the cloud controller leaves the last values in place when an annotation is removed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    target_type: str
+    protocol: str
+    preserve_client_ip: bool | None
+    proxy_protocol_v2: bool
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value is None else value.strip().lower() == "true"
+
+
+def to_target_group_settings(
+    group: Mapping[str, Any], attributes: Sequence[Mapping[str, str]]
+) -> TargetGroupSettings:
+    """Return the settings of a DescribeTargetGroups entry and its DescribeTargetGroupAttributes."""
+    values = {a["Key"]: a.get("Value") for a in attributes}
+    return TargetGroupSettings(
+        name=group["TargetGroupName"],
+        target_type=group.get("TargetType", "instance"),
+        protocol=group.get("Protocol", "TCP"),
+        preserve_client_ip=_flag(values.get("preserve_client_ip.enabled")),
+        proxy_protocol_v2=bool(_flag(values.get("proxy_protocol_v2.enabled"))),
+    )

@@ -40,6 +40,8 @@ MOVED_TO_WORKER_SETTINGS = {
     "kops_executable": "KOPS_NLB_KOPS (the kops the worker runs)",
     "kubeconfig_path": "KOPS_NLB_KUBECONFIG_DIR (where the worker keeps admin kubeconfigs)",
 }
+# The negative control's Service is named after the main one.
+CANARY_SUFFIX = "-canary"
 
 
 class PollPolicy(BaseModel):
@@ -104,6 +106,30 @@ class EnvironmentSpec(BaseModel):
     container_port: Annotated[int, Field(ge=1, le=65535)] = 80
     internal: bool = True
     external_traffic_policy: Literal["Local", "Cluster"] = "Local"
+    preserve_client_ip: bool | None = Field(
+        default=None,
+        description=(
+            "The NLB target group's preserve_client_ip.enabled, asked of the cloud controller "
+            "with its target-group-attributes annotation; empty keeps AWS's default (on for the "
+            "instance targets the cloud controller uses)."
+        ),
+    )
+    proxy_protocol_v2: bool = Field(
+        default=False,
+        description=(
+            "Send the client address in a PROXY v2 header (target group attribute "
+            "proxy_protocol_v2.enabled); nginx then listens with proxy_protocol and logs "
+            "$proxy_protocol_addr. Needs externalTrafficPolicy Cluster."
+        ),
+    )
+    negative_control: bool = Field(
+        default=False,
+        description=(
+            "Also keep a canary Service over the same nginx pods under externalTrafficPolicy "
+            "Cluster, behind its own internal NLB, and fail verify unless its probes show node "
+            "addresses: proof that the check can tell the policies apart (costs a second NLB)."
+        ),
+    )
     bastion_instance_type: str = "t3.micro"
     extra_tags: dict[str, str] = Field(default_factory=dict)
     admin_credential_ttl: str = Field(
@@ -243,6 +269,48 @@ class EnvironmentSpec(BaseModel):
         if foreign:
             raise ValueError(f"zones {foreign} are not zones of region {self.region}")
         return self
+
+    @model_validator(mode="after")
+    def _canary_name_fits(self) -> EnvironmentSpec:
+        if self.negative_control and len(self.canary_service_name) > 63:
+            raise ValueError(
+                f"negative_control names its Service {self.canary_service_name!r}, longer than "
+                f"63 characters: shorten service_name to at most {63 - len(CANARY_SUFFIX)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _load_balancer_mode_works_on_aws(self) -> EnvironmentSpec:
+        # Combinations AWS documents as broken, refused before anything is created.
+        if self.proxy_protocol_v2 and self.external_traffic_policy == "Local":
+            raise ValueError(
+                "proxy_protocol_v2 with instance targets and externalTrafficPolicy Local does "
+                "not work on AWS: the NLB's health check then goes to kube-proxy's health-check "
+                "node port (/healthz), which does not speak PROXY, so every target fails it; "
+                "use externalTrafficPolicy Cluster (the PROXY header carries the client address)"
+            )
+        if self.negative_control and self.proxy_protocol_v2:
+            raise ValueError(
+                "negative_control cannot work with proxy_protocol_v2: the PROXY header carries "
+                "the client address under Cluster too, so a Cluster canary would show it as well"
+            )
+        return self
+
+    @property
+    def canary_service_name(self) -> str:
+        """The negative control's Service: the main Service's name with ``-canary``."""
+        return f"{self.service_name}{CANARY_SUFFIX}"
+
+    def negative_control_spec(self) -> EnvironmentSpec:
+        """Return the canary's environment: the same nginx pods behind a second Service, under
+        ``Cluster``, where the NLB must deliver node addresses instead of the client's."""
+        return self.model_copy(
+            update={
+                "service_name": self.canary_service_name,
+                "external_traffic_policy": "Cluster",
+                "negative_control": False,
+            }
+        )
 
     @property
     def control_plane_role(self) -> str:

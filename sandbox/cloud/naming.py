@@ -7,6 +7,13 @@ from typing import Any
 
 NLB_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type"
 NLB_INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
+TARGET_GROUP_ATTRIBUTES_ANNOTATION = (
+    "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+)
+# The only target group attributes cloud-provider-aws takes from that annotation.
+SUPPORTED_TARGET_GROUP_ATTRIBUTES = frozenset(
+    {"preserve_client_ip.enabled", "proxy_protocol_v2.enabled"}
+)
 CLEANUP_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 SERVICE_NAME_TAG = "kubernetes.io/service-name"
 CLUSTER_NAME_TAG = "KubernetesCluster"
@@ -40,3 +47,16 @@ def is_internal(service: dict[str, Any]) -> bool:
     """Any non-empty value but "false" asks for an internal load balancer."""
     value = ((service.get("metadata") or {}).get("annotations") or {}).get(NLB_INTERNAL_ANNOTATION)
     return bool(value) and value != "false"
+
+
+def target_group_attributes(service: dict[str, Any]) -> dict[str, str]:
+    """The supported attributes the Service's annotation asks for (``k=v,k=v``), else none."""
+    value = ((service.get("metadata") or {}).get("annotations") or {}).get(
+        TARGET_GROUP_ATTRIBUTES_ANNOTATION, ""
+    )
+    wanted: dict[str, str] = {}
+    for pair in value.split(","):
+        key, _, setting = pair.partition("=")
+        if key.strip() in SUPPORTED_TARGET_GROUP_ATTRIBUTES and setting.strip():
+            wanted[key.strip()] = setting.strip().lower()
+    return wanted

@@ -2,10 +2,10 @@
 
 It watches LoadBalancer Services annotated for an NLB and does what aws-cloud-controller-manager
 does: an NLB named after the Service UID in the cluster's subnets, one instance target group per
-port (health per traffic policy), every worker node registered, a TCP listener, the Service's
-ingress hostname, and a finalizer that holds the Service until all of it is deleted. It talks to
-the twin's AWS through boto3 like the real controller, and feeds the data path with a plan of
-which node may forward to which pod.
+port (health per traffic policy, attributes from the target-group-attributes annotation), every
+worker node registered, a TCP listener, the Service's ingress hostname, and a finalizer that
+holds the Service until all of it is deleted. It talks to the twin's AWS through boto3 like the
+real controller, and feeds the data path with a plan of which node may forward to which pod.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ import boto3
 from botocore.config import Config
 
 from sandbox.cloud import naming
+from sandbox.cloud.target_group_attributes import (
+    preserves_client_ip,
+    sends_proxy_v2,
+    sync_attributes,
+)
 from sandbox.dataplane.nlb import Endpoint, LoadBalancerPlan, TargetNode
 from sandbox.dataplane.node_ports import NodePorts, ServiceHealth
 
@@ -56,6 +61,7 @@ class _Balancer:
     target_groups: dict[int, str] = field(default_factory=dict)  # service port -> TG arn
     listeners: dict[int, str] = field(default_factory=dict)  # service port -> listener arn
     fingerprint: tuple[Any, ...] = ()
+    attributes: dict[str, str] = field(default_factory=dict)  # the target groups' (as AWS has)
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,7 @@ class ServiceController:
             tuple((p.get("port"), p.get("nodePort")) for p in spec.get("ports") or []),
             tuple(workers),
             naming.is_internal(svc),
+            tuple(sorted(naming.target_group_attributes(svc).items())),
         )
         balancer = self._balancers.get(key)
         if balancer is None:
@@ -345,6 +352,7 @@ class ServiceController:
                 balancer.listeners[service_port] = listener["ListenerArn"]
             else:
                 self._call("elbv2", "modify_target_group", TargetGroupArn=tg_arn, **health)
+            balancer.attributes = sync_attributes(self._call, tg_arn, svc)
             self._sync_targets(balancer, tg_arn, node_port, workers)
         for service_port in [p for p in balancer.target_groups if p not in wanted_ports]:
             self._call("elbv2", "delete_listener", ListenerArn=balancer.listeners.pop(service_port))
@@ -506,6 +514,8 @@ class ServiceController:
                     targets=targets,
                     endpoints=tuple(endpoints),
                     traffic_policy="Local" if local else "Cluster",
+                    preserve_client_ip=preserves_client_ip(balancer.attributes),
+                    proxy_protocol_v2=sends_proxy_v2(balancer.attributes),
                 )
             )
         self._apply_node_ports(

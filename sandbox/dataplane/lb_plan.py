@@ -12,8 +12,16 @@ Routing, step by step:
    healthy ones; if none of those is healthy it fails open and uses all of them.
 2. kube-proxy on that node picks a ready endpoint: with ``Local`` only one on the same node
    (none -> the connection is refused), with ``Cluster`` any.
-3. The upstream connection starts from the client's own address with ``Local`` (the client IP
-   survives: the pod logs it) and from the node's address with ``Cluster`` (kube-proxy SNATs).
+3. The connection reaches the node from the client's own address when the target group
+   preserves client IPs (the default for instance targets), else from the NLB's private address
+   in the accepting zone. kube-proxy keeps that source with ``Local`` and SNATs to the node's
+   address with ``Cluster``.
+4. Hairpin: with client IP preservation, a client that is itself the chosen target (a node
+   connecting to its own NLB) gets no answer: the target's reply goes straight back to the
+   client's own address, which never opened a connection to it, so on AWS the attempt times
+   out ("Connections time out for requests from a target to its load balancer").
+5. With proxy protocol v2 the NLB opens the connection to the target with a PROXY v2 header
+   carrying the client's address and port and the listener's.
 """
 
 from __future__ import annotations
@@ -63,6 +71,8 @@ class LoadBalancerPlan:
     endpoints: tuple[Endpoint, ...]  # the Service's pods
     traffic_policy: str  # "Local" | "Cluster"
     cross_zone: bool = False
+    preserve_client_ip: bool = True  # the target group's preserve_client_ip.enabled
+    proxy_protocol_v2: bool = False  # the target group's proxy_protocol_v2.enabled
 
 
 def validate(plans: Iterable[LoadBalancerPlan]) -> None:
@@ -120,6 +130,30 @@ def node_endpoints(plan: LoadBalancerPlan, node: str) -> tuple[Endpoint, ...]:
     return ready
 
 
-def upstream_source(plan: LoadBalancerPlan, *, client_ip: str, target: TargetNode) -> str:
-    """Return the source address of the node->pod hop: the client's (Local) or the node's."""
-    return client_ip if plan.traffic_policy == "Local" else target.node_ip
+def upstream_source(
+    plan: LoadBalancerPlan, *, client_ip: str, target: TargetNode, nlb_ip: str
+) -> str:
+    """Return the source address the pod sees: what reached the node (the client's address,
+    or the NLB's own without client IP preservation), kept by ``Local``, SNATed by ``Cluster``."""
+    arriving = client_ip if plan.preserve_client_ip else nlb_ip
+    return arriving if plan.traffic_policy == "Local" else target.node_ip
+
+
+def is_hairpin(plan: LoadBalancerPlan, *, client_ip: str, target: TargetNode) -> bool:
+    """Tell whether the connection loops back to the client's own instance, which AWS drops
+    when client IP preservation is on."""
+    return plan.preserve_client_ip and client_ip == target.node_ip
+
+
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_v2_header(*, client: tuple[str, int], listener: tuple[str, int]) -> bytes:
+    """Return the PROXY protocol v2 header of a TCP over IPv4 connection (command PROXY)."""
+    addresses = (
+        ipaddress.IPv4Address(client[0]).packed
+        + ipaddress.IPv4Address(listener[0]).packed
+        + client[1].to_bytes(2, "big")
+        + listener[1].to_bytes(2, "big")
+    )
+    return PROXY_V2_SIGNATURE + bytes([0x21, 0x11]) + len(addresses).to_bytes(2, "big") + addresses

@@ -1,10 +1,11 @@
 """The NLB's data path in the twin: real TCP listeners on the per-AZ interface addresses.
 
-A connection accepted on an interface is routed the way an NLB with instance targets and
-client IP preservation, then kube-proxy on the chosen node, would route it (``lb_plan``), and
-bytes are copied both ways until each side has closed its half. The hop to the pod starts
-from the client's address (``Local``) or the node's address (``Cluster``), so the pod's
-``$remote_addr`` is exactly what it would be on AWS. There is no separate NodePort hop: the
+A connection accepted on an interface is routed the way an NLB with instance targets, then
+kube-proxy on the chosen node, would route it (``lb_plan``), and bytes are copied both ways
+until each side has closed its half. The hop to the pod starts from the address the pod would
+see on AWS (the client's, the NLB's own without client IP preservation, or the node's under
+``Cluster``), a PROXY v2 header goes first when the target group asks for one, and a hairpin
+connection (the client is the chosen target) is held unanswered until the client gives up. There is no separate NodePort hop: the
 NLB and kube-proxy act as one proxy.
 
 ``apply`` is declarative and cheap when nothing changed (the cloud-controller twin calls it on
@@ -30,7 +31,9 @@ from sandbox.dataplane.lb_plan import (
     Endpoint,
     LoadBalancerPlan,
     TargetNode,
+    is_hairpin,
     node_endpoints,
+    proxy_v2_header,
     reachable_targets,
     upstream_source,
     validate,
@@ -277,6 +280,11 @@ class NlbDataPlane:
             self._drop(flow, "target-down")
             await self._refuse(reader, writer)
             return
+        if is_hairpin(plan, client_ip=client[0], target=target):
+            self._drop(flow, "hairpin")
+            await _hold_silently(reader)
+            reset(writer)
+            return
         endpoint = self._pick(
             ("endpoint", lb, target.node, plan.traffic_policy), node_endpoints(plan, target.node)
         )
@@ -285,7 +293,7 @@ class NlbDataPlane:
             self._drop(flow, reason)
             await self._refuse(reader, writer)
             return
-        source = upstream_source(plan, client_ip=client[0], target=target)
+        source = upstream_source(plan, client_ip=client[0], target=target, nlb_ip=key[0])
         flow.endpoint, flow.source_ip = (endpoint.ip, endpoint.port), source
         try:
             async with asyncio.timeout(self._connect_timeout):
@@ -300,6 +308,8 @@ class NlbDataPlane:
         with self._stats_lock:
             self._endpoint_hits[(lb, endpoint.ip, endpoint.port)] += 1
             self._flows.append(flow.build("forwarded"))
+        if plan.proxy_protocol_v2:
+            up_writer.write(proxy_v2_header(client=client, listener=key))
         await _splice(reader, writer, up_reader, up_writer)
 
     def _pick(self, key: Hashable, candidates: Sequence[T]) -> T | None:
@@ -315,10 +325,15 @@ class NlbDataPlane:
 
     async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._no_endpoint == "blackhole":
-            with contextlib.suppress(ConnectionError, OSError):
-                while await reader.read(_CHUNK):
-                    pass
+            await _hold_silently(reader)
         reset(writer)
+
+
+async def _hold_silently(reader: asyncio.StreamReader) -> None:
+    """Answer nothing until the client gives up (what a dropped flow looks like to it)."""
+    with contextlib.suppress(ConnectionError, OSError):
+        while await reader.read(_CHUNK):
+            pass
 
 
 @dataclass

@@ -103,6 +103,12 @@ NEW = {
         "service", True, "created service default/nginx", created=frozenset({"service"})
     ),
 }
+NEW_CANARY = step(
+    "canary-service",
+    True,
+    "created service default/nginx-canary",
+    created=frozenset({"service"}),
+)
 # What each step reports when it found everything in place.
 FOUND = {
     "state-store": step("state-store", False, f"bucket {BUCKET}: already as wanted", **STORE_IDS),
@@ -231,6 +237,11 @@ def kept_steps(steps: list[StepResult]) -> list[str]:
             [("delete-service", "default/nginx")],
             ["cluster", "namespace", "nginx"],
         ),
+        (
+            [FOUND["service"], NEW_CANARY],
+            [("delete-service", "default/nginx-canary")],
+            ["service"],
+        ),
     ],
     ids=[
         "nothing-finished",
@@ -244,6 +255,7 @@ def kept_steps(steps: list[StepResult]) -> list[str]:
         "profile-recreated-role-kept",
         "adjusted-is-kept",
         "only-the-new-service",
+        "only-the-new-canary",
     ],
 )
 def test_cleanup_plan(

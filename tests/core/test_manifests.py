@@ -94,3 +94,26 @@ def test_switching_to_public_removes_the_internal_annotation() -> None:
     existing = as_server_returns(nlb_service(SPEC))
     patch = service_patch(existing, SPEC.model_copy(update={"internal": False}))
     assert patch == {"metadata": {"annotations": {NLB_INTERNAL_ANNOTATION: None}}}
+
+
+TG_ATTRIBUTES = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+
+
+def test_target_group_attributes_are_asked_with_the_cloud_controllers_annotation() -> None:
+    assert TG_ATTRIBUTES not in nlb_service(SPEC)["metadata"]["annotations"]
+    off = EnvironmentSpec(preserve_client_ip=False)
+    assert nlb_service(off)["metadata"]["annotations"][TG_ATTRIBUTES] == (
+        "preserve_client_ip.enabled=false"
+    )
+    proxy = EnvironmentSpec(
+        preserve_client_ip=False, proxy_protocol_v2=True, external_traffic_policy="Cluster"
+    )
+    assert nlb_service(proxy)["metadata"]["annotations"][TG_ATTRIBUTES] == (
+        "preserve_client_ip.enabled=false,proxy_protocol_v2.enabled=true"
+    )
+
+
+def test_back_to_the_defaults_removes_the_attributes_annotation() -> None:
+    existing = as_server_returns(nlb_service(EnvironmentSpec(preserve_client_ip=False)))
+    assert service_patch(existing, SPEC) == {"metadata": {"annotations": {TG_ATTRIBUTES: None}}}
+    assert service_patch(existing, EnvironmentSpec(preserve_client_ip=False)) is None

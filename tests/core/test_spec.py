@@ -108,3 +108,52 @@ def test_spec_round_trips_as_flow_parameter_json() -> None:
 def test_dns_zones_are_for_names_in_a_hosted_zone() -> None:
     spec = EnvironmentSpec(cluster_name="nlb.example.com", dns="private")
     assert spec.dns == "private"
+
+
+def test_the_negative_control_is_the_same_environment_under_cluster() -> None:
+    spec = EnvironmentSpec(negative_control=True, service_name="web")
+    canary = spec.negative_control_spec()
+    assert (canary.service_name, canary.external_traffic_policy) == ("web-canary", "Cluster")
+    assert not canary.negative_control
+    assert (canary.deployment_name, canary.cluster_name) == (
+        spec.deployment_name,
+        spec.cluster_name,
+    )
+    assert not EnvironmentSpec().negative_control  # a second NLB costs money on AWS: opt in
+
+
+def test_a_canary_name_that_cannot_fit_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="shorten service_name to at most 56"):
+        EnvironmentSpec(negative_control=True, service_name="s" * 60)
+    assert EnvironmentSpec(service_name="s" * 60).service_name  # fine without the canary
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"proxy_protocol_v2": True},
+            "health-check node port (/healthz), which does not speak PROXY",
+        ),
+        (
+            {
+                "proxy_protocol_v2": True,
+                "external_traffic_policy": "Cluster",
+                "negative_control": True,
+            },
+            "the PROXY header carries the client address under Cluster too",
+        ),
+    ],
+)
+def test_load_balancer_modes_aws_documents_as_broken_are_refused(
+    fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        EnvironmentSpec(**fields)
+
+
+def test_working_load_balancer_modes_are_accepted() -> None:
+    assert EnvironmentSpec(preserve_client_ip=False).preserve_client_ip is False
+    assert EnvironmentSpec(
+        proxy_protocol_v2=True, external_traffic_policy="Cluster"
+    ).proxy_protocol_v2

@@ -13,6 +13,7 @@ from tasks.nlb import (
     NlbInterface,
     find_service_nlb,
     nlb_interfaces,
+    nlb_target_groups,
     nlb_target_health,
     wait_for_nlb_active,
     wait_for_targets_healthy,
@@ -166,6 +167,42 @@ def test_targets_healthy(
         (i, 30080, "healthy") for i in nodes
     )
     assert {t.target_group for t in health} == {"k8s-default-nginx-0123456789"}
+
+
+def test_target_group_settings_are_read_from_aws_not_from_annotations(
+    elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec
+) -> None:
+    lb = create_lb(elbv2, kops_vpc, NAME, SERVICE_TAGS)
+    for port, name, target_type in (
+        (80, "k8s-default-nginx-aaaaaaaaaa", "instance"),
+        (81, "k8s-default-nginx-bbbbbbbbbb", "ip"),
+    ):
+        group = elbv2.create_target_group(
+            Name=name, Protocol="TCP", Port=30080, VpcId=kops_vpc["vpc"], TargetType=target_type
+        )["TargetGroups"][0]
+        elbv2.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="TCP",
+            Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+        )
+        if target_type == "ip":
+            elbv2.modify_target_group_attributes(
+                TargetGroupArn=group["TargetGroupArn"],
+                Attributes=[
+                    {"Key": "preserve_client_ip.enabled", "Value": "false"},
+                    {"Key": "proxy_protocol_v2.enabled", "Value": "true"},
+                ],
+            )
+
+    settings = nlb_target_groups.fn(spec, lb["LoadBalancerArn"])
+
+    assert [(s.name, s.target_type, s.protocol) for s in settings] == [
+        ("k8s-default-nginx-aaaaaaaaaa", "instance", "TCP"),
+        ("k8s-default-nginx-bbbbbbbbbb", "ip", "TCP"),
+    ]
+    assert (settings[1].preserve_client_ip, settings[1].proxy_protocol_v2) == (False, True)
+    assert settings[0].proxy_protocol_v2 is False
 
 
 def test_nlb_interfaces_by_description(

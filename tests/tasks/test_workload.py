@@ -18,6 +18,7 @@ from tasks.probe import collect_access_logs
 from tasks.workload import (
     delete_workload,
     describe_service,
+    ensure_canary_service,
     ensure_namespace,
     ensure_nginx,
     ensure_service,
@@ -207,8 +208,29 @@ def test_access_logs_are_read_since_the_probe_and_scanned_for_the_runs_token(
 def test_deleting_the_workload_twice_is_fine(spec: EnvironmentSpec, kubeconfig: str) -> None:
     ensure_nginx.fn(spec, kubeconfig)
     ensure_service.fn(spec, kubeconfig)
-    assert [r.changed for r in delete_workload.fn(spec, kubeconfig)] == [True, True]
-    assert [r.changed for r in delete_workload.fn(spec, kubeconfig)] == [False, False]
+    assert [r.changed for r in delete_workload.fn(spec, kubeconfig)] == [True, False, True]
+    assert [r.changed for r in delete_workload.fn(spec, kubeconfig)] == [False, False, False]
+    wait_for_service_gone.fn(spec, kubeconfig)
+
+
+def test_the_canary_service_selects_the_same_pods_under_cluster_and_is_deleted_too(
+    spec: EnvironmentSpec, kubeconfig: str, kube: KubeApiServer
+) -> None:
+    with_canary = spec.model_copy(update={"negative_control": True})
+    ensure_service.fn(with_canary, kubeconfig)
+    created = ensure_canary_service.fn(with_canary, kubeconfig)
+    assert (created.step, created.created) == ("canary-service", frozenset({"service"}))
+    assert not ensure_canary_service.fn(with_canary, kubeconfig).changed
+    main, canary = (kube.get("v1/services", name, "default") for name in ("nginx", "nginx-canary"))
+    assert canary["spec"]["externalTrafficPolicy"] == "Cluster"
+    assert main["spec"]["externalTrafficPolicy"] == "Local"
+    assert canary["spec"]["selector"] == main["spec"]["selector"]
+    assert canary["metadata"]["annotations"] == main["metadata"]["annotations"]
+    # Teardown removes the canary whatever the spec says about it now.
+    assert [r.step for r in delete_workload.fn(spec, kubeconfig) if r.changed] == [
+        "service",
+        "canary-service",
+    ]
     wait_for_service_gone.fn(spec, kubeconfig)
 
 

@@ -64,6 +64,7 @@ def evidence_markdown(
             f"| `{a.address}` | {a.count} | {a.kind}{f' ({a.owner})' if a.owner else ''} |"
             for a in summary.client_addresses
         ),
+        *_canary_section(summary),
         "",
         "## Per pod",
         "",
@@ -104,6 +105,22 @@ def evidence_markdown(
     if summary.unmatched_probe_lines:
         lines += ["", f"{summary.unmatched_probe_lines} probe lines matched no request."]
     return "\n".join(lines) + "\n"
+
+
+def _canary_section(summary: EvidenceSummary) -> list[str]:
+    if not summary.canary_addresses:
+        return []
+    return [
+        "",
+        "## Negative control: addresses nginx logged for the canary (Cluster)",
+        "",
+        "| address | requests | what it is |",
+        "|---|---|---|",
+        *(
+            f"| `{a.address}` | {a.count} | {a.kind}{f' ({a.owner})' if a.owner else ''} |"
+            for a in summary.canary_addresses
+        ),
+    ]
 
 
 def _seconds(value: float | None) -> str:

@@ -90,6 +90,18 @@ class TargetFacts:
 
 
 @dataclass(frozen=True)
+class TargetGroupFacts:
+    """One target group's target type and the attributes that decide the client address
+    (``None``: AWS did not report the attribute, so its default applies)."""
+
+    name: str
+    target_type: str
+    preserve_client_ip: bool | None
+    proxy_protocol_v2: bool
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
 class ServiceFacts:
     """The nginx Service as the Kubernetes API returns it."""
 
@@ -108,6 +120,8 @@ class VerificationFacts:
     ``node_ips`` maps every node's name to its InternalIP (not only nodes running nginx): under
     ``Cluster`` any node may be the one that SNATs a request. ``expected_probes`` is how many
     requests the probe script was built to send; ``None`` skips the count comparison.
+    ``negative_control`` holds the same facts for the canary Service (``Cluster``) when the run
+    has one: its probes, and only its lines of the pod logs.
     """
 
     token: str
@@ -122,6 +136,8 @@ class VerificationFacts:
     node_ips: Mapping[str, str] = field(default_factory=dict)
     expected_probes: int | None = None
     probe_output_truncated: bool = False
+    target_groups: Sequence[TargetGroupFacts] = ()
+    negative_control: VerificationFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,7 @@ class EvidenceSummary:
     samples: tuple[SampleLine, ...]
     labels: tuple[LabelSummary, ...]
     unmatched_probe_lines: int
+    canary_addresses: tuple[AddressSummary, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as plain JSON-ready dicts and lists (for artifacts and results)."""

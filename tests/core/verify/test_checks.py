@@ -282,7 +282,10 @@ CASES: list[Any] = [
         ),
         "client_ip_preserved",
         False,
-        [f"{NLB_IP_A} x5 (NLB in ap-northeast-1a)", "ip targets without client IP preservation"],
+        [
+            f"{NLB_IP_A} x5 (NLB in ap-northeast-1a)",
+            "the NLB's own private address: client IP preservation is off",
+        ],
         id="nlb-address",
     ),
     pytest.param(

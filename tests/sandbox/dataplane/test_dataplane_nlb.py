@@ -179,6 +179,76 @@ def test_unreachable_endpoint_and_blackhole(net: Net, pods: PodServers) -> None:
                 conn.recv(1)
 
 
+def test_without_client_ip_preservation_pods_log_the_nlbs_own_address(scene: Scene) -> None:
+    scene.nlb.apply([scene.plan("Local", preserve_client_ip=False)])
+    assert _ok(curl(f"http://{scene.if_a}/", source=CLIENT_IP))
+    assert _ok(curl(f"http://{scene.if_b}/", source=CLIENT_IP))
+    assert scene.seen_by("web-a") == [scene.if_a]  # each zone's own interface address
+    assert scene.seen_by("web-b") == [scene.if_b]
+    scene.nlb.apply([scene.plan("Cluster", preserve_client_ip=False)])
+    assert _ok(curl(f"http://{scene.if_a}/", source=CLIENT_IP))
+    assert scene.seen_by("web-a")[1:] + scene.seen_by("web-b")[1:] == [scene.node_a.node_ip]
+
+
+def test_a_target_reaching_its_own_nlb_times_out_with_client_ip_preservation(
+    scene: Scene,
+) -> None:
+    only_a = scene.plan("Local", targets=(scene.node_a,), cross_zone=True)
+    scene.nlb.apply([only_a])
+    # From node-a itself: the NLB picks node-a, the reply would go to node-a directly: dropped.
+    with socket.create_connection(
+        (scene.if_a, 80), timeout=0.3, source_address=(scene.node_a.node_ip, 0)
+    ) as conn:
+        conn.sendall(GET)
+        with pytest.raises(TimeoutError):
+            conn.recv(1)
+    assert scene.nlb.counters().dropped == {(LB, "hairpin"): 1}
+    # From node-b, which is not a target of this NLB: answered, node-b's address logged.
+    assert _ok(curl(f"http://{scene.if_a}/", source=scene.node_b.node_ip))
+    assert scene.seen_by("web-a") == [scene.node_b.node_ip]
+    # Without client IP preservation the NLB's own address is the source: no hairpin.
+    scene.nlb.apply([replace(only_a, preserve_client_ip=False)])
+    assert _ok(curl(f"http://{scene.if_a}/", source=scene.node_a.node_ip))
+    assert scene.seen_by("web-a")[-1] == scene.if_a
+
+
+def test_proxy_protocol_v2_header_goes_first_with_the_clients_address(net: Net) -> None:
+    received: list[bytes] = []
+    server = socket.socket()
+    server.bind((net.pod(7), 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    node = TargetNode("node-a", net.vpc(11), "zone-a", healthy=True)
+    plan = LoadBalancerPlan(
+        LB,
+        ((net.vpc(101), 80, "zone-a"),),
+        (node,),
+        (Endpoint(net.pod(7), port, "node-a", ready=True),),
+        "Cluster",
+        proxy_protocol_v2=True,
+    )
+    with NlbDataPlane() as nlb, server:
+        nlb.apply([plan])
+        with socket.create_connection(
+            (net.vpc(101), 80), timeout=5, source_address=(CLIENT_IP, 0)
+        ) as client:
+            client_port = client.getsockname()[1]
+            client.sendall(b"hello")
+            upstream, _ = server.accept()
+            with upstream:
+                upstream.settimeout(5)
+                while len(b"".join(received)) < 16 + 12 + 5:
+                    received.append(upstream.recv(1024))
+    data = b"".join(received)
+    assert data[:12] == b"\r\n\r\n\x00\r\nQUIT\n"
+    assert data[12:16] == bytes([0x21, 0x11, 0, 12])  # v2 PROXY, TCP over IPv4, 12 bytes
+    assert socket.inet_ntoa(data[16:20]) == CLIENT_IP  # the client, not the node that SNATed
+    assert socket.inet_ntoa(data[20:24]) == net.vpc(101)
+    assert int.from_bytes(data[24:26], "big") == client_port
+    assert int.from_bytes(data[26:28], "big") == 80
+    assert data[28:] == b"hello"
+
+
 def test_apply_is_declarative(scene: Scene) -> None:
     plan = scene.plan("Cluster")
     scene.nlb.apply([plan])
@@ -261,4 +331,4 @@ def test_kube_proxy_choices(
 ) -> None:
     plan = LoadBalancerPlan("lb", (), (A1,), (E1, E2, E3), policy)
     assert node_endpoints(plan, node) == expected
-    assert upstream_source(plan, client_ip="127.20.0.9", target=A1) == source
+    assert upstream_source(plan, client_ip="127.20.0.9", target=A1, nlb_ip="127.20.9.9") == source

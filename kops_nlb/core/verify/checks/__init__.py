@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kops_nlb.core.verify.checks.control import negative_control
 from kops_nlb.core.verify.checks.infrastructure import (
     nlb_shape,
     service_not_drifted,
+    target_groups_deliver_client_ip,
     targets_healthy,
 )
 from kops_nlb.core.verify.checks.summary import evidence_summary
@@ -34,19 +36,22 @@ __all__ = [
     "client_ip_preserved",
     "evidence_summary",
     "failed",
+    "negative_control",
     "nlb_shape",
     "probes_answered_ok",
     "probes_logged_once",
     "run_checks",
     "service_not_drifted",
     "spread_over_pods",
+    "target_groups_deliver_client_ip",
     "targets_healthy",
 ]
 
 
 def run_checks(facts: VerificationFacts) -> list[CheckResult]:
-    """Return the result of every check, in report order."""
-    return [
+    """Return the result of every check, in report order (the negative control last, when the
+    run has one)."""
+    results = [
         probes_answered_ok(
             probes=facts.probes,
             expected=facts.expected_probes,
@@ -73,6 +78,16 @@ def run_checks(facts: VerificationFacts) -> list[CheckResult]:
             nlb_dns=facts.nlb.dns_name if facts.nlb is not None else None,
         ),
     ]
+    if facts.target_groups:
+        results.append(
+            target_groups_deliver_client_ip(
+                groups=facts.target_groups,
+                policy=facts.service.external_traffic_policy if facts.service else None,
+            )
+        )
+    if facts.negative_control is not None:
+        results.append(negative_control(facts.negative_control))
+    return results
 
 
 def failed(results: Iterable[CheckResult]) -> list[CheckResult]:

@@ -7,11 +7,13 @@ from typing import Any
 
 from kops_nlb.core.naming import NLB_INTERNAL_ANNOTATION, NLB_TYPE_ANNOTATION
 from kops_nlb.core.verify.checks.verdict import CheckResult, count, listing
+from kops_nlb.core.verify.delivery import delivered_address
 from kops_nlb.core.verify.evidence import (
     NlbFacts,
     PodLog,
     ServiceFacts,
     TargetFacts,
+    TargetGroupFacts,
     TrafficPolicy,
 )
 
@@ -114,6 +116,53 @@ def targets_healthy(
     if problems:
         return CheckResult(name, False, "; ".join(problems) + note, evidence)
     detail = f"the {len(with_pod)} targets on nodes running nginx are healthy" + note
+    return CheckResult(name, True, detail, evidence)
+
+
+def target_groups_deliver_client_ip(
+    *, groups: Sequence[TargetGroupFacts], policy: str | None
+) -> CheckResult:
+    """Check that every target group's real settings deliver the client's address to nginx.
+
+    It reads what AWS has, not what the Service asks for: the cloud controller keeps a target
+    group attribute's last value when its annotation is removed, so a Service that looks right
+    can sit behind a target group that hands nginx the NLB's own addresses.
+    """
+    name = "target_groups_deliver_client_ip"
+    if not groups:
+        return CheckResult(name, False, "the NLB has no target group to read", {})
+    deliveries = {
+        g.name: delivered_address(
+            target_type=g.target_type,
+            preserve_client_ip=g.preserve_client_ip,
+            proxy_protocol_v2=g.proxy_protocol_v2,
+            policy=policy or "",
+            protocol=g.protocol,
+        )
+        for g in groups
+    }
+    evidence = {
+        "policy": policy,
+        "target_groups": [
+            {
+                "name": g.name,
+                "target_type": g.target_type,
+                "preserve_client_ip": g.preserve_client_ip,
+                "proxy_protocol_v2": g.proxy_protocol_v2,
+                "delivers": deliveries[g.name].kind,
+            }
+            for g in groups
+        ],
+    }
+    wrong = [g for g in groups if deliveries[g.name].kind != "client"]
+    if wrong:
+        detail = "target groups that do not deliver the client's address: " + listing(
+            f"{g.name} ({g.target_type} targets) delivers {deliveries[g.name].kind} addresses: "
+            f"{deliveries[g.name].why}"
+            for g in wrong
+        )
+        return CheckResult(name, False, detail, evidence)
+    detail = listing(f"{g.name}: {deliveries[g.name].why}" for g in groups)
     return CheckResult(name, True, detail, evidence)
 
 

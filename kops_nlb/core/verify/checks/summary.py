@@ -47,6 +47,26 @@ def evidence_summary(facts: VerificationFacts, *, samples: int = 3) -> EvidenceS
         ),
     )
     reported = {p.seq for p in facts.probes}
+    canary = facts.negative_control
+    canary_addresses = (
+        ()
+        if canary is None
+        else tuple(
+            classify_addresses(
+                Counter(
+                    normalise_ip(m.record.remote_addr)
+                    for m in probe_matches(canary.pod_logs, canary.token)
+                ),
+                bastion=normalise_ip(canary.bastion_ip),
+                book=address_book(
+                    pod_logs=canary.pod_logs,
+                    node_ips=canary.node_ips,
+                    targets=canary.targets,
+                    nlb=canary.nlb,
+                ),
+            )
+        )
+    )
     return EvidenceSummary(
         token=facts.token,
         bastion_ip=facts.bastion_ip,
@@ -54,8 +74,9 @@ def evidence_summary(facts: VerificationFacts, *, samples: int = 3) -> EvidenceS
         pods=pods,
         client_addresses=tuple(addresses),
         samples=tuple(_sample(m) for m in _round_robin(matches)[: max(0, samples)]),
-        labels=_label_summaries(facts.probes),
+        labels=_label_summaries([*facts.probes, *(canary.probes if canary else ())]),
         unmatched_probe_lines=sum(1 for m in matches if m.seq not in reported),
+        canary_addresses=canary_addresses,
     )
 
 

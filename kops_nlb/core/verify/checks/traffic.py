@@ -192,7 +192,12 @@ def client_ip_preserved(
             "looks like externalTrafficPolicy Cluster (SNAT to node)"
         )
     if "nlb" in kinds:
-        detail += ". The NLB's own addresses: looks like ip targets without client IP preservation"
+        nlb_ips = sorted({a.address for a in others if a.kind == "nlb"})
+        detail += (
+            f". {', '.join(nlb_ips)} {'is' if len(nlb_ips) == 1 else 'are'} the NLB's own private "
+            f"{'address' if len(nlb_ips) == 1 else 'addresses'}: client IP preservation is off "
+            "on the target group (the default for ip targets)"
+        )
     if "unknown" in kinds:
         detail += (
             ". Some addresses are neither the bastion, a known node nor the NLB (a node's "
