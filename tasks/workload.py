@@ -11,7 +11,7 @@ from kops_nlb.core.plan import PlanItem, unknown_item
 from kops_nlb.core.plan_kube import decide_deployment, decide_namespace, decide_service
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
-from kops_nlb.core.waiting import wait_until
+from kops_nlb.core.waiting import Observation, wait_until
 from kops_nlb.core.workload import NodeInfo, PodInfo, ServiceInfo
 from kops_nlb.kops import preview as kops_preview
 from kops_nlb.kube import waits as kube_waits
