@@ -25,6 +25,13 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _K8S_VERSION = re.compile(r"^v?1\.(\d+)\.(\d+)$")
 _GO_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
+# A container image reference as the distribution grammar has it: an optional registry host
+# (and port), lowercase path components, an optional tag and an optional sha256 digest.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REFERENCE = re.compile(
+    rf"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d+)?/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
 _TAG_KEY_FORBIDDEN_PREFIX = "aws:"
 # Tag keys that say whose a resource is: kops's and the cloud controller's cluster marks, kops's
 # reserved names, and the project's own. A user tag with one of them could mark our resources
@@ -190,8 +197,11 @@ class EnvironmentSpec(BaseModel):
     @field_validator("nginx_image")
     @classmethod
     def _image_reference(cls, value: str) -> str:
-        if not value or any(ch.isspace() for ch in value):
-            raise ValueError(f"{value!r} is not a container image reference")
+        if len(value) > 255 or not _IMAGE_REFERENCE.match(value):
+            raise ValueError(
+                f"{value!r} is not a container image reference such as 'nginx:1.27' or "
+                "'registry.example.com/team/nginx:1.27'"
+            )
         return value
 
     @field_validator("extra_tags")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("flows", "tasks", "kops_nlb", "sandbox", "deployments", "bench")
+PACKAGES = ("flows", "tasks", "kops_nlb", "sandbox", "deployments", "bench", "chaos")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 # One forbidden import planted per contract: (module file, import line, contract it breaks).
@@ -23,6 +23,7 @@ PLANTS = [
     ("kops_nlb/aws/s3.py", "import sh", "sh only in kops_nlb.kops"),
     ("tasks/bastion.py", "import tasks.network", "Task modules never import each other"),
     ("kops_nlb/kube/client.py", "import sandbox.config", "Product code never imports the twin"),
+    ("flows/plan.py", "import chaos.report", "Product code never imports the twin"),
     ("sandbox/config.py", "import kops_nlb.core.spec", "The twin is reached only at the wire"),
 ]
 
