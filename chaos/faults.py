@@ -33,6 +33,7 @@ KNOBS = (
     Knob("kube_5xx_rate", {"kube_5xx_rate": 0.08}, {"kube_5xx_rate": 0.25}),
     Knob("validate_flaps", {"validate_flaps": 1}, {"validate_flaps": 3}),
     Knob("ssm_lost_rate", {"ssm_lost_rate": 0.1}, {"ssm_lost_rate": 0.3}),
+    Knob("ssm_slow_seconds", {"ssm_slow_seconds": 1.0}, {"ssm_slow_seconds": 4.0}),
     Knob(
         "invocation_visible_after",
         {"invocation_visible_after": 1.0},
