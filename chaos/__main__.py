@@ -8,7 +8,6 @@ import logging
 import os
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 from chaos import faults, inputs, kills, ownership, secrets_scan
@@ -17,7 +16,7 @@ from chaos.report import Section, render
 from chaos.twin import running_twin
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
 
-CATEGORIES = ("inputs", "faults", "kills", "ownership", "secrets")
+CATEGORIES = ("inputs", "kills", "ownership", "faults", "secrets")
 
 
 def base_spec() -> EnvironmentSpec:
@@ -48,6 +47,11 @@ def _log_to(path: Path) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API request
 
 
+def _done(sections: list[Section], section: Section) -> None:
+    sections.append(section)
+    print(f"{section.title}: {section.held} of {len(section.rows)} held", flush=True)
+
+
 def main() -> int:
     """Run the chosen categories on one twin and write the report."""
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
@@ -65,25 +69,16 @@ def main() -> int:
     base = base_spec()
     with prefect_test_harness(server_startup_timeout=120), running_twin(work / "twin") as twin:
         if "inputs" in args.only:
-            sections.append(inputs.run(twin))
-            print(f"inputs done: {sections[-1].held}/{len(sections[-1].rows)}", flush=True)
-        expected: Counter[str] | None = None
-        if "faults" in args.only:
-            section, expected = faults.run(twin, base)
-            sections.append(section)
-            print(f"faults done: {section.held}/{len(section.rows)}", flush=True)
+            _done(sections, inputs.run(twin))
         if "kills" in args.only:
-            if not expected:
-                spec = base.model_copy(update={"cluster_name": "baseline.k8s.local"})
-                expected = baseline(twin, spec)
-            sections.append(kills.run(twin, base, expected))
-            print(f"kills done: {sections[-1].held}/{len(sections[-1].rows)}", flush=True)
+            spec = base.model_copy(update={"cluster_name": "baseline.k8s.local"})
+            _done(sections, kills.run(twin, base, baseline(twin, spec)))
         if "ownership" in args.only:
-            sections.append(ownership.run(twin, base))
-            print(f"ownership done: {sections[-1].held}/{len(sections[-1].rows)}", flush=True)
+            _done(sections, ownership.run(twin, base))
+        if "faults" in args.only:
+            _done(sections, faults.run(twin, base)[0])
         if "secrets" in args.only:
-            sections.append(secrets_scan.run(twin, base, process_log=process_log))
-            print(f"secrets done: {sections[-1].held}/{len(sections[-1].rows)}", flush=True)
+            _done(sections, secrets_scan.run(twin, base, process_log=process_log))
     minutes = (time.monotonic() - started) / 60
     report = render(sections, started=started_at, minutes=minutes, cpus=os.cpu_count() or 1)
     args.out.write_text(report)

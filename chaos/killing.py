@@ -20,14 +20,16 @@ RUN_LIMIT_S = 300.0
 
 @dataclass(frozen=True)
 class KillPoint:
-    """Where to kill: the first new AWS call of ``aws`` (once ``after`` was seen, when set), the
-    first kops command line holding ``kops``, or the first Kubernetes request of ``kube``."""
+    """Where to kill: the ``nth`` new AWS call of ``aws`` (counted once ``after`` was seen, when
+    set), the first kops command line holding ``kops``, or the first Kubernetes request with
+    ``kube``'s method to a resource holding its fragment."""
 
     label: str
     aws: tuple[str, str] | None = None
+    nth: int = 1
     after: tuple[str, str] | None = None
     kops: str | None = None
-    kube: str | None = None
+    kube: tuple[str, str] | None = None
 
 
 class _Watch:
@@ -42,8 +44,11 @@ class _Watch:
         self.armed = point.after is None
 
     def _kube_count(self) -> int:
-        method = self.point.kube
-        return sum(n for (m, _r), n in self.twin.world.kube.call_counts.items() if m == method)
+        if self.point.kube is None:
+            return 0
+        method, fragment = self.point.kube
+        counts = self.twin.world.kube.call_counts
+        return sum(n for (m, r), n in counts.items() if m == method and fragment in r)
 
     def reached(self) -> bool:
         point, counts = self.point, self.twin.world.aws.call_counts
@@ -58,7 +63,7 @@ class _Watch:
                 return False
             self.armed, self.aws_seen = True, counts[point.aws]
             return False
-        return counts[point.aws] > self.aws_seen
+        return counts[point.aws] >= self.aws_seen + point.nth
 
 
 def run_and_kill(

@@ -21,9 +21,10 @@ PROVISION_POINTS = (
         "provision, during `kops create cluster` (its auto scaling groups)",
         aws=("autoscaling", "CreateAutoScalingGroup"),
     ),
-    KillPoint("provision, during the bastion launch", aws=("ec2", "RunInstances")),
+    # kops launches three instances (control plane, a node per zone) before the bastion's.
+    KillPoint("provision, during the bastion launch", aws=("ec2", "RunInstances"), nth=4),
     KillPoint("provision, during validation (`kops validate cluster`)", kops='"validate"'),
-    KillPoint("provision, while nginx rolls out", kube="POST", after=None),
+    KillPoint("provision, while nginx rolls out", kube=("POST", "deployments")),
     KillPoint(
         "provision, during the NLB wait (the Service's load balancer is being made)",
         aws=("elbv2", "CreateListener"),
@@ -31,7 +32,7 @@ PROVISION_POINTS = (
     ),
 )
 TEARDOWN_POINTS = (
-    KillPoint("teardown, while the workload is deleted", kube="DELETE"),
+    KillPoint("teardown, while the workload is deleted", kube=("DELETE", "")),
     KillPoint("teardown, during the bastion's termination", aws=("ec2", "TerminateInstances")),
     KillPoint("teardown, during `kops delete cluster`", kops='"delete"'),
     KillPoint(
