@@ -23,7 +23,6 @@ PLANTS = [
     ("kops_nlb/aws/s3.py", "import sh", "sh only in kops_nlb.kops"),
     ("tasks/bastion.py", "import tasks.network", "Task modules never import each other"),
     ("kops_nlb/kube/client.py", "import sandbox.config", "Product code never imports the twin"),
-    ("flows/plan.py", "import chaos.report", "Product code never imports the twin"),
     ("sandbox/config.py", "import kops_nlb.core.spec", "The twin is reached only at the wire"),
 ]
 
