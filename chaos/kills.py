@@ -15,20 +15,22 @@ from chaos.twin import ChaosTwin
 from flows.provision import provision
 from kops_nlb.core.spec import EnvironmentSpec
 
+# The twin's kops builds in this order: the VPC, ..., the API's load balancer, then one
+# RunInstances per instance (control plane, a node per zone); the bastion's is the fourth
+# RunInstances and the Service's load balancer the second CreateLoadBalancer.
 PROVISION_POINTS = (
     KillPoint("provision, during `kops create cluster` (its first VPC)", aws=("ec2", "CreateVpc")),
     KillPoint(
-        "provision, during `kops create cluster` (its auto scaling groups)",
-        aws=("autoscaling", "CreateAutoScalingGroup"),
+        "provision, during `kops create cluster` (its first instance)",
+        aws=("ec2", "RunInstances"),
     ),
-    # kops launches three instances (control plane, a node per zone) before the bastion's.
     KillPoint("provision, during the bastion launch", aws=("ec2", "RunInstances"), nth=4),
     KillPoint("provision, during validation (`kops validate cluster`)", kops='"validate"'),
     KillPoint("provision, while nginx rolls out", kube=("POST", "deployments")),
     KillPoint(
         "provision, during the NLB wait (the Service's load balancer is being made)",
-        aws=("elbv2", "CreateListener"),
-        after=("elbv2", "CreateLoadBalancer"),
+        aws=("elbv2", "CreateLoadBalancer"),
+        nth=2,
     ),
 )
 TEARDOWN_POINTS = (
@@ -40,7 +42,7 @@ TEARDOWN_POINTS = (
         aws=("elbv2", "DescribeLoadBalancers"),
         after=("ec2", "DeleteVpc"),
     ),
-    KillPoint("teardown, while the state bucket is emptied", aws=("s3", "DeleteObjects")),
+    KillPoint("teardown, while the state bucket is deleted", aws=("s3", "DeleteBucket")),
 )
 COLUMNS = (
     "killed",
