@@ -104,7 +104,11 @@ def test_each_run_emits_its_indicators_and_the_trend_shows_the_last_runs(
     report = artifact("verify-trend-trend-k8s-local")
     assert "objective met" in report
     assert (
-        len(re.findall(r"^\| \d{4}-\d\d-\d\d [\d:]+ \| pass \| 30 \| 100\.00% \|", report, re.MULTILINE))
+        len(
+            re.findall(
+                r"^\| \d{4}-\d\d-\d\d [\d:]+ \| pass \| 30 \| 100\.00% \|", report, re.MULTILINE
+            )
+        )
         == 3
     )
     assert "| zone " + environment.zones[0] in report and "| address " in report
