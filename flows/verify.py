@@ -32,11 +32,13 @@ from kops_nlb.core.verify.probe_script import (
     max_script_duration_s,
     new_probe_token,
 )
+from kops_nlb.core.verify.slo import SloPolicy
 from tasks.bastion import find_bastion
 from tasks.cluster import export_kubeconfig
 from tasks.nlb import find_service_nlb, nlb_interfaces, nlb_target_groups, nlb_target_health
 from tasks.preflight import caller_account
 from tasks.probe import collect_access_logs, run_probe
+from tasks.trend import record_verification
 from tasks.workload import describe_service, list_nginx_pods, list_nodes
 
 PROBE_REQUEST_TIMEOUT_S = 5.0
@@ -71,6 +73,7 @@ class VerifyResult(BaseModel):
 def verify(
     spec: EnvironmentSpec = EnvironmentSpec(),  # noqa: B008
     requests_per_target: Annotated[int, Field(ge=1, le=30)] = 10,
+    slo: SloPolicy = SloPolicy(),  # noqa: B008
 ) -> VerifyResult:
     """Probe the NLB from the bastion and check what nginx logged; fails when any check fails."""
     logger = get_run_logger()
@@ -159,6 +162,18 @@ def verify(
         description=f"Evidence of client-IP preservation for {spec.cluster_name}",
     )
     passed = all(r.passed for r in results)
+    trend = record_verification(
+        cluster_name=spec.cluster_name,
+        token=token,
+        passed=passed,
+        probes=list(facts.probes),
+        policy=slo,
+    )
+    create_markdown_artifact(
+        key=artifact_key("verify-trend", spec.cluster_name),
+        markdown=trend.markdown,
+        description=f"Success ratio and latency of the last verification runs of {spec.cluster_name}",
+    )
     logger.info("verification %s (token %s)", "passed" if passed else "FAILED", token)
     if not passed:
         raise VerificationFailed(failure_message(results))

@@ -17,6 +17,7 @@ from deployments.stack.settings import Stack, current
 from deployments.stack.starting import (
     LOG_LINES,
     StackError,
+    create_alerts,
     create_pool,
     database,
     deploy,
@@ -51,6 +52,7 @@ def up(stack: Stack) -> int:
     create_pool(stack)
     worker_ready = start_worker(stack)
     deploy(stack)
+    create_alerts(stack)
     worker_ready()
     say(f"stack up: UI {stack.ui_url}")
     return 0

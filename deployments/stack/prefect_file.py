@@ -80,3 +80,16 @@ def local_spec(config: dict[str, Any], flow_entrypoint_prefix: str) -> dict[str,
             spec: dict[str, Any] = deployment.get("parameters", {}).get("spec", {})
             return spec
     raise KeyError(f"no `{LOCAL}` deployment of {flow_entrypoint_prefix} in prefect.yaml")
+
+
+def local_schedule_interval(config: dict[str, Any], flow_entrypoint_prefix: str) -> float | None:
+    """Return the seconds between scheduled runs of that `local` deployment (its first active
+    interval schedule), None when it has none."""
+    for deployment in config.get("deployments", []):
+        if deployment.get("name") == LOCAL and str(deployment.get("entrypoint", "")).startswith(
+            flow_entrypoint_prefix
+        ):
+            for schedule in deployment.get("schedules") or []:
+                if schedule.get("interval") and schedule.get("active", True):
+                    return float(schedule["interval"])
+    return None

@@ -20,7 +20,7 @@ import yaml
 
 from deployments import kubernetes_pool
 from deployments.stack import postgres, procs
-from deployments.stack.prefect_file import Twin, point_at_twin, render
+from deployments.stack.prefect_file import Twin, local_schedule_interval, point_at_twin, render
 from deployments.stack.settings import HOST, Stack
 
 SERVER_READY_TIMEOUT = 120.0
@@ -290,3 +290,29 @@ def start_database(stack: Stack) -> None:
     """Start the stack's PostgreSQL and wait until it holds the database (SQLite: nothing)."""
     if stack.db == "postgres":
         postgres.start(stack, say, functools.partial(spawn, stack))()
+
+
+ALERT_FAILURES_ENV = "STACK_ALERT_FAILURES"  # failed verify runs in a row that page (default 3)
+ALERT_BLOCK_ENV = "STACK_ALERT_BLOCK"  # a notification block, <type>/<name>; none: no message
+
+
+def create_alerts(stack: Stack) -> None:
+    """Create or update the verification's alerts, tuned to verify/local's schedule."""
+    from deployments.alerts import AlertSettings, ensure_alerts
+
+    _, config = deployment_file(stack)
+    interval = local_schedule_interval(config, "flows/verify.py")
+    if interval is None:
+        say("alerts: verify/local has no interval schedule; no alerts created")
+        return
+    settings = AlertSettings(
+        schedule_interval_s=interval,
+        failures_in_a_row=int(os.environ.get(ALERT_FAILURES_ENV) or 3),
+    )
+    done = ensure_alerts(settings, block=os.environ.get(ALERT_BLOCK_ENV) or None)
+    say(
+        "alerts: "
+        + ", ".join(
+            f"{name} ({'created' if new else 'updated'})" for name, (_, new) in done.items()
+        )
+    )

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kops_nlb.core.errors import ConflictError
 from kops_nlb.core.naming import (
+    LBC_PROXY_PROTOCOL_ANNOTATION,
+    LBC_SCHEME_ANNOTATION,
+    LBC_TARGET_TYPE_ANNOTATION,
     MANAGED_BY_LABEL,
     NLB_INTERNAL_ANNOTATION,
     NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION,
@@ -22,22 +26,37 @@ def app_labels(spec: EnvironmentSpec) -> dict[str, str]:
 
 
 def service_annotations(spec: EnvironmentSpec) -> dict[str, str]:
-    """Annotations that make the cloud controller build an (internal) NLB."""
-    annotations = {NLB_TYPE_ANNOTATION: "nlb"}
-    if spec.internal:
-        annotations[NLB_INTERNAL_ANNOTATION] = "true"
+    """Annotations that make the spec's controller build an (internal) NLB in the spec's mode.
+
+    The cloud controller reads ``aws-load-balancer-type: nlb`` and ``-internal``; the AWS Load
+    Balancer Controller takes only Services typed ``external`` (the cloud controller then leaves
+    them alone) and reads the target type, the scheme and ``-proxy-protocol: "*"``. Both read
+    the target-group-attributes annotation.
+    """
+    if spec.load_balancer_controller == "aws-load-balancer-controller":
+        annotations = {
+            NLB_TYPE_ANNOTATION: "external",
+            LBC_TARGET_TYPE_ANNOTATION: spec.target_type,
+            LBC_SCHEME_ANNOTATION: "internal" if spec.internal else "internet-facing",
+        }
+        if spec.proxy_protocol_v2:
+            annotations[LBC_PROXY_PROTOCOL_ANNOTATION] = "*"
+    else:
+        annotations = {NLB_TYPE_ANNOTATION: "nlb"}
+        if spec.internal:
+            annotations[NLB_INTERNAL_ANNOTATION] = "true"
     if attributes := target_group_attributes(spec):
         annotations[NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION] = attributes
     return annotations
 
 
 def target_group_attributes(spec: EnvironmentSpec) -> str | None:
-    """The cloud controller's target-group-attributes value for the spec, or None for AWS's
-    defaults."""
+    """The target-group-attributes value for the spec, or None for AWS's defaults (the AWS
+    Load Balancer Controller asks for proxy protocol with its own annotation)."""
     pairs = []
     if spec.preserve_client_ip is not None:
         pairs.append(f"preserve_client_ip.enabled={str(spec.preserve_client_ip).lower()}")
-    if spec.proxy_protocol_v2:
+    if spec.proxy_protocol_v2 and spec.load_balancer_controller == "cloud-controller":
         pairs.append("proxy_protocol_v2.enabled=true")
     return ",".join(pairs) or None
 
@@ -132,15 +151,28 @@ def deployment_patch(existing: dict[str, Any], spec: EnvironmentSpec) -> dict[st
 def service_patch(existing: dict[str, Any], spec: EnvironmentSpec) -> dict[str, Any] | None:
     """Return the merge patch that brings an existing Service to the spec, or None.
 
-    Annotations the user or other tools added are kept; only ours are set.
+    Annotations the user or other tools added are kept; only ours are set. Raises ConflictError
+    when the Service belongs to the other controller: changing an existing Service's
+    ``aws-load-balancer-type`` leaks its load balancer (the AWS Load Balancer Controller's docs
+    say to delete the Service and create it again).
     """
     desired = nlb_service(spec)
     patch: dict[str, Any] = {}
     annotations = (existing.get("metadata") or {}).get("annotations") or {}
     wanted = service_annotations(spec)
+    current_type = annotations.get(NLB_TYPE_ANNOTATION)
+    if current_type is not None and current_type != wanted[NLB_TYPE_ANNOTATION]:
+        raise ConflictError(
+            f"service {spec.namespace}/{spec.service_name} has aws-load-balancer-type "
+            f"{current_type!r}, the spec wants {wanted[NLB_TYPE_ANNOTATION]!r}: changing it on an "
+            "existing Service leaks its load balancer; run teardown (or delete the Service) first"
+        )
     changed_annotations: dict[str, str | None] = {
         k: v for k, v in wanted.items() if annotations.get(k) != v
     }
+    proxy = LBC_PROXY_PROTOCOL_ANNOTATION
+    if proxy not in wanted and proxy in annotations:
+        changed_annotations[proxy] = None
     if not spec.internal and NLB_INTERNAL_ANNOTATION in annotations:
         changed_annotations[NLB_INTERNAL_ANNOTATION] = None
     # Removing it asks for nothing (the target group keeps its last values); verify reads them.

@@ -20,6 +20,12 @@ NLB_INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal
 # cloud-provider-aws >= 1.34: target group attributes, "key=value,key=value"; it supports only
 # preserve_client_ip.enabled and proxy_protocol_v2.enabled, and keeps the last values when
 # the annotation is removed.
+# The AWS Load Balancer Controller's annotations and the tags it puts on what it makes.
+LBC_TARGET_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"
+LBC_SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+LBC_PROXY_PROTOCOL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol"
+LBC_CLUSTER_TAG = "elbv2.k8s.aws/cluster"
+LBC_STACK_TAG = "service.k8s.aws/stack"
 NLB_TARGET_GROUP_ATTRIBUTES_ANNOTATION = (
     "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
 )

@@ -15,7 +15,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from kops_nlb.core.errors import ConflictError
-from kops_nlb.core.naming import SERVICE_NAME_TAG, cluster_tag_key
+from kops_nlb.core.naming import (
+    LBC_CLUSTER_TAG,
+    LBC_STACK_TAG,
+    SERVICE_NAME_TAG,
+    cluster_tag_key,
+)
 from kops_nlb.core.waiting import Observation
 
 
@@ -75,10 +80,17 @@ def is_service_nlb(
 ) -> bool:
     """Tell whether a load balancer is the one of `service` (``ns/name``) in the cluster.
 
-    The tags must name the Service and the cluster; when the Service already reports a
-    hostname, the DNS name must be that hostname.
+    The tags must name the Service and the cluster (the cloud controller's tags, or the AWS Load
+    Balancer Controller's); when the Service already reports a hostname, the DNS name must be
+    that hostname.
     """
-    if tags.get(SERVICE_NAME_TAG) != service or cluster_tag_key(cluster_name) not in tags:
+    by_cloud_controller = (
+        tags.get(SERVICE_NAME_TAG) == service and cluster_tag_key(cluster_name) in tags
+    )
+    by_load_balancer_controller = (
+        tags.get(LBC_STACK_TAG) == service and tags.get(LBC_CLUSTER_TAG) == cluster_name
+    )
+    if not (by_cloud_controller or by_load_balancer_controller):
         return False
     return not hostname or same_hostname(lb.get("DNSName"), hostname)
 

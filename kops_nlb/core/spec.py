@@ -25,6 +25,13 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _K8S_VERSION = re.compile(r"^v?1\.(\d+)\.(\d+)$")
 _GO_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
+# A container image reference as the distribution grammar has it: an optional registry host
+# (and port), lowercase path components, an optional tag and an optional sha256 digest.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REFERENCE = re.compile(
+    rf"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d+)?/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
 _TAG_KEY_FORBIDDEN_PREFIX = "aws:"
 # Tag keys that say whose a resource is: kops's and the cloud controller's cluster marks, kops's
 # reserved names, and the project's own. A user tag with one of them could mark our resources
@@ -106,12 +113,26 @@ class EnvironmentSpec(BaseModel):
     container_port: Annotated[int, Field(ge=1, le=65535)] = 80
     internal: bool = True
     external_traffic_policy: Literal["Local", "Cluster"] = "Local"
+    load_balancer_controller: Literal["cloud-controller", "aws-load-balancer-controller"] = Field(
+        default="cloud-controller",
+        description=(
+            "Who makes the NLB: the cloud controller kops always runs (instance targets), or "
+            "the AWS Load Balancer Controller (kops addon, with cert-manager)."
+        ),
+    )
+    target_type: Literal["instance", "ip"] = Field(
+        default="instance",
+        description=(
+            "NLB target type: nodes (NodePort) or pods directly; ip needs the AWS Load Balancer "
+            "Controller and amazonvpc networking."
+        ),
+    )
     preserve_client_ip: bool | None = Field(
         default=None,
         description=(
-            "The NLB target group's preserve_client_ip.enabled, asked of the cloud controller "
-            "with its target-group-attributes annotation; empty keeps AWS's default (on for the "
-            "instance targets the cloud controller uses)."
+            "The NLB target group's preserve_client_ip.enabled, asked with the "
+            "target-group-attributes annotation; empty keeps AWS's default (on for instance "
+            "targets, off for ip targets over TCP)."
         ),
     )
     proxy_protocol_v2: bool = Field(
@@ -216,8 +237,11 @@ class EnvironmentSpec(BaseModel):
     @field_validator("nginx_image")
     @classmethod
     def _image_reference(cls, value: str) -> str:
-        if not value or any(ch.isspace() for ch in value):
-            raise ValueError(f"{value!r} is not a container image reference")
+        if len(value) > 255 or not _IMAGE_REFERENCE.match(value):
+            raise ValueError(
+                f"{value!r} is not a container image reference such as 'nginx:1.27' or "
+                "'registry.example.com/team/nginx:1.27'"
+            )
         return value
 
     @field_validator("extra_tags")
@@ -282,7 +306,26 @@ class EnvironmentSpec(BaseModel):
     @model_validator(mode="after")
     def _load_balancer_mode_works_on_aws(self) -> EnvironmentSpec:
         # Combinations AWS documents as broken, refused before anything is created.
-        if self.proxy_protocol_v2 and self.external_traffic_policy == "Local":
+        if self.target_type == "ip" and self.load_balancer_controller == "cloud-controller":
+            raise ValueError(
+                "target_type 'ip' needs load_balancer_controller 'aws-load-balancer-controller': "
+                "the cloud controller's NLBs always use instance targets"
+            )
+        if self.target_type == "ip" and self.networking != "amazonvpc":
+            raise ValueError(
+                f"target_type 'ip' needs VPC-routable pod addresses, i.e. networking 'amazonvpc': "
+                f"with {self.networking!r} the pods live on an overlay the NLB cannot reach"
+            )
+        if self.negative_control and self.target_type == "ip":
+            raise ValueError(
+                "negative_control cannot work with ip targets: the NLB reaches the pods without "
+                "kube-proxy, so externalTrafficPolicy Cluster changes nothing for the canary"
+            )
+        if (
+            self.proxy_protocol_v2
+            and self.target_type == "instance"
+            and self.external_traffic_policy == "Local"
+        ):
             raise ValueError(
                 "proxy_protocol_v2 with instance targets and externalTrafficPolicy Local does "
                 "not work on AWS: the NLB's health check then goes to kube-proxy's health-check "

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("flows", "tasks", "kops_nlb", "sandbox", "deployments", "bench")
+PACKAGES = ("flows", "tasks", "kops_nlb", "sandbox", "deployments", "bench", "chaos")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 # One forbidden import planted per contract: (module file, import line, contract it breaks).

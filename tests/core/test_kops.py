@@ -111,8 +111,25 @@ def test_create_cluster_argv_with_network_cidr_and_extra_tags() -> None:
     assert "Name=" not in labels
 
 
+def test_the_load_balancer_controller_is_asked_of_kops_as_its_addon_with_cert_manager() -> None:
+    assert "--set" not in kops_cli.create_cluster_argv(_spec(), STATE)
+    argv = kops_cli.create_cluster_argv(
+        _spec(load_balancer_controller="aws-load-balancer-controller"), STATE
+    )
+    sets = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--set"]
+    assert sets == [
+        "spec.certManager.enabled=true",
+        "spec.awsLoadBalancerController.enabled=true",
+    ]
+    assert argv[-1] == "--yes"
+
+
 def test_every_flag_passed_exists_in_kops_1_36_and_none_is_deprecated() -> None:
-    spec = _spec(network_cidr=IPv4Network("127.20.0.0/16"), extra_tags={"team": "x"})
+    spec = _spec(
+        network_cidr=IPv4Network("127.20.0.0/16"),
+        extra_tags={"team": "x"},
+        load_balancer_controller="aws-load-balancer-controller",
+    )
     used = set(_flags_in(kops_cli.create_cluster_argv(spec, STATE)))
     reference = _reference_flags()
     deprecated = _deprecated_flags()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
+from kops_nlb.core.errors import ConflictError
 from kops_nlb.core.manifests import (
     NLB_INTERNAL_ANNOTATION,
     NLB_TYPE_ANNOTATION,
@@ -117,3 +120,27 @@ def test_back_to_the_defaults_removes_the_attributes_annotation() -> None:
     existing = as_server_returns(nlb_service(EnvironmentSpec(preserve_client_ip=False)))
     assert service_patch(existing, SPEC) == {"metadata": {"annotations": {TG_ATTRIBUTES: None}}}
     assert service_patch(existing, EnvironmentSpec(preserve_client_ip=False)) is None
+
+
+def test_the_load_balancer_controller_gets_an_external_service_in_the_spec_mode() -> None:
+    spec = EnvironmentSpec(
+        load_balancer_controller="aws-load-balancer-controller",
+        target_type="ip",
+        networking="amazonvpc",
+        preserve_client_ip=True,
+        proxy_protocol_v2=True,
+    )
+    assert nlb_service(spec)["metadata"]["annotations"] == {
+        NLB_TYPE_ANNOTATION: "external",
+        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+        "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol": "*",
+        TG_ATTRIBUTES: "preserve_client_ip.enabled=true",
+    }
+
+
+def test_switching_an_existing_service_to_the_other_controller_is_refused() -> None:
+    existing = as_server_returns(nlb_service(SPEC))
+    other = EnvironmentSpec(load_balancer_controller="aws-load-balancer-controller")
+    with pytest.raises(ConflictError, match="leaks its load balancer"):
+        service_patch(existing, other)

@@ -68,6 +68,8 @@ LB = {"DNSName": "a3f1-123.elb.ap-northeast-1.amazonaws.com"}
         ({**SERVICE_TAGS, "kubernetes.io/service-name": "default/other"}, None, False),
         ({"kubernetes.io/service-name": "default/nginx"}, None, False),
         ({}, None, False),
+        ({"service.k8s.aws/stack": "default/nginx", "elbv2.k8s.aws/cluster": CLUSTER}, None, True),
+        ({"service.k8s.aws/stack": "default/nginx", "elbv2.k8s.aws/cluster": "other"}, None, False),
     ],
     ids=[
         "tags-and-dns",
@@ -76,6 +78,8 @@ LB = {"DNSName": "a3f1-123.elb.ap-northeast-1.amazonaws.com"}
         "other-service",
         "other-cluster",
         "untagged",
+        "load-balancer-controller",
+        "load-balancer-controller-other-cluster",
     ],
 )
 def test_is_service_nlb(tags: dict[str, str], hostname: str | None, match: bool) -> None:

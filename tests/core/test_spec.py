@@ -50,6 +50,8 @@ def test_defaults_reproduce_the_procedure_on_todays_versions() -> None:
         ("extra_tags", {"Name": "x"}, "is reserved"),
         ("admin_credential_ttl", "two hours", "duration"),
         ("nginx_image", "nginx latest", "image reference"),
+        ("nginx_image", "nginx:1.27;id", "image reference"),
+        ("nginx_image", "Nginx", "image reference"),
         ("dns", "public", "needs a Route 53 zone"),
         ("unknown_field", 1, "Extra inputs are not permitted"),
     ],
@@ -82,6 +84,19 @@ def test_worker_settings_are_not_run_parameters(field: str, value: str, setting:
 def test_a_tag_marking_another_cluster_is_refused() -> None:
     with pytest.raises(ValidationError, match="'KubernetesCluster' is reserved"):
         EnvironmentSpec(extra_tags={"KubernetesCluster": "other"})
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "nginx:1.27",
+        "nginx",
+        "registry.example.com:5000/team/nginx:1.27-alpine",
+        "public.ecr.aws/nginx/nginx@sha256:" + "a" * 64,
+    ],
+)
+def test_image_references_of_every_form_are_accepted(image: str) -> None:
+    assert EnvironmentSpec(nginx_image=image).nginx_image == image
 
 
 def test_state_bucket_is_derived_deterministically() -> None:

@@ -47,8 +47,14 @@ def aws(service: str, world: World) -> Any:
 
 
 def instance_states(world: World) -> dict[str, str]:
+    """The state of every instance not terminated (other tests' clusters leave terminated ones)."""
     reservations = aws("ec2", world).describe_instances()["Reservations"]
-    return {i["InstanceId"]: i["State"]["Name"] for r in reservations for i in r["Instances"]}
+    return {
+        i["InstanceId"]: i["State"]["Name"]
+        for r in reservations
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    }
 
 
 def service_target_group(world: World) -> str:

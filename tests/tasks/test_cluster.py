@@ -18,7 +18,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from kops_nlb.core import kops as kops_cli
-from kops_nlb.core.errors import KopsCommandError, SpecError, WaitTimeout
+from kops_nlb.core.errors import KopsCommandError, SpecError, WaitTimeout, is_transient
 from kops_nlb.core.spec import EnvironmentSpec, Timeouts
 from kops_nlb.kops import worker
 from sandbox.config import Delays, SandboxConfig
@@ -345,3 +345,50 @@ def test_progress_artifact_follows_ready_nodes(
     )
     cluster.wait_for_cluster_valid.fn(fake(body), "s3://b")
     assert calls == [("cluster-validation", 0.0), ("update", 100.0)]
+
+
+# A kops that writes the spec and then fails on the state store, as kops does under throttling.
+HALF_CREATE = """case "$1 $2" in
+  "get cluster")
+    if [ -f spec-written ]; then echo '{}'; exit 0; fi
+    echo "Error: cluster not found \\"$3\\"" >&2; exit 1;;
+  "create cluster")
+    touch spec-written
+    echo 'I1205 00:00:00.000000 1 executor.go:113] Tasks: 0 done / 86 total; 46 can run' >&2
+    echo 'Error: error reading cluster configuration "'$3'": operation error S3: GetObject, https response error StatusCode: 503, RequestID: r-1, HostID: h-1, api error SlowDown: Please reduce your request rate.' >&2
+    exit 1;;
+  "update cluster") echo "$@" > applied; exit 0;;
+esac
+exit 3
+"""
+
+
+def test_a_throttled_create_is_retried_and_the_retry_applies_the_written_spec(
+    fake: Any, no_run_logger: None, tmp_path: Path
+) -> None:
+    spec = fake(HALF_CREATE)
+    with pytest.raises(KopsCommandError) as first:
+        cluster.ensure_cluster.fn(spec, "s3://b")
+    assert is_transient(first.value)  # the task's retry condition says: try again
+    assert "api error SlowDown" in str(first.value)
+
+    again = cluster.ensure_cluster.fn(spec, "s3://b")  # what the retry runs
+
+    assert again.changed is False and "kops update cluster --yes" in again.summary
+    assert (tmp_path / "applied").read_text().split()[:3] == [
+        "update",
+        "cluster",
+        spec.cluster_name,
+    ]
+
+
+def test_a_bad_flag_fails_at_once_with_kops_own_error_line(fake: Any, no_run_logger: None) -> None:
+    usage = "".join(f"echo '  --flag-{i} string   some flag' >&2\n" for i in range(30))
+    spec = fake(
+        'case "$1 $2" in\n  "get cluster") echo "Error: cluster not found \\"$3\\"" >&2; exit 1;;\nesac\n'
+        "echo 'Error: unknown flag: --no-such-flag' >&2\necho 'Usage:' >&2\n" + usage + "exit 1\n"
+    )
+    with pytest.raises(KopsCommandError) as failed:
+        cluster.ensure_cluster.fn(spec, "s3://b")
+    assert not is_transient(failed.value)
+    assert "Error: unknown flag: --no-such-flag" in str(failed.value)

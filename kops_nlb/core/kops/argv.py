@@ -116,6 +116,10 @@ def create_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
     labels = format_cloud_labels(cloud_labels(spec))
     if labels:
         argv += ["--cloud-labels", labels]
+    if spec.load_balancer_controller == "aws-load-balancer-controller":
+        # kops's managed addon; its validation requires cert-manager.
+        argv += ["--set", "spec.certManager.enabled=true"]
+        argv += ["--set", "spec.awsLoadBalancerController.enabled=true"]
     argv.append("--yes")
     return argv
 

@@ -138,6 +138,7 @@ class VerificationFacts:
     probe_output_truncated: bool = False
     target_groups: Sequence[TargetGroupFacts] = ()
     negative_control: VerificationFacts | None = None
+    expected_annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from kops_nlb.core.manifests import service_annotations
 from kops_nlb.core.nlb import NlbInfo, NlbInterface, TargetGroupSettings, TargetHealth
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.verify.evidence import (
@@ -124,6 +125,8 @@ def _service_facts(
     probe_truncated: bool,
 ) -> VerificationFacts:
     node_names = {n.instance_id: n.name for n in nodes if n.instance_id}
+    # ip targets are pods: a target's id is then a pod's address, placed on the pod's node.
+    node_names.update({p.pod_ip: p.node_name for p in pod_logs if p.pod_ip and p.node_name})
     node_ips = {n.name: n.internal_ip for n in nodes if n.internal_ip}
     nlb, service = found.nlb, found.service
     return VerificationFacts(
@@ -161,6 +164,7 @@ def _service_facts(
         ),
         expected_policy=spec.external_traffic_policy,
         expected_internal=spec.internal,
+        expected_annotations=service_annotations(spec),
         node_ips=node_ips,
         expected_probes=expected_probes,
         probe_output_truncated=probe_truncated,

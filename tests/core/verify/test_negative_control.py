@@ -144,3 +144,24 @@ def test_run_checks_judges_the_target_groups_with_the_services_real_policy() -> 
     facts = replace(baseline(), target_groups=[group(preserve=False)])
     result = next(r for r in run_checks(facts) if r.name == "target_groups_deliver_client_ip")
     assert not result.passed
+
+
+def test_the_service_is_judged_against_the_annotations_of_the_spec_mode() -> None:
+    from kops_nlb.core.verify.checks.infrastructure import service_not_drifted
+
+    facts = baseline()
+    assert facts.service is not None
+    lbc = {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+    }
+    wrong = service_not_drifted(
+        service=facts.service, expected_policy="Local", expected_annotations=lbc
+    )
+    assert not wrong.passed and "is 'nlb' (want 'external')" in wrong.detail
+    right = service_not_drifted(
+        service=replace(facts.service, annotations=lbc),
+        expected_policy="Local",
+        expected_annotations=lbc,
+    )
+    assert right.passed, right.detail

@@ -76,6 +76,7 @@ def run_checks(facts: VerificationFacts) -> list[CheckResult]:
             expected_policy=facts.expected_policy,
             internal=facts.expected_internal,
             nlb_dns=facts.nlb.dns_name if facts.nlb is not None else None,
+            expected_annotations=facts.expected_annotations or None,
         ),
     ]
     if facts.target_groups:

@@ -172,10 +172,12 @@ def service_not_drifted(
     expected_policy: TrafficPolicy,
     internal: bool = True,
     nlb_dns: str | None = None,
+    expected_annotations: Mapping[str, str] | None = None,
 ) -> CheckResult:
     """Check that the Service still asks for an (internal) NLB with the expected traffic policy.
 
-    With ``nlb_dns`` it also checks that the Service's ingress hostname is that NLB's name.
+    With ``nlb_dns`` it also checks that the Service's ingress hostname is that NLB's name; with
+    ``expected_annotations`` (the spec's mode) it checks those instead of the cloud controller's.
     """
     name = "service_not_drifted"
     if service is None:
@@ -193,12 +195,12 @@ def service_not_drifted(
     problems = []
     if service.type != "LoadBalancer":
         problems.append(f"type is {service.type!r} (want 'LoadBalancer')")
-    problems.extend(_annotation_problem(annotations, NLB_TYPE_ANNOTATION, "nlb"))
-    if internal:
-        problems.extend(_annotation_problem(annotations, NLB_INTERNAL_ANNOTATION, "true"))
-    elif annotations.get(NLB_INTERNAL_ANNOTATION, "false") != "false":
-        value = annotations[NLB_INTERNAL_ANNOTATION]
-        problems.append(f"annotation {NLB_INTERNAL_ANNOTATION} is {value!r} (want it absent)")
+    if expected_annotations:
+        evidence["annotations"] = {key: annotations.get(key) for key in expected_annotations}
+        for key, want in expected_annotations.items():
+            problems.extend(_annotation_problem(annotations, key, want))
+    else:
+        problems.extend(_cloud_controller_problems(annotations, internal=internal))
     if service.external_traffic_policy != expected_policy:
         problems.append(
             f"externalTrafficPolicy is {service.external_traffic_policy!r} "
@@ -217,6 +219,16 @@ def service_not_drifted(
     kind = "an internal NLB" if internal else "an NLB"
     detail = f"{where} asks for {kind} with externalTrafficPolicy {expected_policy}"
     return CheckResult(name, True, detail, evidence)
+
+
+def _cloud_controller_problems(annotations: Mapping[str, str], *, internal: bool) -> list[str]:
+    problems = _annotation_problem(annotations, NLB_TYPE_ANNOTATION, "nlb")
+    if internal:
+        problems.extend(_annotation_problem(annotations, NLB_INTERNAL_ANNOTATION, "true"))
+    elif annotations.get(NLB_INTERNAL_ANNOTATION, "false") != "false":
+        value = annotations[NLB_INTERNAL_ANNOTATION]
+        problems.append(f"annotation {NLB_INTERNAL_ANNOTATION} is {value!r} (want it absent)")
+    return problems
 
 
 def _describe_target(target: TargetFacts) -> str:
