@@ -104,9 +104,10 @@ lint: setup
 test: setup lint upstream
 	$(RUN) pytest
 
-# The product's kops argv and parsers against real kops (part of `make test`).
+# The product's kops argv and parsers against real kops, and its Kubernetes side against a real
+# kube-apiserver (both part of `make test`).
 contract: setup upstream
-	$(RUN) pytest -m contract
+	$(RUN) pytest -m "contract or kube"
 
 # Re-record tests/contract/fixtures/ from real kops against the twin's AWS.
 contract-record: setup upstream
