@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from kubernetes.client import CoreV1Api
+
 from bench.calls import (
     Call,
     attribute,
@@ -24,7 +26,6 @@ from bench.timeline import Span, critical_chain, first, outside
 from bench.twin import Twin
 from flows.provision import ProvisionResult, provision
 from flows.verify import VerifyResult, verify
-from sandbox.kops.kube import READY_AT_ANNOTATION
 
 VERIFY_PHASES = ("discovery", "probe", "logs", "checks")
 
@@ -99,16 +100,18 @@ def _flow_run_id(state: Any) -> UUID:
 def ready_times(twin: Twin, calls: list[Call]) -> dict[str, float | None]:
     """Return when (epoch) the twin had each waited-for resource ready, from its own records.
 
-    Nodes: the ready-at time kops gave them at registration. NLB: the cloud controller's
+    Nodes: when their kubelets reported them Ready (the Ready condition's transition). NLB: the cloud controller's
     CreateLoadBalancer plus the NLB delay. Targets: its RegisterTargets plus the health delay
     (not before the nodes). SSM: the first DescribeInstanceInformation (the twin starts the
     agent's clock then) plus the SSM delay.
     """
     delays = twin.world.config.delays
+    nodes_listed: Any = CoreV1Api(twin.world.kube_api()).list_node()
     ready_at = [
-        float(value)
-        for node in twin.world.kube.list("v1/nodes")
-        if (value := (node["metadata"].get("annotations") or {}).get(READY_AT_ANNOTATION))
+        condition.last_transition_time.timestamp()
+        for node in nodes_listed.items
+        for condition in node.status.conditions or []
+        if condition.type == "Ready" and condition.status == "True"
     ]
     nodes = max(ready_at) if ready_at else None
 

@@ -12,8 +12,8 @@ AWS call is told apart like this:
 - ``kops``: everything else the endpoint served (the emulated kops executable the product runs);
 - ``bench``: this package's own look-ups (their User-Agent carries ``kops-nlb-bench``), left out.
 
-Kubernetes calls are labelled by what they touch: Node registration and Node status are the
-twin's kubelet (``kubelet``); everything else is a ``client`` (the flows or kops).
+Kubernetes calls are those clients send through the API front proxy (the flows and kops); the
+simulated kubelets talk to the apiserver directly and are not counted.
 """
 
 from __future__ import annotations
@@ -184,8 +184,7 @@ def _count_kube_calls(world: World, calls: CallLog) -> None:
         )
 
     counter = _TimedCounter(on_increment)
-    world.kube.handler.call_counts = counter
-    world.kube.call_counts = counter
+    world.api_proxy.call_counts = counter
 
 
 def _tap_aws(world: World, calls: CallLog) -> None:

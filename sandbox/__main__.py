@@ -1,7 +1,8 @@
 """`python -m sandbox up|down|status|serve`: run the local twin in the background.
 
 `up` starts `serve` as a detached process, waits until it answers, and leaves `.sandbox/env`
-(shell exports) and `.sandbox/endpoints.json` for clients. `down` stops exactly that process.
+(shell exports) and `.sandbox/endpoints.json` for clients. `down` stops exactly that process and
+the control-plane programs it recorded by pid under `.sandbox/clusters/*/pids`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from sandbox.config import CONFIG_ENV, load
+from sandbox.controlplane.processes import stop_recorded_processes
 
 DEFAULT_HOME = Path(".sandbox")
 READY_TIMEOUT = 60.0
@@ -38,12 +42,13 @@ def _pid(home: Path) -> int | None:
 
 
 def _answers(home: Path) -> bool:
+    """Whether AWS answers and the API front proxy listens (control planes boot with clusters)."""
     try:
         endpoints = json.loads((home / "endpoints.json").read_text())
-        with urllib.request.urlopen(endpoints["kubernetes"] + "/version", timeout=2):
-            pass
         with urllib.request.urlopen(endpoints["aws"] + "/moto-api/", timeout=2):
             pass
+        proxy = urllib.parse.urlsplit(endpoints["kubernetes"])
+        socket.create_connection((proxy.hostname, proxy.port), timeout=2).close()
     except (OSError, ValueError, KeyError):
         return False
     return True
@@ -87,11 +92,12 @@ def up(home: Path, config: Path | None) -> int:
 
 
 def down(home: Path) -> int:
-    """Stop the twin started by `up` (by its pid), if it runs."""
+    """Stop the twin started by `up` (by its pid) and the control-plane programs it recorded."""
     pid = _pid(home)
     if pid is None:
         print("twin not running")
         (home / "world.pid").unlink(missing_ok=True)
+        stop_recorded_processes(home)
         return 0
     os.killpg(pid, signal.SIGTERM)
     for _ in range(100):
@@ -100,6 +106,7 @@ def down(home: Path) -> int:
         time.sleep(0.1)
     else:
         os.killpg(pid, signal.SIGKILL)
+    stop_recorded_processes(home)
     (home / "world.pid").unlink(missing_ok=True)
     print(f"twin stopped (pid {pid})")
     return 0

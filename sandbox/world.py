@@ -1,21 +1,22 @@
-"""One local world: AWS (moto), kops, a Kubernetes API, the cloud controller and the data path.
+"""One local world: AWS (moto), kops, real Kubernetes control planes, the cloud controller and the
+data path.
 
-Everything runs in this process (threads), except the emulated `kops`, which is an executable
-the product calls like the real one. A client reaches the world only through standard switches:
-`AWS_ENDPOINT_URL` (+ dummy credentials), a kubeconfig (written by `kops export kubecfg`), and
-the `kops` executable under `<home>/bin`.
+AWS, the simulated kubelets, the cloud controller and the data path run in this process
+(threads). Each cluster's control plane (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler) runs as real child processes, booted when kops launches the cluster's
+control-plane instance, and each pod as a real nginx. The emulated `kops` is an executable the
+product calls like the real one. A client reaches the world only through standard switches:
+`AWS_ENDPOINT_URL` (+ dummy credentials), a kubeconfig (written by `kops export kubecfg`, its
+server the API front proxy), and the `kops` executable under `<home>/bin`.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import logging
 import random
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,15 +34,18 @@ from sandbox.aws import (
 )
 from sandbox.aws.target_groups import instance_running, registered_targets
 from sandbox.cloud import ServiceController
+from sandbox.cloud.kube_inputs import CloudControllerLoop
 from sandbox.config import SandboxConfig
+from sandbox.controlplane.binaries import Binaries
+from sandbox.controlplane.front_proxy import FrontProxy
+from sandbox.controlplane.processes import stop_recorded_processes
 from sandbox.dataplane.health_check import TargetHealthChecker
 from sandbox.dataplane.nlb import NlbDataPlane
 from sandbox.dataplane.node_ports import NodePortServers
 from sandbox.dataplane.pods import PodServers
 from sandbox.dataplane.ssm_agent import RunRequest, ShellAgent
-from sandbox.k8s import KubeApiServer
 from sandbox.kops import install_executable
-from sandbox.kops.kubelet import mark_ready_nodes
+from sandbox.kubelets.instances import InstanceHosts
 
 log = logging.getLogger(__name__)
 
@@ -67,31 +71,6 @@ class Endpoints:
         }
 
 
-def _mark_ready_nodes(kube: KubeApiServer) -> None:
-    """The kubelets' part: nodes turn Ready when their boot time has come."""
-    mark_ready_nodes(kube)
-
-
-class _PodAddresses:
-    """Hands out pod IPs from the pod CIDR: one /24 per node, like a per-node pod range."""
-
-    def __init__(self, cidr: str) -> None:
-        self._subnets: Iterator[ipaddress.IPv4Network] = ipaddress.IPv4Network(cidr).subnets(
-            new_prefix=24
-        )
-        self._per_node: dict[str, Iterator[ipaddress.IPv4Address]] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, pod: dict[str, Any]) -> str:
-        node = (pod.get("spec") or {}).get("nodeName") or "unscheduled"
-        with self._lock:
-            if node not in self._per_node:
-                hosts = next(self._subnets).hosts()
-                next(hosts)  # .1 is the node's bridge on real clusters
-                self._per_node[node] = hosts
-            return str(next(self._per_node[node]))
-
-
 class World:
     """The local twin; `start()` brings it up in background threads, `stop()` takes it down."""
 
@@ -104,12 +83,9 @@ class World:
             region=config.region,
             faults=config.faults.aws(),
         )
-        self.pods = PodServers()
-        self.kube = KubeApiServer(
-            pod_runtime=self.pods,
-            pod_ip_allocator=_PodAddresses(config.pod_cidr),
-            fault_5xx_rate=config.faults.kube_5xx_rate,
-            seed=config.faults.seed,
+        self.pods = PodServers(real_nginx=True, workdir=home / "pods")
+        self.api_proxy = FrontProxy(
+            fault_5xx_rate=config.faults.kube_5xx_rate, seed=config.faults.seed
         )
         self.nlb = NlbDataPlane()
         self.node_ports = NodePortServers()
@@ -119,15 +95,21 @@ class World:
         )
         self.agent = ShellAgent()
         self.controller: ServiceController | None = None
+        self.hosts: InstanceHosts | None = None
+        self._cloud_loop: CloudControllerLoop | None = None
         self.endpoints: Endpoints | None = None
 
     def start(self) -> Endpoints:
-        """Start every part and return the endpoints."""
+        """Start every part and return the endpoints (control planes boot with their clusters)."""
+        Binaries.find()  # fail now, loudly, when `make upstream` has not built them
+        if not self.pods.uses_real_nginx:
+            raise RuntimeError("nginx is not installed: `make setup` installs Debian's nginx-light")
         self.home.mkdir(parents=True, exist_ok=True)
+        stop_recorded_processes(self.home)  # left by a world that was killed
         config_path = self.home / "config.toml"
         config_path.write_text(self.config.to_toml())
         aws_url = self.aws.start(port=self.config.aws_port)
-        kube_url = self.kube.start(port=self.config.kube_port)
+        kube_url = self.api_proxy.start(port=self.config.kube_port)
         bin_dir = self.home / "bin"
         bin_dir.mkdir(exist_ok=True)
         install_executable(bin_dir, kube_api_url=kube_url, config_path=config_path)
@@ -142,8 +124,19 @@ class World:
             publish_hosts=self.agent.set_hosts,
             on_load_balancer_created=self.aws.activate_load_balancer_after,
         )
-        self.kube.add_reconciler(_mark_ready_nodes)
-        self.kube.add_reconciler(self.controller.reconcile)
+        self._cloud_loop = CloudControllerLoop(self.controller, self._current_api)
+        self.hosts = InstanceHosts(
+            aws_url=aws_url,
+            region=self.config.region,
+            home=self.home,
+            proxy=self.api_proxy,
+            pods=self.pods,
+            pod_cidr=self.config.pod_cidr,
+            ready_delay=self.config.delays.node_ready,
+            on_change=self._cloud_loop.poke,
+        )
+        self.hosts.start()
+        self._cloud_loop.start()
         set_target_health_provider(self.health_checks.health)
         self.health_checks.start()
         set_command_executor(self._run_command)
@@ -160,13 +153,28 @@ class World:
         set_command_executor(None)
         set_instance_online_predicate(None)
         set_target_health_provider(None)
-        self.kube.stop()
+        if self._cloud_loop is not None:
+            self._cloud_loop.stop()
+        if self.hosts is not None:
+            self.hosts.stop()
+        self.api_proxy.stop()
         self.health_checks.stop()
         self.nlb.stop()
         self.node_ports.stop()
         self.pods.stop_all()
         self.agent.close()
         self.aws.stop()
+
+    def kube_api(self, cluster: str | None = None) -> Any:
+        """An admin ``kubernetes.client.ApiClient`` of a booted cluster (the latest by default)."""
+        host = self.hosts.host(cluster) if self.hosts is not None else None
+        if host is None:
+            raise LookupError("no cluster's control plane runs in the twin")
+        return host.api
+
+    def _current_api(self) -> Any:
+        host = self.hosts.host() if self.hosts is not None else None
+        return host.api if host is not None else None
 
     # -- hooks -----------------------------------------------------------------------------
     def _run_command(self, request: CommandRequest) -> CommandOutcome:

@@ -422,8 +422,13 @@ class ClusterCloud:
         image_id: str,
         subnet_id: str,
         security_group_id: str,
+        config_base: str,
     ) -> dict[str, Any]:
-        """Launch one instance of an instance group, tagged as kops tags it."""
+        """Launch one instance of an instance group, tagged as kops tags it.
+
+        Its user data carries what nodeup reads first, as kops writes it: the cluster's state
+        store location (``ConfigBase``), the instance group and its role.
+        """
         if slot.control_plane:
             name = f"{slot.group}.masters.{self.cluster}"
             role_tags = {"k8s.io/role/control-plane": "1", "k8s.io/role/master": "1"}
@@ -455,6 +460,7 @@ class ClusterCloud:
             SecurityGroupIds=[security_group_id],
             IamInstanceProfile={"Name": profile},
             MetadataOptions={"HttpTokens": "required", "HttpPutResponseHopLimit": 3},
+            UserData=_user_data(self.cluster, slot, config_base),
             TagSpecifications=[
                 *self._spec("instance", tags),
                 *self._spec("volume", tags),
@@ -696,3 +702,15 @@ class ClusterCloud:
         ):
             client.detach_role_policy(RoleName=resource.id, PolicyArn=attached["PolicyArn"])
         client.delete_role(RoleName=resource.id)
+
+
+def _user_data(cluster: str, slot: Slot, config_base: str) -> str:
+    """Return the start of kops's nodeup bootstrap script, with its kube_env settings."""
+    role = "ControlPlane" if slot.control_plane else "Node"
+    return (
+        "#!/bin/bash\nset -o errexit\nset -o nounset\nset -o pipefail\n\n"
+        "cat > conf/kube_env.yaml << '__EOF_KUBE_ENV'\n"
+        f"CloudProvider: aws\nClusterName: {cluster}\nConfigBase: {config_base}\n"
+        f"InstanceGroupName: {slot.group}\nInstanceGroupRole: {role}\n"
+        "__EOF_KUBE_ENV\n\ndownload-release\n"
+    )

@@ -1,26 +1,24 @@
-"""What the emulated kops needs from the Kubernetes API: a tiny HTTP client and the Node object.
+"""What the emulated kops needs from the Kubernetes API: a tiny HTTPS client.
 
-Real kops never registers Nodes (each kubelet does, once its instance has booted). The twin has no
-kubelets, so ``kops update cluster --yes`` registers one Node per instance the way a kubelet on
-AWS would, NotReady, with an annotation saying when it becomes Ready (``sandbox.kops.kubelet``).
+Like real ``kops validate cluster``, it builds its own admin client from the cluster CA in the
+state store: a client certificate issued on the spot, the CA as the only trust, and the
+cluster's internal API name (``api.internal.<cluster>``) as the TLS server name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
+import socket
+import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from typing import Any
 
-READY_AT_ANNOTATION = "sandbox.kops-nlb-flows/ready-at"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
-NODE_ROLE_LABEL = "node-role.kubernetes.io/node"
-EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
-INSTANCE_GROUP_LABEL = "kops.k8s.io/instancegroup"
 RETRIES = 5
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -46,12 +44,42 @@ def _path(resource: str, name: str | None, namespace: str | None, subresource: s
     return path
 
 
-class HttpKube:
-    """A Kubernetes API reached over plain HTTP, with the ``list``/``patch`` shape of the twin's store."""
+class _NamedTlsConnection(http.client.HTTPSConnection):
+    """An HTTPS connection that sends ``server_name`` as SNI and checks the certificate for it."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, host: str, *, server_name: str, context: ssl.SSLContext, timeout: float):
+        super().__init__(host, timeout=timeout, context=context)
+        self._server_name = server_name
+        self._tls = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self._server_name)
+
+
+class _NamedTlsHandler(urllib.request.HTTPSHandler):
+    def __init__(self, server_name: str, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self._server_name, self._tls = server_name, context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        def connection(host: str, timeout: float = 10.0, **_: Any) -> http.client.HTTPSConnection:
+            return _NamedTlsConnection(
+                host, server_name=self._server_name, context=self._tls, timeout=timeout
+            )
+
+        return self.do_open(connection, req)
+
+
+class HttpKube:
+    """A Kubernetes API reached over HTTPS with a client certificate (``context``)."""
+
+    def __init__(
+        self, base_url: str, *, context: ssl.SSLContext, server_name: str, timeout: float = 10.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._opener = urllib.request.build_opener(_NamedTlsHandler(server_name, context))
 
     def _request(self, method: str, path: str, body: Any = None, content_type: str = "") -> Any:
         """Send one request; like client-go, answers 429/5xx are tried again a few times."""
@@ -71,7 +99,7 @@ class HttpKube:
         if data is not None:
             request.add_header("Content-Type", content_type or "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self._opener.open(request, timeout=self.timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
@@ -124,111 +152,6 @@ class HttpKube:
         except KubeApiError as exc:
             if exc.status != 404:
                 raise
-
-
-def node_object(
-    *,
-    instance: dict[str, Any],
-    instance_group: str,
-    control_plane: bool,
-    region: str,
-    ready_at: float,
-) -> dict[str, Any]:
-    """Return the Node a kubelet on this EC2 instance registers (metadata and spec).
-
-    The ``READY_AT_ANNOTATION`` says when (epoch seconds) the twin's kubelet turns it Ready.
-    """
-    name = instance["PrivateDnsName"]
-    zone = instance["Placement"]["AvailabilityZone"]
-    instance_type = instance["InstanceType"]
-    labels = {
-        "beta.kubernetes.io/arch": "amd64",
-        "beta.kubernetes.io/instance-type": instance_type,
-        "beta.kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-        "node.kubernetes.io/instance-type": instance_type,
-        "topology.kubernetes.io/region": region,
-        "topology.kubernetes.io/zone": zone,
-        INSTANCE_GROUP_LABEL: instance_group,
-    }
-    taints = []
-    if control_plane:
-        labels[CONTROL_PLANE_LABEL] = ""
-        labels[EXCLUDE_LB_LABEL] = ""
-        labels["kops.k8s.io/kops-controller-pki"] = ""
-        taints.append({"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"})
-    else:
-        labels[NODE_ROLE_LABEL] = ""
-    spec: dict[str, Any] = {"providerID": f"aws:///{zone}/{instance['InstanceId']}"}
-    if taints:
-        spec["taints"] = taints
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": labels,
-            "annotations": {
-                "node.alpha.kubernetes.io/ttl": "0",
-                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-                READY_AT_ANNOTATION: f"{ready_at:.3f}",
-            },
-        },
-        "spec": spec,
-    }
-
-
-def node_status(
-    *, instance: dict[str, Any], kubernetes_version: str, ready: bool, now: float | None = None
-) -> dict[str, Any]:
-    """Return a Node's status: addresses from the instance and a Ready condition."""
-    moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now or time.time()))
-    name = instance["PrivateDnsName"]
-    version = kubernetes_version if kubernetes_version.startswith("v") else f"v{kubernetes_version}"
-    return {
-        "addresses": [
-            {"type": "InternalIP", "address": instance["PrivateIpAddress"]},
-            {"type": "Hostname", "address": name},
-            {"type": "InternalDNS", "address": name},
-        ],
-        "conditions": [ready_condition(ready, moment)],
-        "nodeInfo": {
-            "architecture": "amd64",
-            "bootID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"boot/{instance['InstanceId']}")),
-            "containerRuntimeVersion": "containerd://1.7.28",
-            "kernelVersion": "6.8.0-1036-aws",
-            "kubeProxyVersion": "",
-            "kubeletVersion": version,
-            "machineID": uuid.uuid5(uuid.NAMESPACE_URL, instance["InstanceId"]).hex,
-            "operatingSystem": "linux",
-            "osImage": "Ubuntu 24.04.3 LTS",
-            "systemUUID": "ec2" + uuid.uuid5(uuid.NAMESPACE_URL, instance["InstanceId"]).hex[3:],
-        },
-    }
-
-
-def ready_condition(ready: bool, moment: str) -> dict[str, str]:
-    """Return a Node's Ready condition as a kubelet reports it."""
-    if ready:
-        return {
-            "type": "Ready",
-            "status": "True",
-            "reason": "KubeletReady",
-            "message": "kubelet is posting ready status",
-            "lastHeartbeatTime": moment,
-            "lastTransitionTime": moment,
-        }
-    return {
-        "type": "Ready",
-        "status": "False",
-        "reason": "KubeletNotReady",
-        "message": "container runtime network not ready: NetworkReady=false "
-        "reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",
-        "lastHeartbeatTime": moment,
-        "lastTransitionTime": moment,
-    }
 
 
 def is_ready(node: dict[str, Any]) -> bool:

@@ -3,8 +3,9 @@
 ``KopsBackend`` keeps no state of its own: clusters and instance groups live in the state-store
 bucket as kops keeps them (``s3://bucket/NAME/config``, ``NAME/instancegroup/<ig>``), what the
 twin built and its counters in ``NAME/sandbox-state``, the cloud in AWS (``cloud.ClusterCloud``)
-and the Nodes in the Kubernetes API (``kube.HttpKube``). Each process invocation builds a fresh
-backend, like each real ``kops`` run.
+and the Nodes in the cluster's own Kubernetes API (``kube.HttpKube``), which the twin boots when
+the control-plane instance runs. Each process invocation builds a fresh backend, like each real
+``kops`` run.
 """
 
 from __future__ import annotations
@@ -33,11 +34,8 @@ from sandbox.kops.kube import (
     HttpKube,
     KubeApiError,
     instance_id_of,
-    node_object,
     node_ready_status,
-    node_status,
 )
-from sandbox.kops.kubelet import mark_ready_nodes
 from sandbox.kops.state import CA_FILE, INSTANCE_GROUP_DIR, StateStore
 from sandbox.kops.utils import split_network
 
@@ -68,6 +66,7 @@ NETWORKING = {
     "kopeio": "kopeio",
 }
 CRITICAL_PRIORITIES = ("system-cluster-critical", "system-node-critical")
+STATIC_PODS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
 def _now_iso() -> str:
@@ -318,7 +317,6 @@ class ApplyResult:
 
     created: list[str] = field(default_factory=list)
     launched: list[str] = field(default_factory=list)
-    registered: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -365,8 +363,7 @@ class KopsBackend:
         self.config: SandboxConfig = load(Path(config_path) if config_path else None)
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or self.config.region
         self.store = StateStore.from_url(state_url, aws_session(region).client("s3"))
-        kube_url = env.get(KUBE_API_ENV, "")
-        self.kube = HttpKube(kube_url) if kube_url else None
+        self.kube_url = env.get(KUBE_API_ENV, "")
 
     # -- state ---------------------------------------------------------------------------------
     def cluster(self, name: str) -> dict[str, Any]:
@@ -414,6 +411,24 @@ class KopsBackend:
         """
         if self.store.read_yaml(name, CA_FILE) is None:
             raise KopsError("getting rest config: cannot find CA certificate")
+
+    def kube(self, name: str) -> HttpKube | None:
+        """An admin client of the cluster's API built from its CA, as ``kops validate`` builds one."""
+        if not self.kube_url:
+            return None
+        import ssl
+        import tempfile
+
+        from sandbox.kops import pki
+
+        ca_cert, ca_key = pki.ensure_ca(self.store, name)
+        cert, key = pki.issue_admin_certificate(ca_cert, ca_key, 3600.0)
+        context = ssl.create_default_context(cadata=ca_cert)
+        with tempfile.TemporaryDirectory() as scratch:
+            (Path(scratch) / "admin.crt").write_text(cert)
+            (Path(scratch) / "admin.key").write_text(key)
+            context.load_cert_chain(Path(scratch) / "admin.crt", Path(scratch) / "admin.key")
+        return HttpKube(self.kube_url, context=context, server_name=f"api.internal.{name}")
 
     def _cloud(self, cluster: dict[str, Any]) -> ClusterCloud:
         return ClusterCloud(
@@ -495,7 +510,6 @@ class KopsBackend:
             control_plane_ids=control_plane_ids,
         ):
             result.created.append("load-balancer:api")
-        self._register_nodes(cluster, groups, instances, result)
         state = self.store.sandbox_state(name)
         applied = {**state, "applied": True, "vpc": vpc_id, "subnets": subnet_ids}
         if applied != state:  # like kops's managed files: written only when they change
@@ -539,44 +553,11 @@ class KopsBackend:
                     image_id=image_id,
                     subnet_id=subnet_ids[subnet_name],
                     security_group_id=security_groups["masters" if control_plane else "nodes"],
+                    config_base=self.store.config_base(cluster["metadata"]["name"]),
                 )
                 existing.append(instance)
                 result.launched.append(instance["InstanceId"])
         return existing
-
-    def _register_nodes(
-        self,
-        cluster: dict[str, Any],
-        groups: list[dict[str, Any]],
-        instances: list[dict[str, Any]],
-        result: ApplyResult,
-    ) -> None:
-        if self.kube is None:
-            result.warnings.append(
-                f"{KUBE_API_ENV} is not set: no Kubernetes API to register Nodes with; "
-                "`kops validate cluster` will report every machine as not joined"
-            )
-            return
-        registered = {instance_id_of(node) for node in self.kube.list("v1/nodes")}
-        control_plane = {g["metadata"]["name"] for g in groups if is_control_plane(g)}
-        version = cluster["spec"]["kubernetesVersion"]
-        ready_at = self.clock() + self.config.delays.node_ready
-        for instance in instances:
-            if instance["InstanceId"] in registered:
-                continue
-            group = _tag(instance, "kops.k8s.io/instancegroup")
-            node = node_object(
-                instance=instance,
-                instance_group=group,
-                control_plane=group in control_plane,
-                region=cluster_region(cluster),
-                ready_at=ready_at,
-            )
-            name = node["metadata"]["name"]
-            self.kube.create("v1/nodes", node)
-            status = node_status(instance=instance, kubernetes_version=version, ready=False)
-            self.kube.patch("v1/nodes", name, {"status": status}, subresource="status")
-            result.registered.append(name)
 
     # -- validate ------------------------------------------------------------------------------
     def validate_cluster(self, name: str) -> ValidationResult:
@@ -589,11 +570,11 @@ class KopsBackend:
         instances = cloud.instances()
         nodes: list[dict[str, Any]] = []
         pods: list[dict[str, Any]] = []
-        if self.kube is not None:
+        kube = self.kube(name)
+        if kube is not None:
             try:
-                mark_ready_nodes(self.kube, clock=self.clock)
-                nodes = self.kube.list("v1/nodes")
-                pods = self.kube.list("v1/pods")
+                nodes = kube.list("v1/nodes")
+                pods = kube.list("v1/pods")
             except KubeApiError as exc:
                 raise KopsError(
                     f"unexpected error during validation: error listing nodes: {exc}"
@@ -685,15 +666,10 @@ class KopsBackend:
         return self._cloud(self.cluster(name)).list_resources()
 
     def delete_cluster(self, name: str, resources: list[Resource]) -> Iterator[str]:
-        """Delete the cloud resources, the Nodes, then the cluster's state; yield progress lines."""
+        """Delete the cloud resources, then the cluster's state; yield progress lines."""
         cluster = self.cluster(name)
         cloud = self._cloud(cluster)
-        instance_ids = {r.id for r in resources if r.type == "instance"}
         yield from cloud.delete_resources(resources)
-        if self.kube is not None:
-            for node in self.kube.list("v1/nodes"):
-                if instance_id_of(node) in instance_ids:
-                    self.kube.delete("v1/nodes", node["metadata"]["name"])
         self.store.delete_cluster(name)
 
 
@@ -772,6 +748,7 @@ def evaluate(
                     }
                 )
     result.failures += _pod_failures(pods)
+    result.failures += _missing_static_pods(ready_nodes, pods, groups)
     return result
 
 
@@ -780,6 +757,37 @@ def _tag(instance: dict[str, Any], key: str) -> str:
         if tag["Key"] == key:
             return str(tag["Value"])
     return ""
+
+
+def _missing_static_pods(
+    ready_nodes: list[dict[str, Any]], pods: list[dict[str, Any]], groups: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Return kops's failures for ready control-plane nodes without their static pods' mirrors."""
+    by_address = {
+        a["address"]: n["metadata"]["name"]
+        for n in ready_nodes
+        for a in (n.get("status") or {}).get("addresses") or []
+    }
+    missing = {
+        n["metadata"]["name"]: set(STATIC_PODS)
+        for n in ready_nodes
+        if CONTROL_PLANE_LABEL in (n["metadata"].get("labels") or {})
+    }
+    for pod in pods:
+        node = by_address.get((pod.get("status") or {}).get("hostIP", ""))
+        if pod["metadata"].get("namespace") == "kube-system" and node in missing:
+            missing[node].discard((pod["metadata"].get("labels") or {}).get("k8s-app", ""))
+    group = next((g for g in groups if is_control_plane(g)), None)
+    return [
+        {
+            "type": "Node",
+            "name": node,
+            "message": f'control-plane node "{node}" is missing {app} pod',
+            **({"instanceGroup": _internal_group(group)} if group else {}),
+        }
+        for node, apps in sorted(missing.items())
+        for app in sorted(apps)
+    ]
 
 
 def _pod_failures(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:

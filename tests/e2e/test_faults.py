@@ -32,11 +32,11 @@ def faulty_twin(twin: World) -> Iterator[World]:
             throttle_rate=0.05, seed=11, invocation_visible_after=1.0, command_pickup_delay=0.5
         )
     )
-    twin.kube.handler.fault_5xx_rate = 0.08
+    twin.api_proxy.fault_5xx_rate = 0.08
     try:
         yield twin
     finally:
-        twin.kube.handler.fault_5xx_rate = 0.0
+        twin.api_proxy.fault_5xx_rate = 0.0
         twin.aws.set_faults(AwsFaults())
         config_file.write_text(calm)
 
@@ -51,7 +51,7 @@ def test_provision_verify_teardown_under_faults(faulty_twin: World, spec: Enviro
     assert provisioned.nlb_dns_name
     assert verify(spec=bad_day).passed
     assert faulty_twin.aws.throttled_counts  # the faults really happened
-    assert faulty_twin.kube.faults_injected > 0
+    assert faulty_twin.api_proxy.faults_injected > 0
     gone = teardown(
         spec=bad_day,
         confirm_cluster_name=bad_day.cluster_name,

@@ -80,7 +80,7 @@ class Writes:
         self.kops = len(kops_commands(world))
 
     def _kube_writes(self) -> Counter[tuple[str, str]]:
-        counts = self.world.kube.call_counts
+        counts = self.world.api_proxy.call_counts
         return Counter({k: n for k, n in counts.items() if k[0] not in READ_METHODS})
 
     def since(self) -> dict[str, Any]:

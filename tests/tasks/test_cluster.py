@@ -1,6 +1,7 @@
 """The cluster tasks (tasks/cluster.py), run as ``task.fn`` against kops executables on PATH:
-the twin's emulated kops (sandbox/kops, with moto and the twin's Kubernetes API) for the whole
-lifecycle, and tiny fake scripts for the error paths."""
+the twin's emulated kops (sandbox/kops, with moto, and the real control plane and kubelets the
+twin boots on the cluster's instances) for the whole lifecycle, and tiny fake scripts for the
+error paths."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from kops_nlb.core.errors import KopsCommandError, SpecError, WaitTimeout, is_tr
 from kops_nlb.core.spec import EnvironmentSpec, Timeouts
 from kops_nlb.kops import worker
 from sandbox.config import Delays, SandboxConfig
+from sandbox.controlplane.front_proxy import FrontProxy
+from sandbox.dataplane.pods import PodServers
 from sandbox.kops import install_executable
+from sandbox.kubelets.instances import InstanceHosts
 from tasks import _progress as progress
 from tasks import cluster
 
@@ -57,16 +61,34 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def kube_api() -> Iterator[Any]:
-    """The twin's Kubernetes API, with the twin's kubelet as a reconciler (as sandbox/world.py)."""
-    k8s = pytest.importorskip("sandbox.k8s")
-    from sandbox.kops.kubelet import mark_ready_nodes
+def api_front() -> Iterator[FrontProxy]:
+    """The API front proxy the kubeconfigs and kops point at (as sandbox/world.py runs it)."""
+    proxy = FrontProxy()
+    proxy.start()
+    yield proxy
+    proxy.stop()
 
-    server = k8s.KubeApiServer()
-    server.add_reconciler(mark_ready_nodes)
-    server.start()
-    yield server
-    server.stop()
+
+@pytest.fixture
+def machines(
+    moto_url: str, api_front: FrontProxy, cluster_spec: EnvironmentSpec, tmp_path: Path, region: str
+) -> Iterator[InstanceHosts]:
+    """The control plane and kubelets of this test's cluster, booted when kops launches it."""
+    pods = PodServers(real_nginx=True, workdir=tmp_path / "pods")
+    hosts = InstanceHosts(
+        aws_url=moto_url,
+        region=region,
+        home=tmp_path / "machines",
+        proxy=api_front,
+        pods=pods,
+        pod_cidr="127.98.0.0/16",
+        ready_delay=1.0,
+        serves=lambda name: name == cluster_spec.cluster_name,
+    )
+    hosts.start()
+    yield hosts
+    hosts.stop()
+    pods.stop_all()
 
 
 class Twin:
@@ -86,7 +108,11 @@ class Twin:
 
 @pytest.fixture
 def twin(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_url: str, kube_api: Any, region: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    moto_url: str,
+    api_front: FrontProxy,
+    region: str,
 ) -> Twin:
     """kops (the twin) first on PATH, AWS at moto, the working directory in tmp_path."""
     config = tmp_path / "sandbox.toml"
@@ -95,7 +121,7 @@ def twin(
         SandboxConfig.instant(delays=Delays(**{**delays.__dict__, "node_ready": 1.0})).to_toml()
     )
     bin_dir = install_executable(
-        tmp_path / "bin", kube_api_url=kube_api.url, config_path=config
+        tmp_path / "bin", kube_api_url=api_front.url, config_path=config
     ).parent
     environment = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
@@ -120,13 +146,6 @@ def twin(
 
 
 @pytest.fixture
-def nodes_removed_after(kube_api: Any) -> Iterator[None]:
-    """Empty the shared API afterwards: the next cluster's Nodes get the same names (same CIDR)."""
-    yield
-    kube_api.reset()
-
-
-@pytest.fixture
 def cluster_spec(spec: EnvironmentSpec) -> EnvironmentSpec:
     """The default spec with a cluster name of its own (moto's state outlives a test)."""
     return spec.model_copy(update={"cluster_name": f"t{uuid.uuid4().hex[:8]}.k8s.local"})
@@ -148,7 +167,7 @@ def test_a_cluster_kops_knows_but_never_built_is_applied_again(
     cluster_spec: EnvironmentSpec,
     run_logs: pytest.LogCaptureFixture,
     region: str,
-    nodes_removed_after: None,
+    machines: InstanceHosts,
 ) -> None:
     """A create that failed in the cloud leaves only the spec: ensure_cluster builds the rest."""
     spec, state = cluster_spec, twin.state_store
@@ -167,7 +186,10 @@ def test_a_cluster_kops_knows_but_never_built_is_applied_again(
 
 
 def test_cluster_lifecycle_against_the_twin(
-    twin: Twin, cluster_spec: EnvironmentSpec, run_logs: pytest.LogCaptureFixture
+    twin: Twin,
+    cluster_spec: EnvironmentSpec,
+    run_logs: pytest.LogCaptureFixture,
+    machines: InstanceHosts,
 ) -> None:
     spec, state = cluster_spec, twin.state_store
 

@@ -1,19 +1,23 @@
-"""nginx, the Service and pod logs against the emulated Kubernetes API, over HTTP."""
+"""nginx, the Service and pod logs against a real kube-apiserver, with the twin's kubelets
+running each pod as a real nginx."""
 
 from __future__ import annotations
 
-import threading
+import subprocess
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kubernetes import client
 from prefect.logging import disable_run_logger
 
 from kops_nlb.core.errors import WaitTimeout
 from kops_nlb.core.manifests import NLB_INTERNAL_ANNOTATION
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
-from sandbox.k8s import KubeApiServer, NullPodRuntime
+from sandbox.kubelets.cluster_host import ClusterHost
 from tasks.probe import collect_access_logs
 from tasks.workload import (
     delete_workload,
@@ -27,84 +31,43 @@ from tasks.workload import (
     wait_for_service_gone,
     wait_for_service_hostname,
 )
+from tests.twin_kube import instance, pod_cidr_for, running_cluster, write_admin_kubeconfig
 
 TOKEN = "0a1b2c3d4e5f"
-LINE = (
-    '{ip} - - [25/Nov/2026:18:21:37 +0000] "GET /?probe={token} HTTP/1.1" 200 615 "-" "curl/8" "-"'
-)
-
-
-class CannedLogs(NullPodRuntime):
-    """Pods ready at once, each serving one access-log line; records the `since` it was asked."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.since: list[datetime | None] = []
-
-    def logs(
-        self,
-        *,
-        namespace: str,
-        name: str,
-        since: datetime | None,
-        tail_lines: int | None,
-        timestamps: bool,
-    ) -> str:
-        with self.lock:
-            self.since.append(since)
-        return (
-            "nginx: notice: start\n"
-            + LINE.format(ip="127.20.0.9", token=TOKEN)
-            + "\n"
-            + LINE.format(ip="127.20.0.8", token="ffff00001111")
-            + "\n"
-        )
+WORKERS = [instance(0), instance(1, zone="ap-northeast-1c")]
 
 
 @pytest.fixture(scope="module")
-def runtime() -> CannedLogs:
-    return CannedLogs()
-
-
-@pytest.fixture(scope="module")
-def kube(runtime: CannedLogs) -> Iterator[KubeApiServer]:
-    server = KubeApiServer(pod_runtime=runtime)
-    server.start()
-    yield server
-    server.stop()
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHost]:
+    with running_cluster(tmp_path_factory.mktemp("cluster")) as host:
+        yield host
 
 
 @pytest.fixture
-def kubeconfig(kube: KubeApiServer, tmp_path: Path) -> str:
-    kube.reset()
-    path = tmp_path / "kubeconfig"
-    kube.write_kubeconfig(path, cluster_name="t.k8s.local", user="admin", token="t0ken")
-    return str(path)
+def kubeconfig(cluster: ClusterHost, tmp_path: Path) -> Iterator[str]:
+    cluster.sync([], pod_cidr_for)  # no nodes until a test adds some
+    yield write_admin_kubeconfig(cluster, tmp_path / "kubeconfig")
+    cluster.sync([], pod_cidr_for)
 
 
 @pytest.fixture
-def spec() -> EnvironmentSpec:
-    fast = Timeouts(deployment_ready=10, service_hostname=2)
-    return EnvironmentSpec(timeouts=fast, poll=PollPolicy(initial=0.05, cap=0.2))
+def spec(kubeconfig: str) -> EnvironmentSpec:
+    fast = Timeouts(deployment_ready=30, service_hostname=2)
+    namespace = f"t-{uuid.uuid4().hex[:8]}"  # a namespace of its own per test
+    made = EnvironmentSpec(
+        namespace=namespace, timeouts=fast, poll=PollPolicy(initial=0.05, cap=0.2)
+    )
+    with disable_run_logger():
+        ensure_namespace.fn(made, kubeconfig)
+    return made
 
 
-def add_workers(kube: KubeApiServer, count: int = 2) -> None:
-    for index in range(count):
-        name = f"ip-127-20-0-{10 + index}"
-        kube.create(
-            "v1/nodes",
-            {
-                "metadata": {
-                    "name": name,
-                    "labels": {"topology.kubernetes.io/zone": "ap-northeast-1a"},
-                },
-                "spec": {"providerID": f"aws:///ap-northeast-1a/i-0{index}"},
-                "status": {
-                    "conditions": [{"type": "Ready", "status": "True"}],
-                    "addresses": [{"type": "InternalIP", "address": f"127.20.0.{10 + index}"}],
-                },
-            },
-        )
+def add_workers(cluster: ClusterHost) -> None:
+    cluster.sync(WORKERS, pod_cidr_for)
+
+
+def core(cluster: ClusterHost) -> Any:
+    return client.CoreV1Api(cluster.api)
 
 
 @pytest.fixture(autouse=True)
@@ -124,9 +87,9 @@ def test_nginx_is_created_then_left_alone_then_scaled(
 
 
 def test_nginx_becomes_ready_spread_over_the_workers(
-    spec: EnvironmentSpec, kubeconfig: str, kube: KubeApiServer
+    spec: EnvironmentSpec, kubeconfig: str, cluster: ClusterHost
 ) -> None:
-    add_workers(kube)
+    add_workers(cluster)
     ensure_nginx.fn(spec, kubeconfig)
     pods = wait_for_nginx_ready.fn(spec, kubeconfig)
     assert len(pods) == 2 and all(p.ready and p.pod_ip for p in pods)
@@ -137,7 +100,7 @@ def test_nginx_without_nodes_times_out_naming_the_replicas(
     spec: EnvironmentSpec, kubeconfig: str
 ) -> None:
     ensure_nginx.fn(spec, kubeconfig)
-    short = spec.model_copy(update={"timeouts": Timeouts(deployment_ready=1)})
+    short = spec.model_copy(update={"timeouts": Timeouts(deployment_ready=2)})
     with pytest.raises(WaitTimeout, match="0/2 replicas ready"):
         wait_for_nginx_ready.fn(short, kubeconfig)
 
@@ -169,40 +132,47 @@ def test_service_hostname_wait_times_out_without_a_cloud_controller(
 
 
 def test_service_hostname_is_returned_once_set(
-    spec: EnvironmentSpec, kubeconfig: str, kube: KubeApiServer
+    spec: EnvironmentSpec, kubeconfig: str, cluster: ClusterHost
 ) -> None:
     ensure_service.fn(spec, kubeconfig)
     status = {"status": {"loadBalancer": {"ingress": [{"hostname": "a1.elb.example"}]}}}
-    kube.patch("v1/services", "nginx", status, "default", subresource="status")
+    core(cluster).patch_namespaced_service_status(
+        "nginx", spec.namespace, status, _content_type="application/merge-patch+json"
+    )
     info = wait_for_service_hostname.fn(spec, kubeconfig)
     assert info.hostname == "a1.elb.example" and info.uid
 
 
-def test_nodes_map_to_their_instances(kubeconfig: str, kube: KubeApiServer) -> None:
-    add_workers(kube)
+def test_nodes_map_to_their_instances(kubeconfig: str, cluster: ClusterHost) -> None:
+    add_workers(cluster)
     nodes = list_nodes.fn(kubeconfig)
-    assert [(n.instance_id, n.internal_ip, n.ready) for n in nodes] == [
-        ("i-00", "127.20.0.10", True),
-        ("i-01", "127.20.0.11", True),
+    assert sorted((n.instance_id, n.internal_ip, n.ready) for n in nodes) == [
+        (w["InstanceId"], w["PrivateIpAddress"], True) for w in WORKERS
     ]
 
 
 def test_access_logs_are_read_since_the_probe_and_scanned_for_the_runs_token(
-    spec: EnvironmentSpec, kubeconfig: str, kube: KubeApiServer, runtime: CannedLogs
+    spec: EnvironmentSpec, kubeconfig: str, cluster: ClusterHost
 ) -> None:
-    add_workers(kube)
+    add_workers(cluster)
     ensure_nginx.fn(spec, kubeconfig)
     pods = wait_for_nginx_ready.fn(spec, kubeconfig)
     started = datetime.now(UTC) - timedelta(seconds=30)
+    for pod in pods:  # this run's request and another run's, from this host (loopback)
+        for token in (TOKEN, "ffff00001111"):
+            subprocess.run(
+                ["curl", "-sS", "-o", "/dev/null", f"http://{pod.pod_ip}/?probe={token}"],
+                check=True,
+            )
     logs = collect_access_logs.fn(
         spec, kubeconfig, pods=pods, nodes=list_nodes.fn(kubeconfig), started=started, token=TOKEN
     )
-    # Only the line with this run's token is parsed; the notice and another run's are counted.
-    assert [(len(log.records), log.unparsed_lines) for log in logs] == [(1, 2), (1, 2)]
-    assert {log.records[0].remote_addr for log in logs} == {"127.20.0.9"}
-    assert all(log.node_ip and log.node_ip.startswith("127.20.0.") for log in logs)
-    asked = [s for s in runtime.since[-2:] if s is not None]
-    assert asked and all(s <= started for s in asked)  # read a little further back
+    # Through pods/log: the apiserver asks each node's kubelet endpoint for the nginx log. Only
+    # the line with this run's token is parsed; another run's line is counted, not parsed.
+    assert [(len(log.records), log.unparsed_lines) for log in logs] == [(1, 1), (1, 1)]
+    assert {log.records[0].path for log in logs} == {f"/?probe={TOKEN}"}
+    assert {log.records[0].remote_addr for log in logs} == {"127.0.0.1"}
+    assert {log.node_ip for log in logs} == {w["PrivateIpAddress"] for w in WORKERS}
 
 
 def test_deleting_the_workload_twice_is_fine(spec: EnvironmentSpec, kubeconfig: str) -> None:
@@ -214,18 +184,21 @@ def test_deleting_the_workload_twice_is_fine(spec: EnvironmentSpec, kubeconfig: 
 
 
 def test_the_canary_service_selects_the_same_pods_under_cluster_and_is_deleted_too(
-    spec: EnvironmentSpec, kubeconfig: str, kube: KubeApiServer
+    spec: EnvironmentSpec, kubeconfig: str, cluster: ClusterHost
 ) -> None:
     with_canary = spec.model_copy(update={"negative_control": True})
     ensure_service.fn(with_canary, kubeconfig)
     created = ensure_canary_service.fn(with_canary, kubeconfig)
     assert (created.step, created.created) == ("canary-service", frozenset({"service"}))
     assert not ensure_canary_service.fn(with_canary, kubeconfig).changed
-    main, canary = (kube.get("v1/services", name, "default") for name in ("nginx", "nginx-canary"))
-    assert canary["spec"]["externalTrafficPolicy"] == "Cluster"
-    assert main["spec"]["externalTrafficPolicy"] == "Local"
-    assert canary["spec"]["selector"] == main["spec"]["selector"]
-    assert canary["metadata"]["annotations"] == main["metadata"]["annotations"]
+    core = client.CoreV1Api(cluster.api)
+    main, canary = (
+        core.read_namespaced_service(name, spec.namespace) for name in ("nginx", "nginx-canary")
+    )
+    assert canary.spec.external_traffic_policy == "Cluster"
+    assert main.spec.external_traffic_policy == "Local"
+    assert canary.spec.selector == main.spec.selector
+    assert canary.metadata.annotations == main.metadata.annotations
     # Teardown removes the canary whatever the spec says about it now.
     assert [r.step for r in delete_workload.fn(spec, kubeconfig) if r.changed] == [
         "service",
@@ -235,19 +208,23 @@ def test_the_canary_service_selects_the_same_pods_under_cluster_and_is_deleted_t
 
 
 def test_service_gone_waits_for_the_finalizer(
-    spec: EnvironmentSpec, kubeconfig: str, kube: KubeApiServer
+    spec: EnvironmentSpec, kubeconfig: str, cluster: ClusterHost
 ) -> None:
     ensure_service.fn(spec, kubeconfig)
     finalizer = {"metadata": {"finalizers": ["service.kubernetes.io/load-balancer-cleanup"]}}
-    kube.patch("v1/services", "nginx", finalizer, "default")
+    merge = "application/merge-patch+json"
+    core(cluster).patch_namespaced_service("nginx", spec.namespace, finalizer, _content_type=merge)
     delete_workload.fn(spec, kubeconfig)
     with pytest.raises(WaitTimeout, match="finalizers"):
         wait_for_service_gone.fn(spec, kubeconfig)
-    kube.patch("v1/services", "nginx", {"metadata": {"finalizers": []}}, "default")
+    no_finalizers = {"metadata": {"finalizers": None}}
+    core(cluster).patch_namespaced_service(
+        "nginx", spec.namespace, no_finalizers, _content_type=merge
+    )
     wait_for_service_gone.fn(spec, kubeconfig)
 
 
 def test_namespace_is_created_once(spec: EnvironmentSpec, kubeconfig: str) -> None:
-    other = spec.model_copy(update={"namespace": "web"})
+    other = spec.model_copy(update={"namespace": f"{spec.namespace}-web"})
     assert ensure_namespace.fn(other, kubeconfig).changed
     assert not ensure_namespace.fn(other, kubeconfig).changed

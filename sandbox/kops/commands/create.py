@@ -100,8 +100,6 @@ def _apply(program: Program, backend: KopsBackend, name: str, *, first_run: bool
         program.info("executor.go:155", f"Created {item}")
     for instance_id in result.launched:
         program.info("executor.go:155", f"Launched instance {instance_id}")
-    for node in result.registered:
-        program.info("kubelet.go:1", f"(twin) kubelet registered node {node}")
     for warning in result.warnings:
         program.warn_twin(warning)
     program.info("executor.go:113", "Tasks: 86 done / 86 total; 0 can run")

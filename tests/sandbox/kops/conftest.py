@@ -1,5 +1,6 @@
-"""Fixtures for the kops twin: moto over HTTP, a state-store bucket, the twin's Kubernetes API,
-and a ``kops`` callable that runs the CLI in this process (a fresh command line each call)."""
+"""Fixtures for the kops twin: moto over HTTP, a state-store bucket, the machines a cluster's
+instances run (a real control plane, simulated kubelets), and a ``kops`` callable that runs the
+CLI in this process (a fresh command line each call)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -15,6 +15,9 @@ from kops_support import REGION, Kops
 from moto.server import ThreadedMotoServer
 
 from sandbox.config import SandboxConfig
+from sandbox.controlplane.front_proxy import FrontProxy
+from sandbox.dataplane.pods import PodServers
+from sandbox.kubelets.instances import InstanceHosts
 
 
 @pytest.fixture(scope="session")
@@ -81,19 +84,30 @@ def kops(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Kops:
     return Kops(monkeypatch)
 
 
-@pytest.fixture(scope="session")
-def kube_server() -> Iterator[Any]:
-    """The twin's Kubernetes API server (sandbox.k8s), started once."""
-    k8s = pytest.importorskip("sandbox.k8s")
-    server = k8s.KubeApiServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def kube(kube_server: Any, monkeypatch: pytest.MonkeyPatch, aws_env: dict[str, str]) -> Any:
-    """The Kubernetes API, emptied, with ``SANDBOX_KUBE_API_URL`` pointing at it."""
-    kube_server.reset()
-    monkeypatch.setenv("SANDBOX_KUBE_API_URL", kube_server.url)
-    return kube_server
+def machines(
+    moto_url: str, cluster_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[InstanceHosts]:
+    """What boots on this test's cluster's instances: its real control plane and kubelets.
+
+    Nodes stay NotReady until the test sets ``heartbeats.ready_delay`` to 0 (their boot time).
+    ``SANDBOX_KUBE_API_URL`` points kops at the API front proxy.
+    """
+    proxy = FrontProxy()
+    monkeypatch.setenv("SANDBOX_KUBE_API_URL", proxy.start())
+    pods = PodServers(real_nginx=True, workdir=tmp_path / "pods")
+    hosts = InstanceHosts(
+        aws_url=moto_url,
+        region=REGION,
+        home=tmp_path / "twin",
+        proxy=proxy,
+        pods=pods,
+        pod_cidr="127.97.0.0/16",
+        ready_delay=3600.0,
+        serves=lambda cluster: cluster == cluster_name,
+    )
+    hosts.start()
+    yield hosts
+    hosts.stop()
+    proxy.stop()
+    pods.stop_all()

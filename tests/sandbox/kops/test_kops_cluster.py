@@ -6,6 +6,7 @@ import base64
 import datetime
 import json
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from kubernetes import config as kube_config
 
 from kops_nlb.core import kops as kops_cli
 from sandbox.kops.iam import NLB_ACTIONS_2018
-from sandbox.kops.kube import CONTROL_PLANE_LABEL as CONTROL_PLANE
-from sandbox.kops.kube import EXCLUDE_LB_LABEL as EXCLUDE_LB
-from sandbox.kops.kube import READY_AT_ANNOTATION as READY_AT
+from sandbox.kubelets.instances import InstanceHosts
+from sandbox.kubelets.node_objects import CONTROL_PLANE_LABEL as CONTROL_PLANE
+from sandbox.kubelets.node_objects import EXCLUDE_LB_LABEL as EXCLUDE_LB
 
 
 def _tags(item: dict) -> dict[str, str]:  # type: ignore[type-arg]
@@ -46,9 +47,23 @@ def _bucket_keys(state: str) -> list[str]:
     return sorted(item["Key"] for item in listed.get("Contents", []))
 
 
+def _booted(machines: InstanceHosts, name: str, timeout: float = 60.0) -> Any:
+    """Wait until the cluster's control plane runs and all three Nodes registered; its client."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        host = machines.host(name)
+        if host is not None and len(host.agents) == 3:
+            core = kube_client.CoreV1Api(host.api)
+            mirrors = core.list_namespaced_pod("kube-system").items
+            if len(mirrors) == 3 and {p.status.phase for p in mirrors} == {"Running"}:
+                return core
+        time.sleep(0.2)
+    raise AssertionError(f"the control plane of {name} did not boot with its nodes")
+
+
 def test_cluster_lifecycle(
     kops: Kops,
-    kube: Any,
+    machines: InstanceHosts,
     state_store: str,
     cluster_name: str,
     aws_env: dict[str, str],
@@ -75,7 +90,9 @@ def test_cluster_lifecycle(
             f"{name}/instancegroup/control-plane-{ZONES[0]}",
             f"{name}/instancegroup/nodes-{ZONES[0]}",
             f"{name}/instancegroup/nodes-{ZONES[1]}",
+            f"{name}/pki/private/apiserver-aggregator-ca/keyset.yaml",
             f"{name}/pki/private/kubernetes-ca/keyset.yaml",
+            f"{name}/pki/private/service-account/keyset.yaml",
             f"{name}/sandbox-state",
         ]
     )
@@ -143,8 +160,12 @@ def test_cluster_lifecycle(
     listed = kops("get", "clusters", "--state", state_store)
     assert listed.out == f"NAME\t\t\tCLOUD\tZONES\n{name}\taws\t{','.join(ZONES)}\n"
 
-    # -- Nodes: registered like kubelets on these instances, NotReady until they boot --------
-    nodes = {n["metadata"]["name"]: n for n in kube.list("v1/nodes")}
+    # -- Nodes: registered by the kubelets on these instances, NotReady until they boot ------
+    core = _booted(machines, name)
+    nodes = {
+        n["metadata"]["name"]: n
+        for n in json.loads(core.list_node(_preload_content=False).data)["items"]
+    }
     assert sorted(nodes) == sorted(i["PrivateDnsName"] for i in instances.values())
     by_id = {i["InstanceId"]: i for i in instances.values()}
     for node_name, node_object in nodes.items():
@@ -179,10 +200,11 @@ def test_cluster_lifecycle(
     assert table.out.startswith(f"Validating cluster {name}\n\nINSTANCE GROUPS\n")
     assert table.out.endswith("\nValidation Failed\n")
 
-    # Boot time passes: the kubelet (run by validate itself) turns the Nodes Ready.
-    for node_name in nodes:
-        kube.patch("v1/nodes", node_name, {"metadata": {"annotations": {READY_AT: "0"}}})
-    passed = kops(*args)
+    # Boot time passes: the kubelets report Ready, and the mirror pods of the control plane run.
+    host = machines.host(name)
+    assert host is not None
+    host.heartbeats.ready_delay = 0.0
+    passed = kops(*args, "--wait", "60s", "--interval", "200ms")
     assert passed.code == 0, passed.err
     assert kops_cli.parse_validation(passed.out).ok
     # validate_flaps = 1: the next validation fails once more, then it holds.
@@ -196,7 +218,7 @@ def test_cluster_lifecycle(
     table = kops("validate", "cluster", name, "--state", state_store)
     assert table.out.endswith(f"\nYour cluster {name} is ready\n")
 
-    # -- admin kubeconfig: the official client works with it against the plain-HTTP API ------
+    # -- admin kubeconfig: the official client reaches the real apiserver with it ------------
     path = tmp_path / "private" / "admin.yaml"
     exported = kops(
         "export", "kubecfg", name, "--state", state_store, "--admin=1h", "--kubeconfig", str(path)
@@ -208,7 +230,7 @@ def test_cluster_lifecycle(
     lifetime = certificate.not_valid_after_utc - datetime.datetime.now(datetime.UTC)
     assert datetime.timedelta(minutes=55) < lifetime <= datetime.timedelta(hours=1)
     assert "O=system:masters" in certificate.subject.rfc4514_string()
-    assert base64.b64decode(user["client-key-data"]).startswith(b"-----BEGIN RSA PRIVATE KEY-----")
+    assert base64.b64decode(user["client-key-data"]).startswith(b"-----BEGIN EC PRIVATE KEY-----")
     api = kube_config.new_client_from_config(config_file=str(path))
     try:
         listed = kube_client.CoreV1Api(api).list_node()
@@ -280,7 +302,10 @@ def test_cluster_lifecycle(
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_role(RoleName=f"masters.{name}")
     assert _bucket_keys(state_store) == []
-    assert kube.list("v1/nodes") == []
+    deadline = time.monotonic() + 30
+    while machines.host(name) is not None:  # the control plane goes with its instance
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
 
     gone = kops("get", "cluster", name, "--state", state_store, "-o", "json")
     assert (gone.code, gone.err) == (1, f'Error: cluster not found "{name}"\n')

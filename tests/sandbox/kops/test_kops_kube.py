@@ -1,5 +1,4 @@
-"""The twin's kops with the twin's Kubernetes API: Node registration, readiness, validation,
-kubeconfig export, and the kubelet reconciler."""
+"""The twin's kops validation: instance groups, instances, Nodes and pods as kops words them."""
 
 from __future__ import annotations
 
@@ -9,60 +8,36 @@ from typing import Any
 from kops_support import Kops, create_args
 
 from kops_nlb.core import kops as kops_cli
-from sandbox.kops.kube import READY_AT_ANNOTATION
-from sandbox.kops.kubelet import mark_ready_nodes
 from sandbox.kops.models import _pod_failures, evaluate
 
 
-class FakeNodes:
-    """The ``list``/``patch`` shape of the twin's API server, in a dict."""
-
-    def __init__(self, nodes: list[dict[str, Any]]) -> None:
-        self.nodes = {n["metadata"]["name"]: n for n in nodes}
-        self.patches: list[tuple[str, dict[str, Any], str | None]] = []
-
-    def list(self, resource: str) -> list[dict[str, Any]]:
-        assert resource == "v1/nodes"
-        return list(self.nodes.values())
-
-    def patch(
-        self, resource: str, name: str, patch: dict[str, Any], *, subresource: str | None = None
-    ) -> dict[str, Any]:
-        self.patches.append((name, patch, subresource))
-        return self.nodes[name]
-
-
-def _node(name: str, ready_at: float | None, status: str = "False") -> dict[str, Any]:
-    annotations = {} if ready_at is None else {READY_AT_ANNOTATION: f"{ready_at:.3f}"}
-    conditions = [
-        {"type": "MemoryPressure", "status": "False"},
-        {"type": "Ready", "status": status},
-    ]
-    return {
-        "metadata": {"name": name, "annotations": annotations},
-        "status": {"conditions": conditions},
+def test_ready_control_plane_nodes_need_their_static_pods() -> None:
+    groups = [_group("control-plane-a", "Master", 1)]
+    node = {
+        "metadata": {"name": "cp", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+        "spec": {"providerID": "aws:///a/i-cp"},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "addresses": [{"type": "InternalIP", "address": "127.20.64.4"}],
+        },
     }
-
-
-def test_kubelet_turns_ready_only_nodes_whose_time_has_come() -> None:
-    store = FakeNodes(
-        [
-            _node("due", ready_at=100.0),
-            _node("later", ready_at=200.0),
-            _node("no-annotation", ready_at=None),
-            _node("already", ready_at=50.0, status="True"),
-        ]
+    apiserver = {
+        "metadata": {"namespace": "kube-system", "name": "kube-apiserver-cp",
+                     "labels": {"k8s-app": "kube-apiserver"}},
+        "status": {"phase": "Running", "hostIP": "127.20.64.4"},
+    }  # fmt: skip
+    elsewhere = {
+        "metadata": {"namespace": "kube-system", "name": "kube-scheduler-x",
+                     "labels": {"k8s-app": "kube-scheduler"}},
+        "status": {"phase": "Running", "hostIP": "127.20.64.99"},
+    }  # fmt: skip
+    result = evaluate(
+        groups, [_instance("i-cp", "control-plane-a")], [node], [apiserver, elsewhere], applied=True
     )
-    assert mark_ready_nodes(store, clock=lambda: 150.0) == ["due"]
-    [(name, patch, subresource)] = store.patches
-    assert (name, subresource) == ("due", "status")
-    conditions = patch["status"]["conditions"]
-    assert conditions[0] == {"type": "MemoryPressure", "status": "False"}
-    assert (conditions[1]["type"], conditions[1]["status"], conditions[1]["reason"]) == (
-        "Ready",
-        "True",
-        "KubeletReady",
-    )
+    assert [(f["type"], f["name"], f["message"]) for f in result.failures] == [
+        ("Node", "cp", 'control-plane node "cp" is missing kube-controller-manager pod'),
+        ("Node", "cp", 'control-plane node "cp" is missing kube-scheduler pod'),
+    ]
 
 
 def test_pod_failures_are_worded_like_kops() -> None:

@@ -1,0 +1,162 @@
+"""What boots on the twin's EC2 instances, driven by what runs in the twin's AWS.
+
+Every half second it looks at the running instances (as kwok's node provider would). A cluster
+whose control-plane instance runs gets its control plane booted from the state store in the
+instance's user data (``ClusterHost.boot``) and routed through the API front proxy; every running
+instance of a booted cluster gets a simulated kubelet. When the control-plane instance is gone,
+so is the control plane.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from sandbox.controlplane.front_proxy import FrontProxy
+from sandbox.dataplane.pods import PodServers
+from sandbox.kops.state import StateStore
+from sandbox.kubelets.cluster_host import ClusterHost, config_base
+from sandbox.kubelets.node_objects import is_control_plane, tag
+
+log = logging.getLogger(__name__)
+
+CLUSTER_TAG = "KubernetesCluster"
+POLL_SECONDS = 0.5
+
+
+class InstanceHosts:
+    """Boots and stops control planes and kubelets as instances come and go."""
+
+    def __init__(
+        self,
+        *,
+        aws_url: str,
+        region: str,
+        home: Path,
+        proxy: FrontProxy,
+        pods: PodServers,
+        pod_cidr: str,
+        ready_delay: float,
+        on_change: Callable[[], None] = lambda: None,
+        serves: Callable[[str], bool] = lambda _cluster: True,
+    ) -> None:
+        self._region = region
+        self._home = home
+        self._proxy = proxy
+        self._pods = pods
+        self._ready_delay = ready_delay
+        self._on_change = on_change
+        self._serves = serves  # which clusters' machines to run (all, in the twin)
+        session: Any = boto3.session.Session(
+            aws_access_key_id="twin", aws_secret_access_key="twin", region_name=region
+        )
+        self._ec2 = session.client("ec2", endpoint_url=aws_url)
+        self._s3 = session.client("s3", endpoint_url=aws_url)
+        self._pod_ranges: Iterator[ipaddress.IPv4Network] = ipaddress.IPv4Network(pod_cidr).subnets(
+            new_prefix=24
+        )
+        self._pod_cidrs: dict[str, str] = {}
+        self.clusters: dict[str, ClusterHost] = {}
+        self._failed: set[str] = set()  # control-plane instances whose boot failed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start watching instances."""
+        self._thread = threading.Thread(target=self._run, name="instance-hosts", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching, then every cluster's kubelets and control plane."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        with self._lock:
+            for name in list(self.clusters):
+                self._shut_down(name)
+
+    def host(self, cluster: str | None = None) -> ClusterHost | None:
+        """Return a booted cluster (the named one, else the most recently booted)."""
+        with self._lock:
+            if cluster is not None:
+                return self.clusters.get(cluster)
+            return next(reversed(self.clusters.values()), None)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception:
+                log.exception("looking at instances failed; trying again")
+            self._stop.wait(POLL_SECONDS)
+
+    def poll(self) -> None:
+        """Look once: boot, sync and stop what the running instances call for."""
+        by_cluster: dict[str, list[dict[str, Any]]] = {}
+        pages = self._ec2.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+        )
+        for page in pages:
+            for reservation in page["Reservations"]:
+                for instance in reservation["Instances"]:
+                    if self._serves(tag(instance, CLUSTER_TAG)):
+                        by_cluster.setdefault(tag(instance, CLUSTER_TAG), []).append(instance)
+        with self._lock:
+            for name in [n for n in self.clusters if not _has_control_plane(by_cluster.get(n))]:
+                self._shut_down(name)
+            for name, instances in by_cluster.items():
+                if name not in self.clusters and _has_control_plane(instances):
+                    self._boot(name, instances)
+                if name in self.clusters:
+                    self.clusters[name].sync(instances, self._pod_cidr_for)
+
+    def _boot(self, name: str, instances: list[dict[str, Any]]) -> None:
+        control = next(i for i in instances if is_control_plane(i))
+        if control["InstanceId"] in self._failed:
+            return
+        user_data = self._ec2.describe_instance_attribute(
+            InstanceId=control["InstanceId"], Attribute="userData"
+        ).get("UserData", {})
+        base = config_base(user_data.get("Value", ""))
+        if base is None:
+            return  # not launched by kops: nothing boots
+        store_url, _, cluster = base.rstrip("/").rpartition("/")
+        try:
+            host = ClusterHost.boot(
+                store=StateStore.from_url(store_url, self._s3),
+                cluster=cluster,
+                home=self._home / "clusters" / cluster,
+                pods=self._pods,
+                region=self._region,
+                ready_delay=self._ready_delay,
+            )
+        except Exception:
+            self._failed.add(control["InstanceId"])
+            log.exception("the control plane of %s did not boot", name)
+            return
+        self.clusters[name] = host
+        self._proxy.add(host.control_plane)
+        self._on_change()
+
+    def _shut_down(self, name: str) -> None:
+        host = self.clusters.pop(name)
+        self._proxy.remove(host.cluster)
+        host.stop()
+        self._on_change()
+        log.info("control plane of %s stopped", name)
+
+    def _pod_cidr_for(self, instance_id: str) -> str:
+        if instance_id not in self._pod_cidrs:
+            self._pod_cidrs[instance_id] = str(next(self._pod_ranges))
+        return self._pod_cidrs[instance_id]
+
+
+def _has_control_plane(instances: list[dict[str, Any]] | None) -> bool:
+    return any(is_control_plane(i) for i in instances or [])

@@ -1,0 +1,138 @@
+"""The product's Kubernetes side against a real kube-apiserver v1.36.3 (`make upstream`): its
+manifests pass server-side validation and come back defaulted as the product expects, its error
+handling meets the apiserver's real Status bodies, and its waits outlast an apiserver restart."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from prefect.logging import disable_run_logger
+
+from kops_nlb.core.errors import is_transient
+from kops_nlb.core.manifests import nginx_deployment, nlb_service, service_patch
+from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
+from kops_nlb.kube import workload as kube
+from kops_nlb.kube.client import kube_api
+from sandbox.kubelets.cluster_host import ClusterHost
+from tasks.workload import ensure_namespace, ensure_nginx, wait_for_nginx_ready
+from tests.twin_kube import instance, pod_cidr_for, running_cluster, write_admin_kubeconfig
+
+pytestmark = pytest.mark.kube
+
+NODE_PORTS = range(30000, 32768)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHost]:
+    with running_cluster(tmp_path_factory.mktemp("apiserver")) as host:
+        yield host
+
+
+@pytest.fixture
+def kubeconfig(cluster: ClusterHost, tmp_path: Path) -> str:
+    return write_admin_kubeconfig(cluster, tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def spec(kubeconfig: str) -> EnvironmentSpec:
+    made = EnvironmentSpec(
+        namespace=f"c-{uuid.uuid4().hex[:8]}",
+        timeouts=Timeouts(deployment_ready=60),
+        poll=PollPolicy(initial=0.1, cap=0.5),
+    )
+    with disable_run_logger():
+        ensure_namespace.fn(made, kubeconfig)
+    return made
+
+
+def created_service(api: Any, spec: EnvironmentSpec, name: str) -> Any:
+    manifest = nlb_service(spec)
+    manifest["metadata"]["name"] = name
+    return client.CoreV1Api(api).create_namespaced_service(spec.namespace, manifest)
+
+
+def test_the_service_is_valid_and_gets_node_ports(spec: EnvironmentSpec, kubeconfig: str) -> None:
+    api = kube_api(kubeconfig)
+    local = created_service(api, spec, "local")
+    assert local.spec.type == "LoadBalancer"
+    assert local.spec.external_traffic_policy == "Local"
+    assert [p.node_port in NODE_PORTS for p in local.spec.ports] == [True]
+    assert local.spec.health_check_node_port in NODE_PORTS  # what the NLB's health check probes
+    cluster_wide = spec.model_copy(update={"external_traffic_policy": "Cluster"})
+    shared = created_service(api, cluster_wide, "cluster-wide")
+    assert shared.spec.health_check_node_port is None
+    assert [p.node_port in NODE_PORTS for p in shared.spec.ports] == [True]
+
+
+def test_the_deployment_is_valid_and_defaulted(spec: EnvironmentSpec, kubeconfig: str) -> None:
+    api = kube_api(kubeconfig)
+    created = client.AppsV1Api(api).create_namespaced_deployment(
+        spec.namespace, nginx_deployment(spec), dry_run="All"
+    )
+    assert created.spec.replicas == spec.nginx_replicas
+    assert created.spec.strategy.type == "RollingUpdate"
+    [container] = created.spec.template.spec.containers
+    assert (container.image, container.ports[0].container_port) == (
+        spec.nginx_image,
+        spec.container_port,
+    )
+    assert container.ports[0].protocol == "TCP"
+
+
+def test_drift_is_patched_back_through_the_real_apiserver(
+    spec: EnvironmentSpec, kubeconfig: str
+) -> None:
+    api = kube_api(kubeconfig)
+    kube.create_service(api, spec.namespace, nlb_service(spec))
+    drifted = spec.model_copy(update={"external_traffic_policy": "Cluster"})
+    existing = kube.read_service(api, spec.namespace, spec.service_name)
+    assert existing is not None
+    patch = service_patch(existing, drifted)
+    assert patch is not None
+    kube.patch_service(api, spec.namespace, spec.service_name, patch)
+    info = kube.service_info(api, spec.namespace, spec.service_name)
+    assert (info.external_traffic_policy, info.health_check_node_port) == ("Cluster", None)
+
+
+def test_real_error_bodies(spec: EnvironmentSpec, kubeconfig: str) -> None:
+    api = kube_api(kubeconfig)
+    assert kube.read_service(api, spec.namespace, "missing") is None  # 404 reads as "absent"
+    assert kube.delete_service(api, spec.namespace, "missing") is False
+    kube.create_service(api, spec.namespace, nlb_service(spec))
+    with pytest.raises(ApiException) as conflict:
+        kube.create_service(api, spec.namespace, nlb_service(spec))
+    assert (conflict.value.status, json.loads(conflict.value.body)["reason"]) == (
+        409,
+        "AlreadyExists",
+    )
+    assert not is_transient(conflict.value)
+    invalid = nlb_service(spec)
+    invalid["spec"]["ports"][0]["port"] = 70000
+    invalid["metadata"]["name"] = "invalid"
+    with pytest.raises(ApiException) as rejected:
+        kube.create_service(api, spec.namespace, invalid)
+    body = json.loads(rejected.value.body)
+    assert (rejected.value.status, body["reason"]) == (422, "Invalid")
+    assert body["details"]["causes"][0]["field"] == "spec.ports[0].port"
+    assert not is_transient(rejected.value)
+
+
+def test_the_rollout_wait_outlasts_an_apiserver_restart(
+    spec: EnvironmentSpec, kubeconfig: str, cluster: ClusterHost
+) -> None:
+    cluster.sync([instance(0), instance(1, zone="ap-northeast-1c")], pod_cidr_for)
+    with disable_run_logger():
+        ensure_nginx.fn(spec, kubeconfig)
+        restarted = threading.Thread(target=cluster.control_plane.restart_apiserver)
+        restarted.start()
+        pods = wait_for_nginx_ready.fn(spec, kubeconfig)
+        restarted.join()
+    assert len(pods) == spec.nginx_replicas and all(p.ready and p.pod_ip for p in pods)
