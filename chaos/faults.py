@@ -93,7 +93,7 @@ def _label(values: dict[str, Any]) -> str:
 
 def _injected(twin: ChaosTwin, before: Counter[str], kube_before: int) -> str:
     aws = twin.world.aws.injected_counts - before
-    kube = twin.world.kube.faults_injected - kube_before
+    kube = twin.world.api_proxy.faults_injected - kube_before
     parts = [f"{code} {n}" for code, n in sorted(aws.items())]
     if kube:
         parts.append(f"Kubernetes 5xx {kube}")
@@ -120,7 +120,7 @@ def run(twin: ChaosTwin, base: EnvironmentSpec) -> tuple[Section, Counter[str]]:
         spec = base.model_copy(update={"cluster_name": f"faults-{index}.k8s.local"})
         before, kube_before = (
             Counter(twin.world.aws.injected_counts),
-            twin.world.kube.faults_injected,
+            twin.world.api_proxy.faults_injected,
         )
         twin.set_faults(faults)
         try:

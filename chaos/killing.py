@@ -47,7 +47,7 @@ class _Watch:
         if self.point.kube is None:
             return 0
         method, fragment = self.point.kube
-        counts = self.twin.world.kube.call_counts
+        counts = self.twin.world.api_proxy.call_counts
         return sum(n for (m, r), n in counts.items() if m == method and fragment in r)
 
     def reached(self) -> bool:

@@ -47,14 +47,14 @@ class ChaosTwin:
         self.world.config = replace(self.world.config, faults=faults)
         (self.home / "config.toml").write_text(self.world.config.to_toml())
         self.world.aws.set_faults(faults.aws())
-        self.world.kube.handler.fault_5xx_rate = faults.kube_5xx_rate
+        self.world.api_proxy.fault_5xx_rate = faults.kube_5xx_rate
 
     def writes(self) -> Counter[str]:
         """Return every write served so far: AWS operations, Kubernetes requests, kops runs."""
         counts: Counter[str] = Counter()
         for (service, operation), n in self.world.aws.write_counts().items():
             counts[f"aws {service}:{operation}"] += n
-        for (method, resource), n in self.world.kube.call_counts.items():
+        for (method, resource), n in self.world.api_proxy.call_counts.items():
             if method not in KUBE_READS:
                 counts[f"kube {method} {resource}"] += n
         counts["kops runs"] = len(self.kops_lines())

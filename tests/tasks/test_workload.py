@@ -191,9 +191,9 @@ def test_the_canary_service_selects_the_same_pods_under_cluster_and_is_deleted_t
     created = ensure_canary_service.fn(with_canary, kubeconfig)
     assert (created.step, created.created) == ("canary-service", frozenset({"service"}))
     assert not ensure_canary_service.fn(with_canary, kubeconfig).changed
-    core = client.CoreV1Api(cluster.api)
     main, canary = (
-        core.read_namespaced_service(name, spec.namespace) for name in ("nginx", "nginx-canary")
+        core(cluster).read_namespaced_service(name, spec.namespace)
+        for name in ("nginx", "nginx-canary")
     )
     assert canary.spec.external_traffic_policy == "Cluster"
     assert main.spec.external_traffic_policy == "Local"
