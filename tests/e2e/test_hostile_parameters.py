@@ -34,12 +34,12 @@ def test_hostile_parameters_are_refused_before_anything_is_written(
 ) -> None:
     aws_writes, kube_calls, kops_runs = (
         twin.aws.write_counts(),
-        sum(twin.kube.call_counts.values()),
+        sum(twin.api_proxy.call_counts.values()),
         _kops_runs(twin),
     )
     parameters = {"cluster_name": "hostile.k8s.local", **hostile}
     with pytest.raises(ParameterTypeError, match=message):
         provision(spec=json.loads(json.dumps(parameters)))
     assert twin.aws.write_counts() == aws_writes
-    assert sum(twin.kube.call_counts.values()) == kube_calls
+    assert sum(twin.api_proxy.call_counts.values()) == kube_calls
     assert _kops_runs(twin) == kops_runs
