@@ -64,8 +64,13 @@ lint: setup
 	$(RUN) mypy
 	$(RUN) lint-imports
 
+# The suite runs on parallel workers (pytest-xdist), each module on one worker and the longest
+# modules first (tests/conftest.py orders them); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 3
+PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder)
+
 test: setup lint upstream
-	$(RUN) pytest
+	$(RUN) pytest $(PARALLEL)
 
 # The product's kops argv and parsers against real kops (part of `make test`).
 contract: setup upstream
@@ -76,10 +81,10 @@ contract-record: setup upstream
 	$(RUN) python -m tests.contract.record
 
 unit: setup upstream
-	$(RUN) pytest -m "not e2e and not stack"
+	$(RUN) pytest $(PARALLEL) -m "not e2e and not stack"
 
 e2e: setup
-	$(RUN) pytest -m "e2e or stack"
+	$(RUN) pytest $(PARALLEL) -m "e2e or stack"
 
 sandbox-up: setup
 	$(RUN) python -m sandbox up --config sandbox.toml

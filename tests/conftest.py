@@ -46,10 +46,33 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
+# The longest modules, longest first, so that they overlap with everything else: each stack test
+# module brings up a whole stack (the PostgreSQL one also drives a browser), the benchmark's smoke
+# run and the sandbox CLI test start twins of their own, the plan tests walk through every drift.
+FIRST_MODULES = (
+    "tests/stack/test_stack_postgres.py",
+    "tests/stack/test_stack.py",
+    "tests/bench/test_bench_smoke.py",
+    "tests/e2e/test_sandbox_cli.py",
+    "tests/e2e/test_plan.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the slow end-to-end tests last."""
-    items.sort(
-        key=lambda item: (
-            1 if item.get_closest_marker("e2e") or item.get_closest_marker("stack") else 0
-        )
-    )
+    """Order the modules longest-first: the slowest listed, the other end-to-end tests, the rest.
+
+    The Makefile runs the suite with ``--dist loadscope --no-loadscope-reorder``: each module
+    goes whole to one xdist worker (its module fixtures, a stack or a twin's resources, are built
+    once) in this order, and workers take the next module as they finish one, so the fast tests
+    fill in around the long ones.
+    """
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        module = item.nodeid.split("::", 1)[0]
+        if module in FIRST_MODULES:
+            return (0, FIRST_MODULES.index(module))
+        if item.get_closest_marker("e2e") or item.get_closest_marker("stack"):
+            return (1, 0)
+        return (2, 0)
+
+    items.sort(key=rank)
