@@ -118,8 +118,13 @@ lint: setup
 	$(RUN) mypy
 	$(RUN) lint-imports
 
+# The suite runs on parallel workers (pytest-xdist), each module on one worker and the longest
+# modules first (tests/conftest.py orders them); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 3
+PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder)
+
 test: setup lint upstream
-	$(RUN) pytest
+	$(RUN) pytest $(PARALLEL)
 
 # The product's kops argv and parsers against real kops, and its Kubernetes side against a real
 # kube-apiserver (both part of `make test`).
@@ -131,10 +136,10 @@ contract-record: setup upstream
 	$(RUN) python -m tests.contract.record
 
 unit: setup upstream
-	$(RUN) pytest -m "not e2e and not stack"
+	$(RUN) pytest $(PARALLEL) -m "not e2e and not stack"
 
 e2e: setup
-	$(RUN) pytest -m "e2e or stack"
+	$(RUN) pytest $(PARALLEL) -m "e2e or stack"
 
 # The chaos run (not part of `make test`): the procedure on the twin under every fault knob, kills
 # at points through provision and teardown, hostile inputs, a secret to leak and other owners'

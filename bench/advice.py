@@ -17,20 +17,19 @@ def design_changes(f: dict[str, Any]) -> list[str]:
 
     nodes = detection.get("nodes", {})
     nodes_ops = nodes.get("operations_run1", {})
-    looks = nodes_ops.get("v1/pods GET", 0)
     node_rate = median(nodes.get("calls_per_minute"))
     node_latency = median(nodes.get("latency_s"))
-    if looks and (
-        (node_rate or 0) > CALLS_PER_RESOURCE_MINUTE or (node_latency or 0) > DETECTION_LATENCY_S
-    ):
-        per_look = sum(nodes_ops.values()) / looks
+    if (node_rate or 0) > CALLS_PER_RESOURCE_MINUTE or (node_latency or 0) > DETECTION_LATENCY_S:
+        watch = nodes_ops.get("v1/nodes GET", 0)
+        confirm = sum(nodes_ops.values()) - watch
         changes.append(
-            "tasks/cluster.py `wait_for_cluster_valid`: every look starts a `kops validate "
-            f"cluster` process that makes ~{per_look:.0f} API calls (state-store reads, EC2 "
-            f"DescribeInstances, Node/Pod lists); measured {node_rate or 0:.0f} calls/min and "
-            f"nodes noticed {seconds_text(node_latency)} after Ready. Poll the Nodes' Ready "
-            "condition through the Kubernetes API (one list per look) and run `kops validate "
-            "cluster` once when all are Ready, as the final confirmation."
+            "tasks/cluster.py `wait_for_cluster_valid`: the Nodes are watched (list + watch: "
+            f"{watch} Node requests in run 1) and `kops validate cluster` confirms once "
+            f"({confirm} calls: state-store reads, EC2, Node and Pod lists); measured "
+            f"{node_rate or 0:.0f} calls/min, nodes noticed {seconds_text(node_latency)} after "
+            "Ready. The confirmation is a fixed cost that a short wait divides by little: "
+            "confirm from the Nodes and kube-system Pods already watched instead of the kops "
+            "process, and keep `kops validate cluster` for the cases the watch cannot judge."
         )
     single = {
         "nlb": "tasks/nlb.py `wait_for_nlb_active`: after the first match, describe the NLB by "
@@ -63,14 +62,14 @@ def design_changes(f: dict[str, Any]) -> list[str]:
             look_at_start=False,
         )
         changes.append(
-            "kops_nlb/core/spec.py `PollPolicy` and kops_nlb/core/waiting.py: the default backoff (1 s, x1.5, "
-            "cap 5 s) looks 5 times in its first 8 s, at things that take tens of seconds to "
-            "minutes. For the cloud waits (nodes, NLB, targets, SSM) look every 5 s from the "
-            "start (initial=5, factor=1, cap=5) and skip the look at the very start of a wait "
-            "for something just created (a new `wait_until` option). With one call per look "
-            f"that is {proposed or 0:.0f} calls/min for any wait, and readiness noticed at "
-            "most 5 s (plus one call) late: both targets at once. Looking every 5 s with a "
-            "look at the start makes 13 to 15 calls/min on 20 to 60 s waits."
+            "kops_nlb/core/spec.py `PollPolicy` and kops_nlb/core/waiting.py: the AWS waits "
+            "poll with the default backoff (1 s, x1.5, cap 5 s), which looks 5 times in its "
+            "first 8 s at things that take tens of seconds to minutes. A fixed 5 s interval "
+            f"would make {proposed or 0:.0f} calls/min but notice readiness up to 5 s late; no "
+            "fixed interval meets both 2 s and 12 calls/min. The lever is an interval that "
+            "adapts to the expected remaining time (sparse looks early, dense looks around the "
+            "expected moment, the NLB's CreatedTime and a per-resource expectation as the "
+            "clock), with the expectation learned from earlier runs rather than guessed."
         )
     chain = f["orchestration"].get("provision_chain_run1", [])
     bastion_first = (

@@ -45,13 +45,13 @@ WAITS = (
 )
 # The call each look at a resource makes exactly once (how looks are counted).
 LOOK_MARKERS = {
-    "nodes": "v1/pods GET",  # `kops validate cluster` lists the pods once per attempt
+    "nodes": "v1/pods GET",  # `kops validate cluster` lists the pods once per run
     "nlb": "elbv2 DescribeLoadBalancers",
     "targets": "elbv2 DescribeTargetGroups",
     "ssm": "ec2 DescribeInstances",
 }
 DESCRIPTIONS = {
-    "nodes": "nodes Ready (`kops validate cluster`)",
+    "nodes": "nodes Ready (watch, then `kops validate cluster` once)",
     "nlb": "NLB active",
     "targets": "NLB targets healthy",
     "ssm": "bastion Online in SSM",

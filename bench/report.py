@@ -170,8 +170,8 @@ def _provision(f: dict[str, Any]) -> list[str]:
                 "Projection to full-scale latencies (critical path "
                 f"{projection['critical_path_s']:.0f} s), assuming the fixed costs stay: "
                 f"{projection['wall_s']:.0f} s, or {projection['wall_worst_s']:.0f} s if the "
-                "nodes and NLB waits, polling at the 5 s cap by then, notice readiness a whole "
-                f"interval late; the limit would be {projection['limit_s']:.0f} s."
+                "NLB wait, polling at the 5 s cap by then, notices readiness a whole interval "
+                "late."
             ),
         ]
     return lines
@@ -246,12 +246,14 @@ def _detection(f: dict[str, Any]) -> list[str]:
     lines += [
         "",
         (
-            "At this scale the waits end while the default backoff (1 s, x1.5, cap 5 s) is "
-            "still short, so readiness is noticed sooner and the first, closely spaced looks "
-            "weigh more than at full scale. The estimate in the last column applies the same "
-            "schedule and calls per look to the full-scale latencies (nodes 60 s, NLB 30 s, "
-            "SSM 20 s; the targets are healthy before their wait starts). At the cap a "
-            "readiness is noticed up to 5 s plus one look late."
+            "The nodes are watched: a list, a watch and one `kops validate cluster` whatever the "
+            "wait lasts, so their rate falls as the wait grows (the last column spreads the "
+            "same calls over the full-scale 60 s). The AWS waits poll: at this scale they end "
+            "while the default backoff (1 s, x1.5, cap 5 s) is still short, so readiness is "
+            "noticed sooner and the first, closely spaced looks weigh more than at full scale. "
+            "The estimate in the last column applies the same schedule and calls per look to "
+            "the full-scale latencies (NLB 30 s, SSM 20 s; the targets are healthy before "
+            "their wait starts). At the cap a readiness is noticed up to 5 s plus one look late."
         ),
     ]
     lines += ["", "Calls per wait in run 1:", ""]

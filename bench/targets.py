@@ -98,7 +98,7 @@ def _provision(f: dict[str, Any]) -> list[dict[str, Any]]:
             INSTANT_PROVISION_S,
             floor,
             "s",
-            why=f"phases on the instant twin: {floor_breakdown}.",
+            why=f"phases on the instant twin: {floor_breakdown}." if floor is not None else "",
         ),
     ]
 
@@ -181,6 +181,14 @@ def _log_reading(f: dict[str, Any]) -> list[dict[str, Any]]:
     if peak is not None and tenth is not None:
         growth = peak - tenth
     flat = growth is not None and growth <= PARSE_GROWTH_MIB
+    scan_why = ""
+    if scan is not None:
+        scan_why = (
+            f"{scan:,.0f} lines per CPU-second over {p.get('lines', 0):,} lines: a bytes "
+            "search for the token per chunk, a line count, and a full parse of the "
+            f"{p.get('scan_token_lines', 0):,} lines that carry the token; on a small log the "
+            "fixed costs (the process's first reads, the parser's first calls) weigh most."
+        )
     parse_why = ""
     if rate is not None:
         parse_why = (
@@ -198,6 +206,7 @@ def _log_reading(f: dict[str, Any]) -> list[dict[str, Any]]:
             scan,
             "lines/CPU-s",
             direction="min",
+            why=scan_why,
         ),
         _target(
             "parse_lines_per_cpu_s",

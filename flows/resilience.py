@@ -134,7 +134,7 @@ def resilience(
     try:
         _sleep_until(sent + pod_loss_after_s)
         for log in collect_access_logs(
-            spec, kubeconfig, pods=[victim_pod], nodes=nodes, started=started
+            spec, kubeconfig, pods=[victim_pod], nodes=nodes, started=started, token=token
         ):
             pod_logs[log.pod_name] = log
         events.append(delete_nginx_pod(spec, kubeconfig, victim_pod))
@@ -143,7 +143,7 @@ def resilience(
             _sleep_until(sent + node_loss_after_s)
             pods_now = list_nginx_pods(spec, kubeconfig)
             for log in collect_access_logs(
-                spec, kubeconfig, pods=pods_now, nodes=nodes, started=started
+                spec, kubeconfig, pods=pods_now, nodes=nodes, started=started, token=token
             ):
                 pod_logs[log.pod_name] = log
             served = requests_by_node(list(pod_logs.values()), token=token)
@@ -165,7 +165,12 @@ def resilience(
     pods_after = wait_for_nginx_ready(spec, kubeconfig)
     restored.append(f"nginx: {len(pods_after)} replicas ready again")
     for log in collect_access_logs(
-        spec, kubeconfig, pods=pods_after, nodes=list_nodes(kubeconfig), started=started
+        spec,
+        kubeconfig,
+        pods=pods_after,
+        nodes=list_nodes(kubeconfig),
+        started=started,
+        token=token,
     ):
         pod_logs[log.pod_name] = log
 

@@ -46,10 +46,34 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
+# The longest modules that bring up everything they need themselves, longest first, so that they
+# overlap with everything else: each stack module brings up a whole stack (the PostgreSQL one also
+# drives a browser), the benchmark's smoke run and the sandbox CLI test start twins of their own.
+FIRST_MODULES = (
+    "tests/stack/test_stack_postgres.py",
+    "tests/stack/test_stack.py",
+    "tests/bench/test_bench_smoke.py",
+    "tests/e2e/test_sandbox_cli.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the slow end-to-end tests last."""
-    items.sort(
-        key=lambda item: (
-            1 if item.get_closest_marker("e2e") or item.get_closest_marker("stack") else 0
-        )
-    )
+    """Order the modules: the long self-contained ones, the fast tests, the end-to-end tests.
+
+    The Makefile runs the suite with ``--dist loadscope --no-loadscope-reorder``: each module
+    goes whole to one xdist worker (its module fixtures are built once) in this order, and a
+    worker takes the next module when it finishes one, so the fast tests fill in around the long
+    ones. The other end-to-end tests come last because they share their worker's session twin,
+    which sets the environment and runs data-plane threads for the rest of the session: no fast
+    test may run after it on the same worker.
+    """
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        module = item.nodeid.split("::", 1)[0]
+        if module in FIRST_MODULES:
+            return (0, FIRST_MODULES.index(module))
+        if item.get_closest_marker("e2e") or item.get_closest_marker("stack"):
+            return (2, 0)
+        return (1, 0)
+
+    items.sort(key=rank)

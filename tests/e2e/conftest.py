@@ -12,6 +12,7 @@ import pytest
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
 from sandbox.config import SandboxConfig
 from sandbox.world import World
+from tests import loopback
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +20,7 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A running twin, with this process's environment pointed at it like `.sandbox/env` does."""
     home = tmp_path_factory.mktemp("twin")
     # Loopback ranges of their own, so that test sessions running side by side never collide.
-    octet = 30 + os.getpid() % 60 * 2
+    octet = 30 + loopback.slot(60) * 2
     config = SandboxConfig.instant(
         vpc_cidr=f"127.{octet}.0.0/16", pod_cidr=f"127.{octet + 1}.0.0/16"
     )

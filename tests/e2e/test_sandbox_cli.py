@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.config import SandboxConfig
+from tests import loopback
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +34,8 @@ print("VERIFIED", verify(spec=spec).passed)
 @pytest.fixture
 def sandbox_home(tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "sandbox"
-    octet = 31 + os.getpid() % 60 * 2
+    # 127.150-199: apart from the session twin's (loopback.py), which runs at the same time.
+    octet = 150 + loopback.slot(25) * 2
     config = SandboxConfig.instant(
         vpc_cidr=f"127.{octet}.0.0/16", pod_cidr=f"127.{octet + 1}.0.0/16"
     )

@@ -16,6 +16,7 @@ from typing import Any
 from deployments.stack import procs
 from deployments.stack.settings import Stack
 from sandbox.config import SandboxConfig
+from tests import loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_SLUG = "nlb-local-k8s-local"
@@ -89,7 +90,7 @@ def stack_env(tmp: Path, *, ranges: int, **extra: str) -> dict[str, str]:
     several pairs, so two stacks of one test session never share one)."""
     # The demo uses 127.20/16 and 127.96/12, e2e tests 127.30-149; the twin picks its own ports
     # and endpoints.json tells the stack where it listens.
-    octet = 200 + (os.getpid() + ranges) % 25 * 2
+    octet = 200 + (loopback.slot(25) * 2 + ranges) % 25 * 2
     twin = SandboxConfig.instant(vpc_cidr=f"127.{octet}.0.0/16", pod_cidr=f"127.{octet + 1}.0.0/16")
     (tmp / "sandbox.toml").write_text(twin.to_toml())
     env = {
