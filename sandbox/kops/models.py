@@ -34,7 +34,7 @@ from sandbox.kops.exceptions import (
 )
 from sandbox.kops.kube import HttpKube, KubeApiError
 from sandbox.kops.state import CA_FILE, INSTANCE_GROUP_DIR, StateStore
-from sandbox.kops.validation import ValidationResult, _internal_group, _tag, evaluate
+from sandbox.kops.validation import ValidationResult, evaluate, instance_tag, internal_group
 
 KUBE_API_ENV = "SANDBOX_KUBE_API_URL"
 
@@ -198,7 +198,9 @@ class KopsBackend:
 
         instances = self._ensure_instances(cloud, cluster, groups, subnet_ids, groups_ids, result)
         control_plane_ids = [
-            i["InstanceId"] for i in instances if _tag(i, "k8s.io/role/control-plane") == "1"
+            i["InstanceId"]
+            for i in instances
+            if instance_tag(i, "k8s.io/role/control-plane") == "1"
         ]
         api_subnets = [subnet_ids[s["name"]] for s in public] or list(subnet_ids.values())
         scheme = (
@@ -231,7 +233,9 @@ class KopsBackend:
         existing = cloud.instances()
         by_group: dict[str, list[dict[str, Any]]] = {}
         for instance in existing:
-            by_group.setdefault(_tag(instance, "kops.k8s.io/instancegroup"), []).append(instance)
+            by_group.setdefault(instance_tag(instance, "kops.k8s.io/instancegroup"), []).append(
+                instance
+            )
         image_id: str | None = None
         for group in groups:
             spec = group["spec"]
@@ -319,7 +323,7 @@ class KopsBackend:
                     "type": "Node",
                     "name": victim["name"],
                     "message": f'node "{victim["name"]}" of role "{victim["role"]}" is not ready',
-                    "instanceGroup": _internal_group(group),
+                    "instanceGroup": internal_group(group),
                 }
             )
             return result

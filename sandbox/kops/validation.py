@@ -31,7 +31,7 @@ class ValidationResult:
         return out
 
 
-def _internal_group(group: dict[str, Any]) -> dict[str, Any]:
+def internal_group(group: dict[str, Any]) -> dict[str, Any]:
     """Return an InstanceGroup as kops's internal API serializes it inside validation output."""
     spec = dict(group["spec"])
     spec["role"] = internal_role(group)
@@ -51,7 +51,7 @@ def evaluate(
     node_by_instance = {instance_id_of(n): n for n in nodes}
     members: dict[str, list[dict[str, Any]]] = {}
     for instance in instances:
-        members.setdefault(_tag(instance, "kops.k8s.io/instancegroup"), []).append(instance)
+        members.setdefault(instance_tag(instance, "kops.k8s.io/instancegroup"), []).append(instance)
     ready_nodes: list[dict[str, Any]] = []
     for group in groups:
         name = group["metadata"]["name"]
@@ -63,7 +63,7 @@ def evaluate(
                     "type": "InstanceGroup",
                     "name": name,
                     "message": f'InstanceGroup "{name}" is missing from the cloud provider',
-                    "instanceGroup": _internal_group(group),
+                    "instanceGroup": internal_group(group),
                 }
             )
             continue
@@ -73,7 +73,7 @@ def evaluate(
                     "type": "InstanceGroup",
                     "name": name,
                     "message": f'InstanceGroup "{name}" did not have enough nodes {len(group_members)} vs {target}',
-                    "instanceGroup": _internal_group(group),
+                    "instanceGroup": internal_group(group),
                 }
             )
         role = role_lower(group)
@@ -85,7 +85,7 @@ def evaluate(
                         "type": "Machine",
                         "name": instance["InstanceId"],
                         "message": f'machine "{instance["InstanceId"]}" has not yet joined cluster',
-                        "instanceGroup": _internal_group(group),
+                        "instanceGroup": internal_group(group),
                     }
                 )
                 continue
@@ -109,7 +109,7 @@ def evaluate(
                         "type": "Node",
                         "name": node_name,
                         "message": f'node "{node_name}" of role "{role}" is not ready',
-                        "instanceGroup": _internal_group(group),
+                        "instanceGroup": internal_group(group),
                     }
                 )
     result.failures += _pod_failures(pods)
@@ -117,7 +117,7 @@ def evaluate(
     return result
 
 
-def _tag(instance: dict[str, Any], key: str) -> str:
+def instance_tag(instance: dict[str, Any], key: str) -> str:
     for tag in instance.get("Tags") or []:
         if tag["Key"] == key:
             return str(tag["Value"])
@@ -148,7 +148,7 @@ def _missing_static_pods(
             "type": "Node",
             "name": node,
             "message": f'control-plane node "{node}" is missing {app} pod',
-            **({"instanceGroup": _internal_group(group)} if group else {}),
+            **({"instanceGroup": internal_group(group)} if group else {}),
         }
         for node, apps in sorted(missing.items())
         for app in sorted(apps)
