@@ -58,9 +58,13 @@ def pod_cidr_for(instance_id: str) -> str:
 
 
 @contextlib.contextmanager
-def running_cluster(home: Path, name: str = "t.k8s.local") -> Iterator[ClusterHost]:
+def running_cluster(
+    home: Path, name: str = "t.k8s.local", apiserver_flags: tuple[str, ...] = ()
+) -> Iterator[ClusterHost]:
     """A booted control plane and its kubelets (no nodes until ``host.sync`` is given some)."""
-    control_plane = ControlPlane(cluster=name, keysets=new_keysets(), home=home / "cluster")
+    control_plane = ControlPlane(
+        cluster=name, keysets=new_keysets(), home=home / "cluster", apiserver_flags=apiserver_flags
+    )
     control_plane.start()
     pods = PodServers(real_nginx=True, workdir=home / "pods")
     host = ClusterHost(control_plane, pods=pods, region=REGION, ready_delay=0.0)

@@ -45,9 +45,12 @@ class Binaries:
             kube_controller_manager=where / f"kube-controller-manager-{KUBERNETES_VERSION}",
             kube_scheduler=where / f"kube-scheduler-{KUBERNETES_VERSION}",
         )
-        for path in (found.etcd, found.kube_apiserver, found.kube_controller_manager):
+        for path in (
+            found.etcd,
+            found.kube_apiserver,
+            found.kube_controller_manager,
+            found.kube_scheduler,
+        ):
             if not os.access(path, os.X_OK):
                 raise MissingBinary(f"{path} is missing: run `make upstream` to build it")
-        if not os.access(found.kube_scheduler, os.X_OK):
-            raise MissingBinary(f"{found.kube_scheduler} is missing: run `make upstream`")
         return found

@@ -60,14 +60,17 @@ class ControlPlane:
         home: Path,
         service_cidr: str = DEFAULT_SERVICE_CIDR,
         binaries: Binaries | None = None,
+        apiserver_flags: tuple[str, ...] = (),
     ) -> None:
         self.cluster = cluster
+        self.apiserver_flags = apiserver_flags  # added to kops's (tests that stress watches)
         self.home = home
         self.service_cidr = service_cidr
         self.keysets = keysets
         self._binaries = binaries or Binaries.find()
         self.files: ControlPlaneFiles | None = None
         self.apiserver_port = 0
+        self.etcd_port = 0
         self._children: list[Child] = []
         self.started_in = 0.0
 
@@ -86,8 +89,8 @@ class ControlPlane:
             service_cidr=self.service_cidr,
         )
         try:
-            etcd_port = self._start_etcd()
-            self._start_apiserver(files, etcd_port)
+            self.etcd_port = self._start_etcd()
+            self._start_apiserver(files, self.etcd_port)
             self._start_controllers(files)
         except BaseException:
             self.stop()
@@ -153,6 +156,7 @@ class ControlPlane:
                 f"--proxy-client-cert-file={files.front_proxy_client.cert}",
                 f"--proxy-client-key-file={files.front_proxy_client.key}",
                 "--profiling=false",
+                *self.apiserver_flags,
             ],
         )
         context = self.admin_ssl_context()

@@ -10,8 +10,6 @@ the control-plane instance runs. Each process invocation builds a fresh backend,
 
 from __future__ import annotations
 
-import copy
-import ipaddress
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,294 +19,24 @@ from typing import Any
 from sandbox.config import CONFIG_ENV, SandboxConfig, load
 from sandbox.kops import kubeconfig
 from sandbox.kops.cloud import ClusterCloud, Resource, Slot, aws_session
+from sandbox.kops.cluster_spec import (
+    OLDEST_SUPPORTED_KUBERNETES,
+    cluster_region,
+    is_control_plane,
+    kubernetes_minor,
+)
 from sandbox.kops.exceptions import (
     ClusterAlreadyExists,
     ClusterConfigNotFound,
     ClusterNotFound,
     KopsError,
     NoClustersFound,
-    TwinLimitation,
 )
-from sandbox.kops.kube import (
-    CONTROL_PLANE_LABEL,
-    HttpKube,
-    KubeApiError,
-    instance_id_of,
-    node_ready_status,
-)
+from sandbox.kops.kube import HttpKube, KubeApiError
 from sandbox.kops.state import CA_FILE, INSTANCE_GROUP_DIR, StateStore
-from sandbox.kops.utils import split_network
+from sandbox.kops.validation import ValidationResult, evaluate, instance_tag, internal_group
 
 KUBE_API_ENV = "SANDBOX_KUBE_API_URL"
-API_VERSION = "kops.k8s.io/v1alpha2"
-DEFAULT_IMAGE = "099720109477/ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20260218"
-DEFAULT_CONTROL_PLANE_SIZE = "t3.medium"
-DEFAULT_NODE_SIZE = "t3.medium"
-DEFAULT_KUBERNETES_VERSION = "1.36.0"
-OLDEST_SUPPORTED_KUBERNETES = (1, 31)
-LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
-NETWORKING = {
-    "kubenet": "kubenet",
-    "external": "external",
-    "flannel": "flannel",
-    "flannel-vxlan": "flannel",
-    "flannel-udp": "flannel",
-    "calico": "calico",
-    "kube-router": "kubeRouter",
-    "amazonvpc": "amazonvpc",
-    "amazon-vpc-routed-eni": "amazonvpc",
-    "cilium": "cilium",
-    "cilium-etcd": "cilium",
-    "cilium-eni": "cilium",
-    "kindnet": "kindnet",
-    "cni": "cni",
-    "gce": "gce",
-    "kopeio": "kopeio",
-}
-CRITICAL_PRIORITIES = ("system-cluster-critical", "system-node-critical")
-STATIC_PODS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def region_of_zone(zone: str) -> str:
-    """Return the region of an availability zone (``ap-northeast-1a`` -> ``ap-northeast-1``)."""
-    return zone[:-1]
-
-
-def cluster_region(cluster: dict[str, Any]) -> str:
-    """Return the region of a stored cluster, from its subnets' zones."""
-    for subnet in cluster["spec"].get("subnets") or []:
-        if subnet.get("zone"):
-            return region_of_zone(subnet["zone"])
-    raise KopsError(f"cannot determine region of cluster {cluster['metadata']['name']!r}")
-
-
-def is_control_plane(group: dict[str, Any]) -> bool:
-    """Whether an InstanceGroup (any API version) is a control-plane group."""
-    return group["spec"].get("role") in ("Master", "ControlPlane")
-
-
-def internal_role(group: dict[str, Any]) -> str:
-    """Return the role as kops's internal API names it (``ControlPlane``, ``Node``, ``Bastion``)."""
-    role = str(group["spec"].get("role", "Node"))
-    return "ControlPlane" if role == "Master" else role
-
-
-def role_lower(group: dict[str, Any]) -> str:
-    """Return the role as ``kops validate`` reports it (``control-plane``, ``node``)."""
-    return {"ControlPlane": "control-plane", "APIServer": "apiserver"}.get(
-        internal_role(group), internal_role(group).lower()
-    )
-
-
-@dataclass(frozen=True)
-class CreateOptions:
-    """What ``kops create cluster`` flags ask for (only what the twin acts on)."""
-
-    name: str
-    state_url: str
-    zones: list[str]
-    control_plane_zones: list[str] = field(default_factory=list)
-    control_plane_count: int = 0
-    control_plane_sizes: list[str] = field(default_factory=list)
-    node_sizes: list[str] = field(default_factory=list)
-    node_count: int = 0
-    node_volume_size: int = 0
-    control_plane_volume_size: int = 0
-    kubernetes_version: str = ""
-    networking: str = "cilium"
-    topology: str = ""
-    dns: str = ""
-    network_cidrs: list[str] = field(default_factory=list)
-    cloud_labels: dict[str, str] = field(default_factory=dict)
-    image: str = ""
-    node_image: str = ""
-    control_plane_image: str = ""
-    api_load_balancer_type: str = ""
-    cloud: str = ""
-    channel: str = ""
-
-
-def _metadata(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"creationTimestamp": _now_iso(), "name": name}
-    if labels:
-        meta["labels"] = labels
-    return meta
-
-
-def build_cluster(
-    options: CreateOptions, *, default_cidr: str
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Return the Cluster and InstanceGroups ``kops create cluster`` writes (v1alpha2 objects)."""
-    if not options.zones:
-        raise KopsError("must specify at least one zone for the cluster (use --zones)")
-    if options.cloud and options.cloud != "aws":
-        raise TwinLimitation(f"the twin emulates AWS only, not --cloud={options.cloud}")
-    networking = NETWORKING.get(options.networking)
-    if networking is None:
-        raise KopsError(f'unknown networking mode "{options.networking}"')
-    topology = options.topology or "public"
-    if topology not in ("public", "private"):
-        raise KopsError(f"invalid topology {topology}")
-    dns = (options.dns or "public").lower()
-    if dns not in ("public", "private", "none"):
-        raise KopsError(f'unknown DNSType: "{options.dns}"')
-    cidr = options.network_cidrs[0] if options.network_cidrs else default_cidr
-    try:
-        network = ipaddress.IPv4Network(cidr)
-    except ValueError as exc:
-        raise KopsError(f'invalid value "{cidr}" for --network-cidr: {exc}') from exc
-    if not network.subnet_of(LOOPBACK):
-        raise TwinLimitation(
-            f"--network-cidr {cidr} is outside 127.0.0.0/8: the twin needs loopback addresses "
-            "so that instances' private IPs are bindable on this machine (e.g. 127.20.0.0/16)"
-        )
-    layout = split_network(str(network), options.zones)
-    subnets: list[dict[str, Any]] = []
-    for zone in options.zones:
-        private = layout[zone][0]
-        kind = "Private" if topology == "private" else "Public"
-        subnets.append({"cidr": private, "name": zone, "type": kind, "zone": zone})
-    if topology == "private":
-        for zone in options.zones:
-            subnets.append(
-                {
-                    "cidr": layout[zone][1],
-                    "name": f"utility-{zone}",
-                    "type": "Utility",
-                    "zone": zone,
-                }
-            )
-
-    control_plane_zones = options.control_plane_zones or options.zones[:1]
-    count = options.control_plane_count
-    if options.control_plane_zones:
-        if count and count < len(control_plane_zones):
-            raise KopsError(
-                f"specified {len(control_plane_zones)} control-plane zones, but also requested "
-                f"{count} control-plane nodes.  If specifying both, the count should match."
-            )
-        count = count or len(control_plane_zones)
-    else:
-        control_plane_zones = list(options.zones)
-        count = count or 1
-    groups: list[dict[str, Any]] = []
-    cluster_label = {"kops.k8s.io/cluster": options.name}
-    image = options.image or DEFAULT_IMAGE
-    for index in range(count):
-        zone = control_plane_zones[index % len(control_plane_zones)]
-        suffix = zone
-        if count > len(control_plane_zones):
-            suffix += f"-{1 + index // len(control_plane_zones)}"
-        name = f"control-plane-{suffix}"
-        spec: dict[str, Any] = {
-            "image": options.control_plane_image or image,
-            "machineType": (options.control_plane_sizes or [DEFAULT_CONTROL_PLANE_SIZE])[0],
-            "maxSize": 1,
-            "minSize": 1,
-            "nodeLabels": {"kops.k8s.io/instancegroup": name},
-            "role": "Master",
-            "subnets": [zone],
-        }
-        if options.control_plane_volume_size:
-            spec["rootVolumeSize"] = options.control_plane_volume_size
-        groups.append(
-            {
-                "apiVersion": API_VERSION,
-                "kind": "InstanceGroup",
-                "metadata": _metadata(name, cluster_label),
-                "spec": spec,
-            }
-        )
-    node_count = options.node_count or len(options.zones)
-    per_group, remainder = divmod(node_count, len(options.zones))
-    for index, zone in enumerate(options.zones):
-        size = per_group + (1 if index < remainder else 0)
-        name = f"nodes-{zone}"
-        spec = {
-            "image": options.node_image or image,
-            "machineType": (options.node_sizes or [DEFAULT_NODE_SIZE])[0],
-            "maxSize": size,
-            "minSize": size,
-            "nodeLabels": {"kops.k8s.io/instancegroup": name},
-            "role": "Node",
-            "subnets": [zone],
-        }
-        if options.node_volume_size:
-            spec["rootVolumeSize"] = options.node_volume_size
-        groups.append(
-            {
-                "apiVersion": API_VERSION,
-                "kind": "InstanceGroup",
-                "metadata": _metadata(name, cluster_label),
-                "spec": spec,
-            }
-        )
-
-    members = [_etcd_member(g) for g in groups if g["spec"]["role"] == "Master"]
-    lb_type = (options.api_load_balancer_type or "public").capitalize()
-    cluster_spec: dict[str, Any] = {
-        "api": {"loadBalancer": {"class": "Network", "type": lb_type}},
-        "authorization": {"rbac": {}},
-        "channel": options.channel or "stable",
-        "cloudProvider": "aws",
-        "configBase": f"{options.state_url.rstrip('/')}/{options.name}",
-        "etcdClusters": [
-            {
-                "cpuRequest": "200m",
-                "etcdMembers": members,
-                "manager": {"backupRetentionDays": 90},
-                "memoryRequest": "100Mi",
-                "name": "main",
-            },
-            {
-                "cpuRequest": "100m",
-                "etcdMembers": copy.deepcopy(members),
-                "manager": {"backupRetentionDays": 90},
-                "memoryRequest": "100Mi",
-                "name": "events",
-            },
-        ],
-        "iam": {"allowContainerRegistry": True, "legacy": False},
-        "kubelet": {"anonymousAuth": False},
-        "kubernetesApiAccess": ["0.0.0.0/0", "::/0"],
-        "kubernetesVersion": options.kubernetes_version or DEFAULT_KUBERNETES_VERSION,
-        "networkCIDR": str(network),
-        "networking": {networking: {}},
-        "nonMasqueradeCIDR": "100.64.0.0/10",
-        "sshAccess": ["0.0.0.0/0", "::/0"],
-        "subnets": subnets,
-        "topology": {"dns": {"type": dns.capitalize()}},
-    }
-    if options.cloud_labels:
-        cluster_spec["cloudLabels"] = dict(options.cloud_labels)
-    cluster = {
-        "apiVersion": API_VERSION,
-        "kind": "Cluster",
-        "metadata": _metadata(options.name),
-        "spec": cluster_spec,
-    }
-    return cluster, groups
-
-
-def _etcd_member(group: dict[str, Any]) -> dict[str, Any]:
-    """Return the etcd member of a control-plane group: named after its zone's letter."""
-    name = group["metadata"]["name"]
-    zone = group["spec"]["subnets"][0]
-    suffix = name.removeprefix(f"control-plane-{zone}")
-    return {"encryptedVolume": True, "instanceGroup": name, "name": zone[-1] + suffix}
-
-
-def kubernetes_minor(version: str) -> tuple[int, int]:
-    """Return (major, minor) of a Kubernetes version such as ``v1.35.0``."""
-    parts = version.lstrip("v").split(".")
-    try:
-        return int(parts[0]), int(parts[1])
-    except (IndexError, ValueError) as exc:
-        raise KopsError(f'unable to parse kubernetes version "{version}"') from exc
 
 
 @dataclass
@@ -318,31 +46,6 @@ class ApplyResult:
     created: list[str] = field(default_factory=list)
     launched: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ValidationResult:
-    """One validation attempt, in the shape of kops's ValidationCluster."""
-
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    nodes: list[dict[str, Any]] = field(default_factory=list)
-    groups: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        """Return the object ``-o json`` prints (empty lists omitted)."""
-        out: dict[str, Any] = {}
-        if self.failures:
-            out["failures"] = self.failures
-        if self.nodes:
-            out["nodes"] = self.nodes
-        return out
-
-
-def _internal_group(group: dict[str, Any]) -> dict[str, Any]:
-    """Return an InstanceGroup as kops's internal API serializes it inside validation output."""
-    spec = dict(group["spec"])
-    spec["role"] = internal_role(group)
-    return {"metadata": dict(group["metadata"]), "spec": spec}
 
 
 class KopsBackend:
@@ -495,7 +198,9 @@ class KopsBackend:
 
         instances = self._ensure_instances(cloud, cluster, groups, subnet_ids, groups_ids, result)
         control_plane_ids = [
-            i["InstanceId"] for i in instances if _tag(i, "k8s.io/role/control-plane") == "1"
+            i["InstanceId"]
+            for i in instances
+            if instance_tag(i, "k8s.io/role/control-plane") == "1"
         ]
         api_subnets = [subnet_ids[s["name"]] for s in public] or list(subnet_ids.values())
         scheme = (
@@ -528,7 +233,9 @@ class KopsBackend:
         existing = cloud.instances()
         by_group: dict[str, list[dict[str, Any]]] = {}
         for instance in existing:
-            by_group.setdefault(_tag(instance, "kops.k8s.io/instancegroup"), []).append(instance)
+            by_group.setdefault(instance_tag(instance, "kops.k8s.io/instancegroup"), []).append(
+                instance
+            )
         image_id: str | None = None
         for group in groups:
             spec = group["spec"]
@@ -616,7 +323,7 @@ class KopsBackend:
                     "type": "Node",
                     "name": victim["name"],
                     "message": f'node "{victim["name"]}" of role "{victim["role"]}" is not ready',
-                    "instanceGroup": _internal_group(group),
+                    "instanceGroup": internal_group(group),
                 }
             )
             return result
@@ -673,155 +380,4 @@ class KopsBackend:
         self.store.delete_cluster(name)
 
 
-def evaluate(
-    groups: list[dict[str, Any]],
-    instances: list[dict[str, Any]],
-    nodes: list[dict[str, Any]],
-    pods: list[dict[str, Any]],
-    *,
-    applied: bool,
-) -> ValidationResult:
-    """Return one validation of instance groups, their instances and Nodes, as kops words it."""
-    result = ValidationResult(groups=groups)
-    node_by_instance = {instance_id_of(n): n for n in nodes}
-    members: dict[str, list[dict[str, Any]]] = {}
-    for instance in instances:
-        members.setdefault(_tag(instance, "kops.k8s.io/instancegroup"), []).append(instance)
-    ready_nodes: list[dict[str, Any]] = []
-    for group in groups:
-        name = group["metadata"]["name"]
-        group_members = members.get(name, [])
-        target = int(group["spec"].get("minSize") or 0)
-        if not group_members and not applied:
-            result.failures.append(
-                {
-                    "type": "InstanceGroup",
-                    "name": name,
-                    "message": f'InstanceGroup "{name}" is missing from the cloud provider',
-                    "instanceGroup": _internal_group(group),
-                }
-            )
-            continue
-        if len(group_members) < target:
-            result.failures.append(
-                {
-                    "type": "InstanceGroup",
-                    "name": name,
-                    "message": f'InstanceGroup "{name}" did not have enough nodes {len(group_members)} vs {target}',
-                    "instanceGroup": _internal_group(group),
-                }
-            )
-        role = role_lower(group)
-        for instance in group_members:
-            node = node_by_instance.get(instance["InstanceId"])
-            if node is None:
-                result.failures.append(
-                    {
-                        "type": "Machine",
-                        "name": instance["InstanceId"],
-                        "message": f'machine "{instance["InstanceId"]}" has not yet joined cluster',
-                        "instanceGroup": _internal_group(group),
-                    }
-                )
-                continue
-            labels = node["metadata"].get("labels") or {}
-            status = node_ready_status(node)
-            node_name = node["metadata"]["name"]
-            result.nodes.append(
-                {
-                    "name": node_name,
-                    "zone": labels.get("topology.kubernetes.io/zone", ""),
-                    "role": role,
-                    "hostname": labels.get("kubernetes.io/hostname", ""),
-                    "status": status,
-                }
-            )
-            if status == "True":
-                ready_nodes.append(node)
-            else:
-                result.failures.append(
-                    {
-                        "type": "Node",
-                        "name": node_name,
-                        "message": f'node "{node_name}" of role "{role}" is not ready',
-                        "instanceGroup": _internal_group(group),
-                    }
-                )
-    result.failures += _pod_failures(pods)
-    result.failures += _missing_static_pods(ready_nodes, pods, groups)
-    return result
-
-
-def _tag(instance: dict[str, Any], key: str) -> str:
-    for tag in instance.get("Tags") or []:
-        if tag["Key"] == key:
-            return str(tag["Value"])
-    return ""
-
-
-def _missing_static_pods(
-    ready_nodes: list[dict[str, Any]], pods: list[dict[str, Any]], groups: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Return kops's failures for ready control-plane nodes without their static pods' mirrors."""
-    by_address = {
-        a["address"]: n["metadata"]["name"]
-        for n in ready_nodes
-        for a in (n.get("status") or {}).get("addresses") or []
-    }
-    missing = {
-        n["metadata"]["name"]: set(STATIC_PODS)
-        for n in ready_nodes
-        if CONTROL_PLANE_LABEL in (n["metadata"].get("labels") or {})
-    }
-    for pod in pods:
-        node = by_address.get((pod.get("status") or {}).get("hostIP", ""))
-        if pod["metadata"].get("namespace") == "kube-system" and node in missing:
-            missing[node].discard((pod["metadata"].get("labels") or {}).get("k8s-app", ""))
-    group = next((g for g in groups if is_control_plane(g)), None)
-    return [
-        {
-            "type": "Node",
-            "name": node,
-            "message": f'control-plane node "{node}" is missing {app} pod',
-            **({"instanceGroup": _internal_group(group)} if group else {}),
-        }
-        for node, apps in sorted(missing.items())
-        for app in sorted(apps)
-    ]
-
-
-def _pod_failures(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return kops's Pod failures: critical pods that are pending, unknown or not ready."""
-    failures = []
-    for pod in pods:
-        spec = pod.get("spec") or {}
-        status = pod.get("status") or {}
-        priority = spec.get("priorityClassName", "")
-        if priority not in CRITICAL_PRIORITIES or status.get("phase") == "Succeeded":
-            continue
-        meta = pod["metadata"]
-        full = f"{meta.get('namespace', 'default')}/{meta['name']}"
-        phase = status.get("phase")
-        if phase == "Pending":
-            message = f'{priority} pod "{meta["name"]}" is pending'
-        elif phase == "Unknown":
-            message = f'{priority} pod "{meta["name"]}" is unknown phase'
-        else:
-            not_ready = [
-                c["name"] for c in status.get("containerStatuses") or [] if not c.get("ready")
-            ]
-            if not not_ready:
-                continue
-            message = f'{priority} pod "{meta["name"]}" is not ready ({",".join(not_ready)})'
-        failures.append({"type": "Pod", "name": full, "message": message})
-    return failures
-
-
-__all__ = [
-    "CONTROL_PLANE_LABEL",
-    "ApplyResult",
-    "CreateOptions",
-    "KopsBackend",
-    "ValidationResult",
-    "build_cluster",
-]
+__all__ = ["ApplyResult", "KopsBackend"]

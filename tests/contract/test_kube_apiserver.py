@@ -1,11 +1,14 @@
 """The product's Kubernetes side against a real kube-apiserver v1.36.3 (`make upstream`): its
 manifests pass server-side validation and come back defaulted as the product expects, its error
-handling meets the apiserver's real Status bodies, and its waits outlast an apiserver restart."""
+handling meets the apiserver's real Status bodies, and its waits outlast an apiserver restart and
+watches that expire (410 Gone)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 from prefect.logging import disable_run_logger
 
 from kops_nlb.core.errors import is_transient
@@ -135,4 +139,92 @@ def test_the_rollout_wait_outlasts_an_apiserver_restart(
         restarted.start()
         pods = wait_for_nginx_ready.fn(spec, kubeconfig)
         restarted.join()
+    assert len(pods) == spec.nginx_replicas and all(p.ready and p.pod_ip for p in pods)
+
+
+def compact_etcd(port: int, after: int = 0) -> int:
+    """Compact etcd's history up to now (what the apiserver does every few minutes) unless it has
+    not moved past ``after``; return the revision."""
+
+    def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+
+    everything = {"key": base64.b64encode(b"/").decode(), "range_end": "AA==", "limit": 1}
+    revision = int(call("/v3/kv/range", everything)["header"]["revision"])
+    if revision > after:
+        call("/v3/kv/compaction", {"revision": revision})
+    return revision
+
+
+def stale_watch_status(core: Any, version: str) -> int:
+    """The code a watch from ``version`` ends with: HTTP status, or its first ERROR event's."""
+    try:
+        response = core.list_namespace(
+            watch=True, resource_version=version, timeout_seconds=5, _preload_content=False
+        )
+    except ApiException as exc:
+        return int(exc.status)
+    try:
+        first = json.loads(next(iter_resp_lines(response)))
+    finally:
+        response.release_conn()
+    return int(first["object"]["code"]) if first["type"] == "ERROR" else 200
+
+
+@pytest.fixture(scope="module")
+def expiring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHost]:
+    """An apiserver that ends every watch after a few seconds and watches etcd directly, so a
+    watch from a resourceVersion that etcd compacted away answers 410 Gone."""
+    flags = ("--watch-cache=false", "--min-request-timeout=2")
+    home = tmp_path_factory.mktemp("expiring")
+    with running_cluster(home, "expiring.k8s.local", apiserver_flags=flags) as host:
+        yield host
+
+
+def test_the_rollout_wait_outlasts_watches_that_expire(
+    expiring: ClusterHost, tmp_path: Path
+) -> None:
+    kubeconfig = write_admin_kubeconfig(expiring, tmp_path / "kubeconfig")
+    spec = EnvironmentSpec(
+        namespace="expiring",
+        timeouts=Timeouts(deployment_ready=90),
+        poll=PollPolicy(initial=0.1, cap=0.5),
+    )
+    core: Any = client.CoreV1Api(kube_api(kubeconfig))
+    stale = core.list_namespace().metadata.resource_version
+    core.create_namespace({"metadata": {"name": spec.namespace}})  # history moves on...
+    core.create_namespace({"metadata": {"name": f"{spec.namespace}-2"}})
+    port = expiring.control_plane.etcd_port
+    compacted = compact_etcd(port)  # ...and is compacted away
+    assert stale_watch_status(core, stale) == 410  # the condition is real: 410 Gone
+    stop = threading.Event()
+
+    def compact_often() -> None:  # about once per watch (they end after 2-4 s)
+        last = compacted
+        while not stop.wait(3):
+            last = compact_etcd(port, after=last)
+
+    def nodes_later() -> (
+        None
+    ):  # the instances boot after a while; their kubelets tick twice a second
+        if not stop.wait(6):
+            while not stop.wait(0.5):
+                expiring.sync([instance(0), instance(1, zone="ap-northeast-1c")], pod_cidr_for)
+
+    workers = [threading.Thread(target=compact_often), threading.Thread(target=nodes_later)]
+    with disable_run_logger():
+        ensure_nginx.fn(spec, kubeconfig)
+        for worker in workers:
+            worker.start()
+        try:
+            pods = wait_for_nginx_ready.fn(spec, kubeconfig)
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join()
     assert len(pods) == spec.nginx_replicas and all(p.ready and p.pod_ip for p in pods)

@@ -31,7 +31,7 @@ def create_cluster(program: Program) -> int:
         )
     if program.value("bastion"):
         program.warn_twin("--bastion is accepted but the twin builds no bastion instance group")
-    from sandbox.kops.models import CreateOptions, build_cluster
+    from sandbox.kops.cluster_spec import CreateOptions, build_cluster
 
     options = CreateOptions(
         name=name,

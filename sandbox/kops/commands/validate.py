@@ -9,8 +9,8 @@ from sandbox.kops.exceptions import KopsError, ValidationFailed
 from sandbox.kops.output import render_table, to_json, to_yaml
 
 if TYPE_CHECKING:  # boto3 and cryptography load late: `kops version` must stay quick
-    from sandbox.kops.models import ValidationResult
     from sandbox.kops.program import Program
+    from sandbox.kops.validation import ValidationResult
 
 
 def validate_cluster(program: Program) -> int:
@@ -64,7 +64,7 @@ def validate_cluster(program: Program) -> int:
 
 
 def _write_validation(program: Program, result: ValidationResult, name: str, output: str) -> None:
-    from sandbox.kops.models import internal_role
+    from sandbox.kops.cluster_spec import internal_role
 
     if output == "json":
         program.out.write(to_json(result.as_json()))

@@ -15,7 +15,7 @@ from kops_nlb.core import kops as kops_cli
 from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.kops import exceptions
 from sandbox.kops.cli import main, parse_cloud_labels, parse_command_line
-from sandbox.kops.models import ValidationResult
+from sandbox.kops.validation import ValidationResult
 
 STATE = "s3://kops-state-bucket"
 

@@ -8,7 +8,7 @@ from typing import Any
 from kops_support import Kops, create_args
 
 from kops_nlb.core import kops as kops_cli
-from sandbox.kops.models import _pod_failures, evaluate
+from sandbox.kops.validation import _pod_failures, evaluate
 
 
 def test_ready_control_plane_nodes_need_their_static_pods() -> None:

@@ -1,0 +1,117 @@
+"""The twin's control plane: real programs booted from keysets, and the API front proxy."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.controlplane.boot import ControlPlane
+from sandbox.controlplane.front_proxy import FrontProxy
+from sandbox.controlplane.processes import Child, stop_recorded
+from sandbox.kops.pki import KUBERNETES_CA, Keypair, issue, new_keysets
+
+
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    booted = ControlPlane(
+        cluster="cp.k8s.local", keysets=new_keysets(), home=tmp_path_factory.mktemp("cp")
+    )
+    booted.start()
+    yield booted
+    booted.stop()
+
+
+@pytest.fixture
+def proxy(control_plane: ControlPlane) -> Iterator[FrontProxy]:
+    front = FrontProxy(seed=3)
+    front.start()
+    front.add(control_plane)
+    yield front
+    front.stop()
+
+
+def client_context(
+    control_plane: ControlPlane, tmp_path: Path, who: Keypair | None
+) -> ssl.SSLContext:
+    assert control_plane.files is not None
+    context = ssl.create_default_context(cafile=str(control_plane.files.ca.cert))
+    context.check_hostname = False
+    if who is not None:
+        (tmp_path / "c.crt").write_text(who.cert_pem)
+        (tmp_path / "c.key").write_text(who.key_pem)
+        context.load_cert_chain(str(tmp_path / "c.crt"), str(tmp_path / "c.key"))
+    return context
+
+
+def get(url: str, context: ssl.SSLContext) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_apiserver_reports_its_release_and_runs_every_program(
+    control_plane: ControlPlane, proxy: FrontProxy, tmp_path: Path
+) -> None:
+    assert sorted(control_plane.pids()) == [
+        "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"
+    ]  # fmt: skip
+    admin = issue(control_plane.keysets[KUBERNETES_CA], "a", organizations=["system:masters"])
+    status, version = get(proxy.url + "/version", client_context(control_plane, tmp_path, admin))
+    assert (status, version["gitVersion"]) == (200, "v1.36.3")
+
+
+def test_the_proxy_passes_the_client_certificates_identity(
+    control_plane: ControlPlane, proxy: FrontProxy, tmp_path: Path
+) -> None:
+    jane = issue(control_plane.keysets[KUBERNETES_CA], "jane", organizations=["devs"])
+    status, body = get(proxy.url + "/api/v1/secrets", client_context(control_plane, tmp_path, jane))
+    assert (status, body["reason"]) == (403, "Forbidden")  # RBAC judged jane, not the proxy
+    assert 'User "jane" cannot list resource "secrets"' in str(body["message"])
+    status, body = get(proxy.url + "/api/v1/secrets", client_context(control_plane, tmp_path, None))
+    assert (status, body["reason"]) == (401, "Unauthorized")
+
+
+def test_the_proxy_injects_the_apiservers_503(
+    control_plane: ControlPlane, proxy: FrontProxy, tmp_path: Path
+) -> None:
+    admin = issue(control_plane.keysets[KUBERNETES_CA], "a", organizations=["system:masters"])
+    context = client_context(control_plane, tmp_path, admin)
+    proxy.fault_5xx_rate = 1.0
+    status, body = get(proxy.url + "/api/v1/namespaces", context)
+    assert (status, body["kind"], body["reason"], body["code"]) == (
+        503, "Status", "ServiceUnavailable", 503
+    )  # fmt: skip
+    assert proxy.faults_injected == 1
+    assert get(proxy.url + "/version", context)[0] == 200  # only API paths fail
+    proxy.fault_5xx_rate = 0.0
+    assert get(proxy.url + "/api/v1/namespaces", context)[0] == 200
+
+
+def dead(pid: int) -> bool:
+    """Whether the process is gone or a zombie its parent has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] in "ZX"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def test_recorded_programs_are_stopped_by_pid(tmp_path: Path) -> None:
+    child = Child("sleeper", ["/bin/sleep", "300"], logs=tmp_path, pids=tmp_path / "pids")
+    child.start()
+    pid = child.pid
+    assert pid is not None
+    assert stop_recorded(tmp_path / "pids") == [pid]
+    deadline = time.monotonic() + 5
+    while not dead(pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert not (tmp_path / "pids" / "sleeper.pid").exists()
