@@ -156,11 +156,13 @@ def plan_workload(
 
     When the cluster's API cannot be read, each item is ``unknown`` and says why.
     """
+    canary = spec.negative_control_spec() if spec.negative_control else None
     if not cluster_exists:
         return [
             decide_namespace(spec, exists=False).item,
             decide_deployment(spec, None).item,
             decide_service(spec, None).item,
+            *([decide_service(canary, None).item] if canary else []),
         ], None
     name, ns = spec.service_name, spec.namespace
     try:
@@ -169,6 +171,11 @@ def plan_workload(
             namespace = decide_namespace(spec, exists=kube.namespace_exists(api, ns))
             nginx = decide_deployment(spec, kube.read_deployment(api, ns, spec.deployment_name))
             service = decide_service(spec, kube.read_service(api, ns, name))
+            canary_item = (
+                [decide_service(canary, kube.read_service(api, ns, canary.service_name)).item]
+                if canary
+                else []
+            )
             info = kube.service_info(api, ns, name) if service.manifest is None else None
     except Exception as exc:  # noqa: BLE001 - any failure to look is reported, not raised
         reason = f"cannot read the cluster's API ({type(exc).__name__}: {str(exc)[:200]})"
@@ -178,7 +185,7 @@ def plan_workload(
             unknown_item("nginx", f"deployment {ns}/{spec.deployment_name}", reason),
             unknown_item("service", f"service {ns}/{name}", reason),
         ], None
-    return [namespace.item, nginx.item, service.item], info
+    return [namespace.item, nginx.item, service.item, *canary_item], info
 
 
 @task(**RETRY_OPTIONS)
