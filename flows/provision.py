@@ -28,7 +28,7 @@ from kops_nlb.core.naming import bastion_client_token
 from kops_nlb.core.reports.steps import artifact_key, provision_summary
 from kops_nlb.core.results import StepResult
 from kops_nlb.core.spec import EnvironmentSpec
-from kops_nlb.core.workload import instance_ids_of, nginx_nodes
+from kops_nlb.core.workload import nginx_nodes, target_ids
 from tasks._ledger import StepLedger
 from tasks.bastion import (
     ensure_bastion_instance,
@@ -204,14 +204,15 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
     service_info = wait_for_service_hostname(spec, kubeconfig)
     nlb = wait_for_nlb_active(spec, service_info.uid, service_info.hostname or "")
     nodes_running_nginx = nginx_nodes(pods.result())
-    instance_ids = instance_ids_of(nodes_running_nginx, list_nodes(kubeconfig))
-    wait_for_targets_healthy(spec, nlb.arn, instance_ids)
+    nodes = list_nodes(kubeconfig)
+    wait_for_targets_healthy(spec, nlb.arn, target_ids(spec.target_type, pods.result(), nodes))
     if canary is not None:
         canary.result()
         canary_spec = spec.negative_control_spec()
         canary_info = wait_for_service_hostname(canary_spec, kubeconfig)
         canary_nlb = wait_for_nlb_active(canary_spec, canary_info.uid, canary_info.hostname or "")
-        wait_for_targets_healthy(canary_spec, canary_nlb.arn, instance_ids)
+        canary_targets = target_ids("instance", pods.result(), nodes)
+        wait_for_targets_healthy(canary_spec, canary_nlb.arn, canary_targets)
 
     steps = [
         state,

@@ -139,6 +139,7 @@ def verify(
         target_groups=main.target_groups,
         canary=canary,
         canary_expected_probes=len(canary_targets) * requests_per_target,
+        bastion_instance_id=bastion.instance_id,
     )
     results = run_checks(facts)
     summary = evidence_summary(facts)

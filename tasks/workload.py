@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prefect import get_run_logger, task
 
 from kops_nlb.core.manifests import app_labels
+from kops_nlb.core.nginx_config import config_map_name, nginx_config_map
 from kops_nlb.core.plan import PlanItem, unknown_item
 from kops_nlb.core.plan_kube import decide_deployment, decide_namespace, decide_service
 from kops_nlb.core.results import StepResult
@@ -37,11 +39,29 @@ def ensure_namespace(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
     )
 
 
+def _ensure_site_config(api: Any, spec: EnvironmentSpec) -> bool:
+    """Create or update nginx's PROXY-aware site when proxy protocol is on; True when written."""
+    if not spec.proxy_protocol_v2:
+        return False
+    wanted = nginx_config_map(spec, app_labels(spec))
+    existing = kube.read_config_map(api, spec.namespace, config_map_name(spec))
+    if existing is None:
+        kube.create_config_map(api, spec.namespace, wanted)
+        return True
+    if existing.get("data") == wanted["data"]:
+        return False
+    kube.patch_config_map(api, spec.namespace, config_map_name(spec), {"data": wanted["data"]})
+    return True
+
+
 @task(**RETRY_OPTIONS)
 def ensure_nginx(spec: EnvironmentSpec, kubeconfig: str) -> StepResult:
-    """Create the nginx Deployment, or patch it where it differs from the spec."""
+    """Create the nginx Deployment (and, with proxy protocol, its site's ConfigMap first), or
+    patch it where it differs from the spec."""
     api = kube_api(kubeconfig)
     name, ns = spec.deployment_name, spec.namespace
+    if _ensure_site_config(api, spec):
+        get_run_logger().info("wrote nginx's proxy-protocol site %s/%s", ns, config_map_name(spec))
     decision = decide_deployment(spec, kube.read_deployment(api, ns, name))
     if decision.manifest is not None:
         kube.create_deployment(api, ns, decision.manifest)
@@ -137,11 +157,13 @@ def plan_workload(
 
     When the cluster's API cannot be read, each item is ``unknown`` and says why.
     """
+    canary = spec.negative_control_spec() if spec.negative_control else None
     if not cluster_exists:
         return [
             decide_namespace(spec, exists=False).item,
             decide_deployment(spec, None).item,
             decide_service(spec, None).item,
+            *([decide_service(canary, None).item] if canary else []),
         ], None
     name, ns = spec.service_name, spec.namespace
     try:
@@ -150,6 +172,11 @@ def plan_workload(
             namespace = decide_namespace(spec, exists=kube.namespace_exists(api, ns))
             nginx = decide_deployment(spec, kube.read_deployment(api, ns, spec.deployment_name))
             service = decide_service(spec, kube.read_service(api, ns, name))
+            canary_item = (
+                [decide_service(canary, kube.read_service(api, ns, canary.service_name)).item]
+                if canary
+                else []
+            )
             info = kube.service_info(api, ns, name) if service.manifest is None else None
     except Exception as exc:  # noqa: BLE001 - any failure to look is reported, not raised
         reason = f"cannot read the cluster's API ({type(exc).__name__}: {str(exc)[:200]})"
@@ -159,7 +186,7 @@ def plan_workload(
             unknown_item("nginx", f"deployment {ns}/{spec.deployment_name}", reason),
             unknown_item("service", f"service {ns}/{name}", reason),
         ], None
-    return [namespace.item, nginx.item, service.item], info
+    return [namespace.item, nginx.item, service.item, *canary_item], info
 
 
 @task(**RETRY_OPTIONS)
@@ -189,6 +216,7 @@ def delete_workload(spec: EnvironmentSpec, kubeconfig: str) -> list[StepResult]:
     for step, delete, name in (
         ("service", kube.delete_service, spec.service_name),
         ("canary-service", kube.delete_service, spec.canary_service_name),
+        ("nginx-config", kube.delete_config_map, config_map_name(spec)),
         ("nginx", kube.delete_deployment, spec.deployment_name),
     ):
         deleted = delete(api, spec.namespace, name)

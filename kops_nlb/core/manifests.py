@@ -15,6 +15,7 @@ from kops_nlb.core.naming import (
     NLB_TYPE_ANNOTATION,
     PROJECT,
 )
+from kops_nlb.core.nginx_config import readiness_port, site_volume
 from kops_nlb.core.spec import EnvironmentSpec
 
 MANAGED_BY = PROJECT
@@ -62,9 +63,9 @@ def target_group_attributes(spec: EnvironmentSpec) -> str | None:
 
 
 def nginx_deployment(spec: EnvironmentSpec) -> dict[str, Any]:
-    """The nginx Deployment."""
+    """The nginx Deployment (with the PROXY-aware site mounted when proxy protocol is on)."""
     labels = app_labels(spec)
-    return {
+    deployment: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
@@ -84,7 +85,7 @@ def nginx_deployment(spec: EnvironmentSpec) -> dict[str, Any]:
                             "image": spec.nginx_image,
                             "ports": [{"containerPort": spec.container_port, "protocol": "TCP"}],
                             "readinessProbe": {
-                                "httpGet": {"path": "/", "port": spec.container_port},
+                                "httpGet": {"path": "/", "port": readiness_port(spec)},
                                 "periodSeconds": 5,
                             },
                         }
@@ -102,6 +103,12 @@ def nginx_deployment(spec: EnvironmentSpec) -> dict[str, Any]:
             },
         },
     }
+    if spec.proxy_protocol_v2:
+        volume, mount = site_volume(spec)
+        pod = deployment["spec"]["template"]["spec"]
+        pod["volumes"] = [volume]
+        pod["containers"][0]["volumeMounts"] = [mount]
+    return deployment
 
 
 def nlb_service(spec: EnvironmentSpec) -> dict[str, Any]:
@@ -143,7 +150,16 @@ def deployment_patch(existing: dict[str, Any], spec: EnvironmentSpec) -> dict[st
         patch["replicas"] = spec.nginx_replicas
     current = current_containers[0]
     ports = [p.get("containerPort") for p in current.get("ports") or []]
-    if current.get("image") != spec.nginx_image or ports != [spec.container_port]:
+    mounts = [m.get("mountPath") for m in current.get("volumeMounts") or []]
+    wanted_mounts = [
+        m["mountPath"]
+        for m in desired["spec"]["template"]["spec"]["containers"][0].get("volumeMounts", [])
+    ]
+    if (
+        current.get("image") != spec.nginx_image
+        or ports != [spec.container_port]
+        or mounts != wanted_mounts
+    ):
         patch["template"] = desired["spec"]["template"]
     return {"spec": patch} if patch else None
 

@@ -83,6 +83,11 @@ def empty_world_items(spec: EnvironmentSpec, bucket: str) -> tuple[PlanItem, ...
         decide_namespace(spec, exists=False).item,
         decide_deployment(spec, None).item,
         decide_service(spec, None).item,
+        *(
+            [decide_service(spec.negative_control_spec(), None).item]
+            if spec.negative_control
+            else []
+        ),
         nlb_item(spec, name=None, dns_name=None),
     )
 

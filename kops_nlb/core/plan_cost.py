@@ -95,7 +95,7 @@ def estimate_cost(
     """Return the environment's running cost per hour: instances, the NLBs, NAT gateways.
 
     kops makes one API load balancer (a network one) and, for a private topology, one NAT
-    gateway per zone; the Service gets one NLB.
+    gateway per zone; the Service gets one NLB, and the negative control's canary another.
     """
     prices = price_table(overrides)
     wanted = [
@@ -105,6 +105,8 @@ def estimate_cost(
         ("Service NLB", NLB, 1),
         ("kops API load balancer (NLB)", NLB, 1),
     ]
+    if spec.negative_control:
+        wanted.append(("negative-control canary NLB", NLB, 1))
     if spec.topology == "private":
         wanted.append(("NAT gateways (one per zone)", NAT_GATEWAY, len(spec.zones)))
     source = (

@@ -73,3 +73,12 @@ def instance_ids_of(node_names: Iterable[str], nodes: Iterable[NodeInfo]) -> lis
     """Return the EC2 instance ids of the named nodes, in the order given (unknown ones skipped)."""
     by_name = {n.name: n for n in nodes}
     return [i for name in node_names if name in by_name and (i := by_name[name].instance_id)]
+
+
+def target_ids(target_type: str, pods: Iterable[PodInfo], nodes: Iterable[NodeInfo]) -> list[str]:
+    """Return the NLB targets that must be healthy: the instances of the nodes running nginx
+    (instance targets), or the ready nginx pods' addresses (ip targets)."""
+    pods = list(pods)
+    if target_type == "ip":
+        return sorted(p.pod_ip for p in pods if p.ready and p.pod_ip)
+    return instance_ids_of(nginx_nodes(pods), nodes)

@@ -56,6 +56,29 @@ def patch_deployment(
     apps_v1(api).patch_namespaced_deployment(name, namespace, patch)
 
 
+def read_config_map(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+    """Return the ConfigMap as the API server sent it, or None."""
+    found = _or_none(lambda: core_v1(api).read_namespaced_config_map(name, namespace))
+    return None if found is None else as_dict(api, found)
+
+
+def create_config_map(api: client.ApiClient, namespace: str, manifest: dict[str, Any]) -> None:
+    """Create a ConfigMap."""
+    core_v1(api).create_namespaced_config_map(namespace, manifest)
+
+
+def patch_config_map(
+    api: client.ApiClient, namespace: str, name: str, patch: dict[str, Any]
+) -> None:
+    """Apply a merge patch to a ConfigMap."""
+    core_v1(api).patch_namespaced_config_map(name, namespace, patch)
+
+
+def delete_config_map(api: client.ApiClient, namespace: str, name: str) -> bool:
+    """Delete a ConfigMap; False when it was not there."""
+    return _deleted(lambda: core_v1(api).delete_namespaced_config_map(name, namespace))
+
+
 def read_service(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     """Return the Service as the API server sent it, or None."""
     found = _or_none(lambda: core_v1(api).read_namespaced_service(name, namespace))

@@ -20,6 +20,13 @@ import boto3
 from botocore.config import Config
 
 from sandbox.cloud import naming
+from sandbox.cloud.flavours import (
+    CLOUD_CONTROLLER,
+    FINALIZERS,
+    Flavour,
+    flavour_by_finalizer,
+    flavour_of,
+)
 from sandbox.cloud.target_group_attributes import (
     preserves_client_ip,
     sends_proxy_v2,
@@ -62,6 +69,8 @@ class _Balancer:
     listeners: dict[int, str] = field(default_factory=dict)  # service port -> listener arn
     fingerprint: tuple[Any, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)  # the target groups' (as AWS has)
+    flavour: Flavour = CLOUD_CONTROLLER
+    target_type: str = "instance"
 
 
 @dataclass(frozen=True)
@@ -142,11 +151,11 @@ class ServiceController:
         for svc in services:
             key = _service_key(svc)
             deleting = bool(svc["metadata"].get("deletionTimestamp"))
-            finalizers = svc["metadata"].get("finalizers") or []
-            if naming.wants_nlb(svc) and not deleting:
+            flavour = flavour_of(svc)
+            if flavour is not None and not deleting:
                 seen.add(key)
-                self._ensure(kube, svc, nodes)
-            elif naming.CLEANUP_FINALIZER in finalizers or key in self._balancers:
+                self._ensure(kube, svc, nodes, pods, flavour)
+            elif flavour_by_finalizer(svc) is not None or key in self._balancers:
                 self._delete(kube, svc)
         for key in [k for k in self._balancers if k not in seen]:
             self._forget(key)
@@ -196,31 +205,43 @@ class ServiceController:
         return None
 
     # -- create / update -----------------------------------------------------------------------
-    def _ensure(self, kube: KubeStore, svc: dict[str, Any], nodes: list[_Node]) -> None:
+    def _ensure(
+        self,
+        kube: KubeStore,
+        svc: dict[str, Any],
+        nodes: list[_Node],
+        pods: list[dict[str, Any]],
+        flavour: Flavour,
+    ) -> None:
         meta, spec = svc["metadata"], svc["spec"]
         key = _service_key(svc)
         ns = meta.get("namespace", "default")
-        if naming.CLEANUP_FINALIZER not in (meta.get("finalizers") or []):
-            finalizers = [*(meta.get("finalizers") or []), naming.CLEANUP_FINALIZER]
+        if flavour.finalizer not in (meta.get("finalizers") or []):
+            finalizers = [*(meta.get("finalizers") or []), flavour.finalizer]
             kube.patch("v1/services", meta["name"], {"metadata": {"finalizers": finalizers}}, ns)
-        workers = sorted(n.instance_id for n in nodes if n.worker)
+        # Instance targets are the worker nodes; ip targets the Service's pods.
+        if flavour.target_type(svc) == "ip":
+            target_ids = sorted(e.ip for e in self._endpoints(svc, pods))
+        else:
+            target_ids = sorted(n.instance_id for n in nodes if n.worker)
         fingerprint = (
             spec.get("externalTrafficPolicy"),
             spec.get("healthCheckNodePort"),
             tuple((p.get("port"), p.get("nodePort")) for p in spec.get("ports") or []),
-            tuple(workers),
-            naming.is_internal(svc),
-            tuple(sorted(naming.target_group_attributes(svc).items())),
+            tuple(target_ids),
+            flavour.internal(svc),
+            flavour.target_type(svc),
+            tuple(sorted(flavour.attributes(svc).items())),
         )
         balancer = self._balancers.get(key)
         if balancer is None:
             cluster = self._cluster_name(nodes)
             if cluster is None:
                 return  # no nodes yet: nothing to put behind a load balancer
-            balancer = self._create_balancer(svc, cluster)
+            balancer = self._create_balancer(svc, cluster, flavour)
             self._balancers[key] = balancer
         if balancer.fingerprint != fingerprint:
-            self._sync_target_groups(svc, balancer, workers)
+            self._sync_target_groups(svc, balancer, target_ids)
             balancer.fingerprint = fingerprint
         ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
         if not ingress or ingress[0].get("hostname") != balancer.dns_name:
@@ -247,18 +268,13 @@ class ServiceController:
             per_zone.setdefault(subnet["AvailabilityZone"], subnet["SubnetId"])
         return [per_zone[z] for z in sorted(per_zone)]
 
-    def _create_balancer(self, svc: dict[str, Any], cluster: str) -> _Balancer:
-        meta = svc["metadata"]
+    def _create_balancer(self, svc: dict[str, Any], cluster: str, flavour: Flavour) -> _Balancer:
         key = _service_key(svc)
-        name = naming.load_balancer_name(meta["uid"])
-        tags = [
-            {"Key": naming.SERVICE_NAME_TAG, "Value": key},
-            {"Key": naming.cluster_owned_tag(cluster), "Value": "owned"},
-            {"Key": naming.CLUSTER_NAME_TAG, "Value": cluster},
-        ]
+        name = flavour.lb_name(svc)
+        tags = flavour.tags(svc, cluster)
         found = self._find_balancer(name)
         if found is None:
-            internal = naming.is_internal(svc)
+            internal = flavour.internal(svc)
             found = self._call(
                 "elbv2",
                 "create_load_balancer",
@@ -288,6 +304,8 @@ class ServiceController:
             interfaces=tuple(
                 sorted((i["PrivateIpAddress"], i["AvailabilityZone"]) for i in interfaces)
             ),
+            flavour=flavour,
+            target_type=flavour.target_type(svc),
         )
 
     def _find_balancer(self, name: str) -> dict[str, Any] | None:
@@ -298,10 +316,11 @@ class ServiceController:
         return found[0] if found else None
 
     def _sync_target_groups(
-        self, svc: dict[str, Any], balancer: _Balancer, workers: list[str]
+        self, svc: dict[str, Any], balancer: _Balancer, target_ids: list[str]
     ) -> None:
-        meta, spec = svc["metadata"], svc["spec"]
-        local = spec.get("externalTrafficPolicy") == "Local"
+        spec = svc["spec"]
+        ip_targets = balancer.target_type == "ip"
+        local = spec.get("externalTrafficPolicy") == "Local" and not ip_targets
         health: dict[str, Any] = (
             {
                 "HealthCheckProtocol": "HTTP",
@@ -316,27 +335,24 @@ class ServiceController:
             service_port, node_port = port["port"], port.get("nodePort")
             if not node_port:
                 continue
+            # ip targets receive on the pods' port, instance targets on the node port.
+            target_port = int(port.get("targetPort", service_port)) if ip_targets else node_port
             wanted_ports.add(service_port)
             tg_arn = balancer.target_groups.get(service_port)
-            tg_name = naming.target_group_name(
-                meta.get("namespace", "default"), meta["name"], service_port, node_port, meta["uid"]
-            )
+            tg_name = balancer.flavour.target_group_name(svc, service_port, node_port)
             if tg_arn is None:
                 tg_arn = self._call(
                     "elbv2",
                     "create_target_group",
                     Name=tg_name,
                     Protocol="TCP",
-                    Port=node_port,
+                    Port=target_port,
                     VpcId=self._vpc_of(balancer.arn),
-                    TargetType="instance",
+                    TargetType=balancer.target_type,
                     HealthCheckIntervalSeconds=10,
                     HealthyThresholdCount=2,
                     UnhealthyThresholdCount=2,
-                    Tags=[
-                        {"Key": naming.SERVICE_NAME_TAG, "Value": balancer.service_key},
-                        *self._cluster_tags(balancer.arn),
-                    ],
+                    Tags=self._lb_tags(balancer.arn),
                     **health,
                 )["TargetGroups"][0]["TargetGroupArn"]
                 balancer.target_groups[service_port] = tg_arn
@@ -352,8 +368,10 @@ class ServiceController:
                 balancer.listeners[service_port] = listener["ListenerArn"]
             else:
                 self._call("elbv2", "modify_target_group", TargetGroupArn=tg_arn, **health)
-            balancer.attributes = sync_attributes(self._call, tg_arn, svc)
-            self._sync_targets(balancer, tg_arn, node_port, workers)
+            balancer.attributes = sync_attributes(
+                self._call, tg_arn, balancer.flavour.attributes(svc)
+            )
+            self._sync_targets(balancer, tg_arn, target_port, target_ids)
         for service_port in [p for p in balancer.target_groups if p not in wanted_ports]:
             self._call("elbv2", "delete_listener", ListenerArn=balancer.listeners.pop(service_port))
             tg_arn = balancer.target_groups.pop(service_port)
@@ -390,17 +408,17 @@ class ServiceController:
         lbs = self._call("elbv2", "describe_load_balancers", LoadBalancerArns=[lb_arn])
         return str(lbs["LoadBalancers"][0]["VpcId"])
 
-    def _cluster_tags(self, lb_arn: str) -> list[dict[str, str]]:
+    def _lb_tags(self, lb_arn: str) -> list[dict[str, str]]:
         described = self._call("elbv2", "describe_tags", ResourceArns=[lb_arn])
-        tags = described["TagDescriptions"][0]["Tags"]
-        return [t for t in tags if t["Key"] != naming.SERVICE_NAME_TAG]
+        return list(described["TagDescriptions"][0]["Tags"])
 
     # -- delete --------------------------------------------------------------------------------
     def _delete(self, kube: KubeStore, svc: dict[str, Any]) -> None:
         meta = svc["metadata"]
         key = _service_key(svc)
         balancer = self._balancers.get(key)
-        name = balancer.name if balancer else naming.load_balancer_name(meta["uid"])
+        flavour = flavour_by_finalizer(svc) or flavour_of(svc) or CLOUD_CONTROLLER
+        name = balancer.name if balancer else flavour.lb_name(svc)
         found = self._find_balancer(name)
         if found is not None:
             arn = found["LoadBalancerArn"]
@@ -418,7 +436,7 @@ class ServiceController:
                 self._call("elbv2", "delete_target_group", TargetGroupArn=tg_arn)
             log.info("deleted NLB %s of %s", name, key)
         self._forget(key)
-        finalizers = [f for f in meta.get("finalizers") or [] if f != naming.CLEANUP_FINALIZER]
+        finalizers = [f for f in meta.get("finalizers") or [] if f not in FINALIZERS]
         if finalizers != (meta.get("finalizers") or []):
             kube.patch(
                 "v1/services",
@@ -481,6 +499,7 @@ class ServiceController:
                     )
                 if ready_here if local else any(e.ready for e in endpoints):
                     node_traffic[node] += node_ports
+            # Instance targets are the running worker nodes; ip targets are the pods themselves.
             targets = tuple(
                 TargetNode(
                     node=n.name,
@@ -491,10 +510,10 @@ class ServiceController:
                         self._target_health(tg_arn, n.instance_id)[0] == "healthy"
                         for tg_arn in balancer.target_groups.values()
                     ),
-                    reachable=running[n.name],
+                    reachable=running.get(n.name, True),
                 )
-                for n in nodes
-                if n.name in running
+                for n in self._candidates(balancer, nodes, endpoints)
+                if balancer.target_type == "ip" or n.name in running
             )
             # The NLB's DNS name answers only with the zones that have a healthy target (all of
             # them when none has: AWS fails open), as Route 53's health checks of its nodes do.
@@ -514,6 +533,7 @@ class ServiceController:
                     targets=targets,
                     endpoints=tuple(endpoints),
                     traffic_policy="Local" if local else "Cluster",
+                    target_type=balancer.target_type,
                     preserve_client_ip=preserves_client_ip(balancer.attributes),
                     proxy_protocol_v2=sends_proxy_v2(balancer.attributes),
                 )
@@ -532,6 +552,27 @@ class ServiceController:
         )
         self._apply_plans(plans)
         self._publish_hosts(hosts)
+
+    @staticmethod
+    def _candidates(
+        balancer: _Balancer, nodes: list[_Node], endpoints: list[Endpoint]
+    ) -> list[_Node]:
+        """The targets to judge: the worker nodes, or for ip targets each pod (as a pseudo-node
+        named by its address, whose health is its readiness)."""
+        if balancer.target_type != "ip":
+            return [n for n in nodes if n.worker]
+        zones = {n.name: n.zone for n in nodes}
+        return [
+            _Node(
+                name=e.ip,
+                instance_id=e.ip,
+                ip=e.ip,
+                zone=zones.get(e.node, ""),
+                ready=e.ready,
+                worker=False,
+            )
+            for e in endpoints
+        ]
 
     @staticmethod
     def _endpoints(svc: dict[str, Any], pods: list[dict[str, Any]]) -> list[Endpoint]:

@@ -12,15 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sandbox.cloud import naming
-
 Call = Callable[..., Any]
 
 
-def sync_attributes(call: Call, target_group_arn: str, service: dict[str, Any]) -> dict[str, str]:
-    """Apply what the annotation asks for (nothing when it is absent); return the target
-    group's attributes as AWS has them afterwards."""
-    wanted = naming.target_group_attributes(service)
+def sync_attributes(call: Call, target_group_arn: str, wanted: Mapping[str, str]) -> dict[str, str]:
+    """Apply the attributes the Service's annotations ask for (none when they are absent);
+    return the target group's attributes as AWS has them afterwards."""
     current = read_attributes(call, target_group_arn)
     changed = {k: v for k, v in wanted.items() if current.get(k) != v}
     if changed:

@@ -6,6 +6,8 @@ with its ``externalTrafficPolicy``. ``nlb.py`` applies these decisions to real s
 
 Routing, step by step:
 
+0. With ``ip`` targets the targets are the pods themselves: step 2 and kube-proxy's SNAT do not
+   apply, and a target is healthy when its pod is ready.
 1. The NLB node of the zone that accepted the connection picks a target among those it can
    reach: the targets in its own zone, or in every zone when cross-zone load balancing is on
    (then AWS spreads over all healthy targets, not preferring its own zone). It takes the
@@ -71,6 +73,7 @@ class LoadBalancerPlan:
     endpoints: tuple[Endpoint, ...]  # the Service's pods
     traffic_policy: str  # "Local" | "Cluster"
     cross_zone: bool = False
+    target_type: str = "instance"  # "ip": targets are the pods, reached without kube-proxy
     preserve_client_ip: bool = True  # the target group's preserve_client_ip.enabled
     proxy_protocol_v2: bool = False  # the target group's proxy_protocol_v2.enabled
 
@@ -122,6 +125,14 @@ def reachable_targets(plan: LoadBalancerPlan, zone: str) -> tuple[TargetNode, ..
     return healthy or scope
 
 
+def target_endpoints(plan: LoadBalancerPlan, target: TargetNode) -> tuple[Endpoint, ...]:
+    """Return where a connection to ``target`` may end: the pod itself for an ip target, else
+    what kube-proxy on that node may pick."""
+    if plan.target_type == "ip":
+        return tuple(e for e in plan.endpoints if e.ip == target.node_ip)
+    return node_endpoints(plan, target.node)
+
+
 def node_endpoints(plan: LoadBalancerPlan, node: str) -> tuple[Endpoint, ...]:
     """Return the endpoints kube-proxy on ``node`` may send this Service's traffic to."""
     ready = tuple(e for e in plan.endpoints if e.ready)
@@ -136,7 +147,9 @@ def upstream_source(
     """Return the source address the pod sees: what reached the node (the client's address,
     or the NLB's own without client IP preservation), kept by ``Local``, SNATed by ``Cluster``."""
     arriving = client_ip if plan.preserve_client_ip else nlb_ip
-    return arriving if plan.traffic_policy == "Local" else target.node_ip
+    if plan.target_type == "ip" or plan.traffic_policy == "Local":
+        return arriving
+    return target.node_ip
 
 
 def is_hairpin(plan: LoadBalancerPlan, *, client_ip: str, target: TargetNode) -> bool:

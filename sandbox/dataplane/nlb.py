@@ -32,9 +32,9 @@ from sandbox.dataplane.lb_plan import (
     LoadBalancerPlan,
     TargetNode,
     is_hairpin,
-    node_endpoints,
     proxy_v2_header,
     reachable_targets,
+    target_endpoints,
     upstream_source,
     validate,
 )
@@ -286,7 +286,7 @@ class NlbDataPlane:
             reset(writer)
             return
         endpoint = self._pick(
-            ("endpoint", lb, target.node, plan.traffic_policy), node_endpoints(plan, target.node)
+            ("endpoint", lb, target.node, plan.traffic_policy), target_endpoints(plan, target)
         )
         if endpoint is None:
             reason = "no-local-endpoint" if plan.traffic_policy == "Local" else "no-ready-endpoint"

@@ -144,3 +144,36 @@ def test_switching_an_existing_service_to_the_other_controller_is_refused() -> N
     other = EnvironmentSpec(load_balancer_controller="aws-load-balancer-controller")
     with pytest.raises(ConflictError, match="leaks its load balancer"):
         service_patch(existing, other)
+
+
+def test_proxy_protocol_mounts_a_site_that_logs_the_headers_client_address() -> None:
+    from kops_nlb.core.nginx_config import nginx_config_map, site_config
+
+    proxied = EnvironmentSpec(proxy_protocol_v2=True, external_traffic_policy="Cluster")
+    site = site_config(proxied)
+    assert "listen 80 proxy_protocol;" in site
+    assert "log_format proxied '$proxy_protocol_addr - $remote_user [$time_local]" in site
+    assert "listen 8080;" in site  # the kubelet's probe sends no PROXY header
+    pod = nginx_deployment(proxied)["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["port"] == 8080
+    assert container["volumeMounts"] == [
+        {"name": "site-config", "mountPath": "/etc/nginx/conf.d", "readOnly": True}
+    ]
+    assert pod["volumes"] == [
+        {"name": "site-config", "configMap": {"name": "nginx-proxy-protocol"}}
+    ]
+    assert nginx_config_map(proxied, {"app": "nginx"})["data"]["default.conf"] == site
+    plain = nginx_deployment(SPEC)["spec"]["template"]["spec"]
+    assert (
+        "volumes" not in plain and plain["containers"][0]["readinessProbe"]["httpGet"]["port"] == 80
+    )
+
+
+def test_switching_proxy_protocol_patches_the_pod_template() -> None:
+    proxied = EnvironmentSpec(proxy_protocol_v2=True, external_traffic_policy="Cluster")
+    existing = as_server_returns(nginx_deployment(SPEC))
+    patch = deployment_patch(existing, proxied)
+    assert patch is not None and "template" in patch["spec"]
+    assert deployment_patch(as_server_returns(nginx_deployment(proxied)), proxied) is None
+    assert deployment_patch(as_server_returns(nginx_deployment(proxied)), SPEC) is not None

@@ -176,6 +176,19 @@ def test_cost_of_the_default_environment(spec: EnvironmentSpec) -> None:
     assert "ap-northeast-1" in cost.source and "2025-06-01" in cost.source
 
 
+def test_the_negative_control_is_planned_and_priced_as_a_second_nlb(
+    spec: EnvironmentSpec,
+) -> None:
+    with_control = spec.model_copy(update={"negative_control": True})
+    extra = estimate_cost(with_control).hourly - estimate_cost(spec).hourly
+    assert extra == pytest.approx(DEFAULT_PRICES["nlb"])
+    resources = [i.resource for i in empty_world_items(with_control, "bucket")]
+    assert f"service {spec.namespace}/{spec.service_name}-canary" in resources
+    assert f"service {spec.namespace}/{spec.service_name}-canary" not in [
+        i.resource for i in empty_world_items(spec, "bucket")
+    ]
+
+
 def test_prices_can_be_overridden_and_unknown_types_are_named(spec: EnvironmentSpec) -> None:
     custom = spec.model_copy(update={"node_size": "z9.huge"})
 

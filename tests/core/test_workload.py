@@ -87,3 +87,25 @@ def test_nginx_nodes_are_distinct_and_sorted() -> None:
 def test_instance_ids_of_keeps_the_order_given_and_skips_unknown_nodes() -> None:
     nodes = [node("n1", "i-1"), node("n2", "i-2"), node("n3", None)]
     assert instance_ids_of(["n2", "n1", "n3", "n9"], nodes) == ["i-2", "i-1"]
+
+
+def test_target_ids_are_instances_or_ready_pod_addresses() -> None:
+    from kops_nlb.core.workload import NodeInfo, PodInfo, target_ids
+
+    pods = [
+        PodInfo(name="a", node="n1", pod_ip="10.1.0.5", host_ip=None, ready=True),
+        PodInfo(name="b", node="n2", pod_ip="10.2.0.5", host_ip=None, ready=False),
+    ]
+    nodes = [
+        NodeInfo(
+            name=name,
+            instance_id=f"i-{name}",
+            internal_ip=None,
+            zone=None,
+            control_plane=False,
+            ready=True,
+        )
+        for name in ("n1", "n2", "n3")
+    ]
+    assert target_ids("instance", pods, nodes) == ["i-n1", "i-n2"]
+    assert target_ids("ip", pods, nodes) == ["10.1.0.5"]

@@ -178,8 +178,8 @@ def test_access_logs_are_read_since_the_probe_and_scanned_for_the_runs_token(
 def test_deleting_the_workload_twice_is_fine(spec: EnvironmentSpec, kubeconfig: str) -> None:
     ensure_nginx.fn(spec, kubeconfig)
     ensure_service.fn(spec, kubeconfig)
-    assert [r.changed for r in delete_workload.fn(spec, kubeconfig)] == [True, False, True]
-    assert [r.changed for r in delete_workload.fn(spec, kubeconfig)] == [False, False, False]
+    assert [r.changed for r in delete_workload.fn(spec, kubeconfig)] == [True, False, False, True]
+    assert [r.changed for r in delete_workload.fn(spec, kubeconfig)] == [False] * 4
     wait_for_service_gone.fn(spec, kubeconfig)
 
 
@@ -228,3 +228,24 @@ def test_namespace_is_created_once(spec: EnvironmentSpec, kubeconfig: str) -> No
     other = spec.model_copy(update={"namespace": f"{spec.namespace}-web"})
     assert ensure_namespace.fn(other, kubeconfig).changed
     assert not ensure_namespace.fn(other, kubeconfig).changed
+
+
+def test_proxy_protocol_gives_nginx_its_site_before_the_deployment_and_teardown_removes_it(
+    spec: EnvironmentSpec, kubeconfig: str, kube: KubeApiServer
+) -> None:
+    proxied = spec.model_copy(
+        update={"proxy_protocol_v2": True, "external_traffic_policy": "Cluster"}
+    )
+    assert ensure_nginx.fn(proxied, kubeconfig).changed
+    site = kube.get("v1/configmaps", "nginx-proxy-protocol", "default")
+    assert site is not None and "listen 80 proxy_protocol;" in site["data"]["default.conf"]
+    deployment = kube.get("apps/v1/deployments", "nginx", "default")
+    assert deployment is not None
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["volumes"][0]["configMap"]["name"] == "nginx-proxy-protocol"
+    assert not ensure_nginx.fn(proxied, kubeconfig).changed
+    # Back to plain nginx: the Deployment drops the mount.
+    assert ensure_nginx.fn(spec, kubeconfig).changed
+    deleted = [r.step for r in delete_workload.fn(spec, kubeconfig) if r.changed]
+    assert deleted == ["nginx-config", "nginx"]
+    assert kube.get("v1/configmaps", "nginx-proxy-protocol", "default") is None

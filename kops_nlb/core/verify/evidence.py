@@ -139,6 +139,7 @@ class VerificationFacts:
     target_groups: Sequence[TargetGroupFacts] = ()
     negative_control: VerificationFacts | None = None
     expected_annotations: Mapping[str, str] = field(default_factory=dict)
+    bastion_instance_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ def verification_facts(
     target_groups: Sequence[TargetGroupSettings] = (),
     canary: ServiceDiscovery | None = None,
     canary_expected_probes: int | None = None,
+    bastion_instance_id: str | None = None,
 ) -> VerificationFacts:
     """Gather everything the checks judge into one value (the canary's facts nested in it)."""
     probes = parse_probe_output(probe_stdout)
@@ -93,6 +94,7 @@ def verification_facts(
         expected_probes=expected_probes,
         probe_truncated=probe_truncated,
     )
+    main = replace(main, bastion_instance_id=bastion_instance_id)
     if canary is None:
         return main
     canary_spec = spec.negative_control_spec()

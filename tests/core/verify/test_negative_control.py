@@ -165,3 +165,25 @@ def test_the_service_is_judged_against_the_annotations_of_the_spec_mode() -> Non
         expected_annotations=lbc,
     )
     assert right.passed, right.detail
+
+
+def test_a_probing_host_that_is_a_target_would_hairpin() -> None:
+    from kops_nlb.core.verify.checks.hairpin import probe_source_not_a_target
+
+    facts = baseline()
+    ok = probe_source_not_a_target(
+        targets=facts.targets, source_instance_id="i-bastion", source_ip=BASTION
+    )
+    assert ok.passed
+    node = facts.targets[0]
+    hit = probe_source_not_a_target(
+        targets=facts.targets, source_instance_id=node.instance_id, source_ip="10.9.9.9"
+    )
+    assert not hit.passed and "(hairpin)" in hit.detail and node.target_group in hit.detail
+    by_address = probe_source_not_a_target(
+        targets=[replace(node, instance_id=BASTION)], source_instance_id="i-b", source_ip=BASTION
+    )
+    assert not by_address.passed
+    with_id = replace(facts, bastion_instance_id="i-bastion")
+    assert "probe_source_not_a_target" in [r.name for r in run_checks(with_id)]
+    assert "probe_source_not_a_target" not in [r.name for r in run_checks(facts)]

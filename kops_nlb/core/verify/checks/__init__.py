@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kops_nlb.core.verify.checks.control import negative_control
+from kops_nlb.core.verify.checks.hairpin import probe_source_not_a_target
 from kops_nlb.core.verify.checks.infrastructure import (
     nlb_shape,
     service_not_drifted,
@@ -38,6 +39,7 @@ __all__ = [
     "failed",
     "negative_control",
     "nlb_shape",
+    "probe_source_not_a_target",
     "probes_answered_ok",
     "probes_logged_once",
     "run_checks",
@@ -79,6 +81,14 @@ def run_checks(facts: VerificationFacts) -> list[CheckResult]:
             expected_annotations=facts.expected_annotations or None,
         ),
     ]
+    if facts.bastion_instance_id:
+        results.append(
+            probe_source_not_a_target(
+                targets=facts.targets,
+                source_instance_id=facts.bastion_instance_id,
+                source_ip=facts.bastion_ip,
+            )
+        )
     if facts.target_groups:
         results.append(
             target_groups_deliver_client_ip(

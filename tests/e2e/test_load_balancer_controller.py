@@ -1,0 +1,99 @@
+"""The AWS Load Balancer Controller's NLB with ip targets, on the twin.
+
+The controller itself cannot be built here; the twin simulates it from its documentation
+(``sandbox/cloud/flavours.py``). With ip targets client IP preservation is off by default for
+TCP, so nginx logs the NLB's own private addresses and verify fails naming them; asking for
+``preserve_client_ip: true`` delivers the bastion's address; teardown removes the NLB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from flows.provision import provision
+from flows.teardown import teardown
+from flows.verify import verify
+from kops_nlb.core.spec import EnvironmentSpec
+from sandbox.world import World
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
+
+
+@pytest.fixture(scope="module")
+def ip_targets(twin: World, spec: EnvironmentSpec) -> Iterator[EnvironmentSpec]:
+    environment = spec.model_copy(
+        update={
+            "cluster_name": "lbc.k8s.local",
+            "networking": "amazonvpc",
+            "load_balancer_controller": "aws-load-balancer-controller",
+            "target_type": "ip",
+        }
+    )
+    yield environment
+    teardown(
+        spec=environment,
+        confirm_cluster_name=environment.cluster_name,
+        require_approval=False,
+        delete_state_bucket=True,
+        return_state=True,
+    )
+
+
+def lbc_balancers(twin: World, cluster: str) -> list[dict[str, object]]:
+    client = boto3.client("elbv2", endpoint_url=twin.aws.url, region_name=twin.config.region)
+    found = []
+    for lb in client.describe_load_balancers()["LoadBalancers"]:
+        tags = client.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"]
+        if {"Key": "elbv2.k8s.aws/cluster", "Value": cluster} in tags[0]["Tags"]:
+            found.append(lb)
+    return found
+
+
+def nlb_private_addresses(twin: World, lb: dict[str, object]) -> set[str]:
+    ec2 = boto3.client("ec2", endpoint_url=twin.aws.url, region_name=twin.config.region)
+    description = "ELB " + str(lb["LoadBalancerArn"]).split(":loadbalancer/", 1)[1]
+    return {
+        i["PrivateIpAddress"]
+        for i in ec2.describe_network_interfaces(
+            Filters=[{"Name": "description", "Values": [description]}]
+        )["NetworkInterfaces"]
+    }
+
+
+def test_ip_targets_lose_the_client_address_by_default_and_verify_names_the_nlb(
+    twin: World, ip_targets: EnvironmentSpec
+) -> None:
+    provision(spec=ip_targets)
+    [lb] = lbc_balancers(twin, ip_targets.cluster_name)
+    assert str(lb["LoadBalancerName"]).startswith("k8s-default-nginx-")
+    state = verify(spec=ip_targets, return_state=True)
+    assert state.is_failed()
+    message = state.message or ""
+    assert any(ip in message for ip in nlb_private_addresses(twin, lb))
+    assert "the NLB's own private address" in message
+    assert "(the default for ip targets)" in message
+
+
+def test_ip_targets_with_client_ip_preservation_deliver_the_bastion(
+    twin: World, ip_targets: EnvironmentSpec
+) -> None:
+    preserved = ip_targets.model_copy(update={"preserve_client_ip": True})
+    provision(spec=preserved)
+    result = verify(spec=preserved)
+    assert set(result.client_addresses) == {result.bastion_private_ip}
+    groups = next(c for c in result.checks if c.name == "target_groups_deliver_client_ip")
+    assert groups.passed and "ip targets with client IP preservation on" in groups.detail
+
+
+def test_teardown_removes_the_controllers_nlb(twin: World, ip_targets: EnvironmentSpec) -> None:
+    result = teardown(
+        spec=ip_targets,
+        confirm_cluster_name=ip_targets.cluster_name,
+        require_approval=False,
+        delete_state_bucket=True,
+    )
+    assert result.remaining == {}
+    assert lbc_balancers(twin, ip_targets.cluster_name) == []
