@@ -1,9 +1,10 @@
-"""Waits by watch against the twin's Kubernetes API, over HTTP: one list, one watch, 410 relists."""
+"""Waits by watch against a real kube-apiserver: one list, one watch, a relist on 410 Gone."""
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,36 +17,64 @@ from kops_nlb.kube.client import core_v1, kube_api
 from kops_nlb.kube.waits import nodes_observation, wait_nodes_ready, wait_service_hostname
 from kops_nlb.kube.watching import ObjectWatch, WatchStats
 from kops_nlb.kube.workload import node_info
-from sandbox.k8s import KubeApiServer
+from sandbox.kubelets.cluster_host import ClusterHost
+from tests.contract.test_kube_apiserver import compact_etcd
+from tests.twin_kube import running_cluster, write_admin_kubeconfig
+
+
+class Nodes:
+    """Node objects written straight to the apiserver, as kubelets would (no kubelet runs)."""
+
+    def __init__(self, api: Any) -> None:
+        self.core: Any = core_v1(api)
+
+    def create(self, name: str, *, ready: bool) -> None:
+        self.core.create_node({"metadata": {"name": name}})
+        if ready:
+            self.mark_ready(name)
+
+    def mark_ready(self, name: str) -> None:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        condition = {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
+        self.core.patch_node_status(name, {"status": {"conditions": [condition]}})
+
+    def delete(self, name: str) -> None:
+        self.core.delete_node(name)
+
+    def clear(self) -> None:
+        for item in self.core.list_node().items:
+            self.core.delete_node(item.metadata.name)
 
 
 @pytest.fixture(scope="module")
-def kube() -> Iterator[KubeApiServer]:
-    server = KubeApiServer()
-    server.start()
-    yield server
-    server.stop()
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHost]:
+    """A real control plane that watches etcd directly, so compacted history answers 410 Gone."""
+    home = tmp_path_factory.mktemp("watching")
+    with running_cluster(home, "w.k8s.local", apiserver_flags=("--watch-cache=false",)) as host:
+        yield host
 
 
 @pytest.fixture
-def api(kube: KubeApiServer, tmp_path: Path) -> Any:
-    kube.reset()
-    path = tmp_path / "kubeconfig"
-    kube.write_kubeconfig(path, cluster_name="w.k8s.local", user="admin", token="t0ken")
-    return kube_api(str(path))
+def kubeconfig(cluster: ClusterHost, tmp_path: Path) -> str:
+    return write_admin_kubeconfig(cluster, tmp_path / "kubeconfig")
 
 
-def node(name: str, *, ready: bool) -> dict[str, Any]:
-    return {
-        "metadata": {"name": name},
-        "spec": {"providerID": f"aws:///ap-northeast-1a/i-{name}"},
-        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
-    }
+@pytest.fixture
+def api(kubeconfig: str) -> Any:
+    return kube_api(kubeconfig)
 
 
-def mark_ready(kube: KubeApiServer, name: str) -> None:
-    ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
-    kube.patch("v1/nodes", name, ready, subresource="status")
+@pytest.fixture
+def kube(api: Any) -> Nodes:
+    nodes = Nodes(api)
+    nodes.clear()
+    return nodes
 
 
 def later(action: Callable[[], None], delay: float = 0.3) -> threading.Thread:
@@ -70,14 +99,14 @@ def after_the_list(action: Callable[[], None], seen: list[Observation[Any]]) -> 
     return observe
 
 
-def test_nodes_are_noticed_by_the_watch_not_by_looking_again(kube: KubeApiServer, api: Any) -> None:
-    kube.create("v1/nodes", node("a", ready=False))
+def test_nodes_are_noticed_by_the_watch_not_by_looking_again(kube: Nodes, api: Any) -> None:
+    kube.create("a", ready=False)
     seen: list[Observation[Any]] = []
 
     def the_world_moves() -> None:
-        kube.create("v1/nodes", node("b", ready=False))
-        mark_ready(kube, "a")
-        mark_ready(kube, "b")
+        kube.create("b", ready=False)
+        kube.mark_ready("a")
+        kube.mark_ready("b")
 
     stats = WatchStats()
     observe = after_the_list(the_world_moves, seen)
@@ -89,21 +118,21 @@ def test_nodes_are_noticed_by_the_watch_not_by_looking_again(kube: KubeApiServer
     assert (seen[-1].done, seen[-1].total) == (2, 2)
 
 
-def test_ready_at_the_list_needs_no_watch(kube: KubeApiServer, api: Any) -> None:
-    kube.create("v1/nodes", node("a", ready=True))
+def test_ready_at_the_list_needs_no_watch(kube: Nodes, api: Any) -> None:
+    kube.create("a", ready=True)
     stats = WatchStats()
     assert [n.name for n in wait_nodes_ready(api, expected=1, timeout=5, stats=stats)] == ["a"]
     assert (stats.lists, stats.watches) == (1, 0)
 
 
-def test_a_deleted_node_no_longer_counts(kube: KubeApiServer, api: Any) -> None:
-    kube.create("v1/nodes", node("a", ready=True))
-    kube.create("v1/nodes", node("b", ready=False))
+def test_a_deleted_node_no_longer_counts(kube: Nodes, api: Any) -> None:
+    kube.create("a", ready=True)
+    kube.create("b", ready=False)
     seen: list[Observation[Any]] = []
 
     def replace_b() -> None:
-        kube.delete("v1/nodes", "b")
-        kube.create("v1/nodes", node("c", ready=True))
+        kube.delete("b")
+        kube.create("c", ready=True)
 
     observe = after_the_list(replace_b, seen)
     nodes = wait_nodes_ready(api, expected=2, timeout=20, on_observation=observe)
@@ -111,21 +140,23 @@ def test_a_deleted_node_no_longer_counts(kube: KubeApiServer, api: Any) -> None:
     assert any(o.total == 2 and o.done == 1 and not o.ready for o in seen)
 
 
-def test_a_410_gone_relists_and_the_wait_goes_on(kube: KubeApiServer, api: Any) -> None:
-    kube.create("v1/nodes", node("a", ready=False))
-    kube.create("v1/nodes", node("churn", ready=True))
-    window = kube.backend._events.maxlen or 0
+def test_a_410_gone_relists_and_the_wait_goes_on(
+    kube: Nodes, api: Any, cluster: ClusterHost
+) -> None:
+    kube.create("a", ready=False)
+    kube.create("churn", ready=True)
     calls = 0
 
     def judge(objects: list[Any]) -> Observation[list[Any]]:
         nonlocal calls
         calls += 1
         if calls == 1:
-            # Between the list and the watch, more changes than the server keeps: the watch
-            # from the listed resourceVersion gets 410 Gone.
-            for index in range(window + 1):
-                kube.patch("v1/nodes", "churn", {"metadata": {"annotations": {"n": str(index)}}})
-            later(lambda: mark_ready(kube, "a"), delay=0.5)
+            # Between the list and the watch, history moves on and etcd compacts it away: the
+            # watch from the listed resourceVersion gets 410 Gone.
+            for _ in range(2):
+                kube.core.create_namespace({"metadata": {"name": f"churn-{uuid.uuid4().hex[:8]}"}})
+            compact_etcd(cluster.control_plane.etcd_port)
+            later(lambda: kube.mark_ready("a"), delay=0.5)
         return nodes_observation([node_info(o) for o in objects if o.metadata.name == "a"], 1)
 
     stats = WatchStats()
@@ -138,39 +169,39 @@ def test_a_410_gone_relists_and_the_wait_goes_on(kube: KubeApiServer, api: Any) 
     assert stats.lists == 2
 
 
-def test_a_wait_that_never_ends_times_out_naming_what_fails(api: Any) -> None:
+def test_a_wait_that_never_ends_times_out_naming_what_fails(kube: Nodes, api: Any) -> None:
     with pytest.raises(WaitTimeout, match="0 of 1 nodes registered"):
         wait_nodes_ready(api, expected=1, timeout=1.5)
 
 
-def test_an_api_that_does_not_answer_yet_is_waited_out(kube: KubeApiServer, tmp_path: Path) -> None:
-    path = tmp_path / "kubeconfig"
-    kube.write_kubeconfig(path, cluster_name="w.k8s.local", user="admin", token="t0ken")
-    text = path.read_text()
-    server = kube.url.rsplit(":", 1)[0]
-    closed = tmp_path / "closed"
-    closed.write_text(text.replace(kube.url, f"{server}:1"))
+def test_an_api_that_does_not_answer_yet_is_waited_out(
+    cluster: ClusterHost, tmp_path: Path
+) -> None:
+    closed = write_admin_kubeconfig(cluster, tmp_path / "closed", server="https://127.0.0.1:1")
     stats = WatchStats()
     with pytest.raises(WaitTimeout):
-        wait_nodes_ready(kube_api(str(closed)), expected=1, timeout=1.2, stats=stats)
+        wait_nodes_ready(kube_api(closed), expected=1, timeout=1.2, stats=stats)
     assert stats.errors and stats.lists >= 2
 
 
-def test_the_service_hostname_arrives_by_watch(kube: KubeApiServer, api: Any) -> None:
-    kube.create(
-        "v1/services",
+def test_the_service_hostname_arrives_by_watch(api: Any) -> None:
+    core: Any = core_v1(api)
+    namespace = f"w-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": namespace}})
+    core.create_namespaced_service(
+        namespace,
         {
-            "metadata": {"name": "nginx", "namespace": "default"},
+            "metadata": {"name": "nginx"},
             "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
         },
     )
     hostname = {"status": {"loadBalancer": {"ingress": [{"hostname": "nlb.example"}]}}}
     stats = WatchStats()
     observe = after_the_list(
-        lambda: kube.patch("v1/services", "nginx", hostname, "default", subresource="status"), []
+        lambda: core.patch_namespaced_service_status("nginx", namespace, hostname), []
     )
     info = wait_service_hostname(
-        api, "default", "nginx", timeout=20, on_observation=observe, stats=stats
+        api, namespace, "nginx", timeout=20, on_observation=observe, stats=stats
     )
     assert info.hostname == "nlb.example"
     assert (stats.lists, stats.watches) == (1, 1)
