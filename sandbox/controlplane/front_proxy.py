@@ -145,7 +145,7 @@ class FrontProxy:
             return self._backends.get(name) if name else None
 
     async def _handle(self, request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
-        self.call_counts[(request.method, request.path)] += 1
+        self.call_counts[(request.method, resource_key(request.path))] += 1
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
         backend = self._backend(ssl_object.server_hostname if ssl_object else None)
         if backend is None:
@@ -198,6 +198,22 @@ class FrontProxy:
                 return response  # the apiserver or the client hung up mid-stream
             await response.write_eof()
         return response
+
+
+def resource_key(path: str) -> str:
+    """Return what a request touches, for counting: ``v1/pods``, ``apps/v1/deployments``,
+    ``v1/services/status``, ``v1/pods/log``; other paths (discovery, /version) as they are."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) > 2:
+        group_version, rest = parts[1], parts[2:]
+    elif parts[0] == "apis" and len(parts) > 3:
+        group_version, rest = f"{parts[1]}/{parts[2]}", parts[3:]
+    else:
+        return path
+    if rest[0] == "namespaces" and len(rest) > 2:
+        rest = rest[2:]  # a namespaced resource; the namespace's name is not counted
+    key = f"{group_version}/{rest[0]}"
+    return f"{key}/{rest[2]}" if len(rest) > 2 else key
 
 
 def _identity(peer: dict[str, Any]) -> tuple[str, list[str]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.controlplane.boot import ControlPlane
-from sandbox.controlplane.front_proxy import FrontProxy
+from sandbox.controlplane.front_proxy import FrontProxy, resource_key
 from sandbox.controlplane.processes import Child, stop_recorded
 from sandbox.kops.pki import KUBERNETES_CA, Keypair, issue, new_keysets
 
@@ -91,6 +91,7 @@ def test_the_proxy_injects_the_apiservers_503(
         503, "Status", "ServiceUnavailable", 503
     )  # fmt: skip
     assert proxy.faults_injected == 1
+    assert proxy.call_counts[("GET", "v1/namespaces")] == 1
     assert get(proxy.url + "/version", context)[0] == 200  # only API paths fail
     proxy.fault_5xx_rate = 0.0
     assert get(proxy.url + "/api/v1/namespaces", context)[0] == 200
@@ -109,9 +110,30 @@ def test_recorded_programs_are_stopped_by_pid(tmp_path: Path) -> None:
     child.start()
     pid = child.pid
     assert pid is not None
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    while not cmdline.read_bytes().startswith(b"/bin/sleep\0"):  # exec'd: no longer our fork
+        time.sleep(0.01)
     assert stop_recorded(tmp_path / "pids") == [pid]
     deadline = time.monotonic() + 5
     while not dead(pid):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert not (tmp_path / "pids" / "sleeper.pid").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/api/v1/pods", "v1/pods"),
+        ("/api/v1/namespaces/web/pods/nginx-1/log", "v1/pods/log"),
+        ("/api/v1/namespaces", "v1/namespaces"),
+        ("/api/v1/namespaces/web", "v1/namespaces"),
+        ("/apis/apps/v1/namespaces/web/deployments/nginx", "apps/v1/deployments"),
+        ("/api/v1/namespaces/web/services/nginx/status", "v1/services/status"),
+        ("/api/v1/nodes/ip-1/status", "v1/nodes/status"),
+        ("/version", "/version"),
+        ("/apis/apps/v1", "/apis/apps/v1"),
+    ],
+)
+def test_requests_are_counted_by_resource(path: str, key: str) -> None:
+    assert resource_key(path) == key
