@@ -85,8 +85,9 @@ def test_pod_and_node_loss_are_measured_and_the_client_address_kept(
     for event in result.events:
         assert event.requests > 0
         assert event.recovery_s is not None and event.recovery_s <= 10.0
-    # The node carrying the stream was lost: it kept receiving requests until its checks failed.
-    assert node_loss(result).failed > 0
+    # How many requests the lost node still got depends on a race at the default thresholds (its
+    # pods stop when the twin next looks at the instances, within half a second, while its checks
+    # fail within 0.4 s); the thresholds' effect is measured below with a wide margin.
     assert any(note.startswith("started instance") for note in result.restored)
     assert set(instance_states(twin).values()) == {"running"}
 
