@@ -85,6 +85,8 @@ Real kops 1.36 (found by running it against the twin; each has a test that fails
 24. (EC2) Instances launched from a launch template (kops's Auto Scaling groups) get neither the
     security groups of its primary network interface nor its instance profile, so the AWS cloud
     controller skips them -> both are applied, unless the launch names its own.
+25. (EC2) ``DescribeInstanceTopology`` is not implemented (HTTP 500; the AWS cloud controller asks
+    it for every node) -> an empty list, AWS's answer for instance types without a topology.
 
 Speed (no behaviour the flows see)
 17. Every EC2 backend (so every ``reset``) builds ~1,300 ECS-optimised AMIs with a volume and a
@@ -108,6 +110,7 @@ from sandbox.aws.gaps import (
     ec2,
     elbv2,
     iam,
+    instance_topology,
     launch_templates,
     s3,
     ssm,
@@ -135,6 +138,16 @@ def apply() -> None:
     with _apply_lock:
         if _applied:
             return
-        for service in (ssm, ssm_listing, elbv2, ec2, launch_templates, iam, s3, autoscaling):
+        for service in (
+            ssm,
+            ssm_listing,
+            elbv2,
+            ec2,
+            launch_templates,
+            instance_topology,
+            iam,
+            s3,
+            autoscaling,
+        ):
             service.apply()
         _applied = True

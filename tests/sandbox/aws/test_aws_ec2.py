@@ -195,3 +195,8 @@ def test_dhcp_options_outlive_their_vpc(client: ClientFactory) -> None:
     listed = ec2.describe_dhcp_options(DhcpOptionsIds=[options])["DhcpOptions"]
     assert [item["DhcpOptionsId"] for item in listed] == [options]
     ec2.delete_dhcp_options(DhcpOptionsId=options)
+
+
+def test_instance_topology_is_empty_for_types_without_one(client: Any) -> None:
+    """Gap 25: the AWS cloud controller asks for the topology of every node it initialises."""
+    assert client("ec2").describe_instance_topology()["Instances"] == []
