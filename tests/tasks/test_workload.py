@@ -174,7 +174,9 @@ def test_access_logs_are_read_since_the_probe_and_scanned_for_the_runs_token(
     assert all(log.unparsed_lines >= 1 for log in logs)
     assert {log.records[0].path for log in logs} == {f"/?probe={TOKEN}"}
     assert {log.records[0].remote_addr for log in logs} == {"127.0.0.1"}
-    assert {log.node_ip for log in logs} == {w["PrivateIpAddress"] for w in WORKERS}
+    # Each log is attributed to its pod's node (the scheduler may put both on one).
+    assert {log.node_ip for log in logs} <= {w["PrivateIpAddress"] for w in WORKERS}
+    assert all(log.node_ip for log in logs)
 
 
 def test_deleting_the_workload_twice_is_fine(spec: EnvironmentSpec, kubeconfig: str) -> None:
