@@ -143,7 +143,7 @@ e2e: setup
 
 # The chaos run (not part of `make test`): the procedure on the twin under every fault knob, kills
 # at points through provision and teardown, hostile inputs, a secret to leak and other owners'
-# resources beside ours; rewrites RELIABILITY.md (chaos/). About 15-20 minutes on 2 cores.
+# resources beside ours; rewrites RELIABILITY.md (chaos/), which says how long the run took.
 chaos: setup upstream
 	$(RUN) python -m chaos --out RELIABILITY.md
 

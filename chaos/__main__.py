@@ -16,6 +16,7 @@ from chaos.report import Section, render
 from chaos.twin import running_twin
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
 
+_PROGRESS = Path(tempfile.gettempdir()) / "kops-nlb-chaos-progress.md"
 CATEGORIES = ("inputs", "kills", "ownership", "faults", "secrets")
 
 
@@ -50,6 +51,9 @@ def _log_to(path: Path) -> None:
 def _done(sections: list[Section], section: Section) -> None:
     sections.append(section)
     print(f"{section.title}: {section.held} of {len(section.rows)} held", flush=True)
+    _PROGRESS.write_text(
+        render(sections, started="(in progress)", minutes=0.0, cpus=os.cpu_count() or 1)
+    )
 
 
 def main() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 from chaos.twin import ChaosTwin
@@ -9,10 +10,26 @@ from kops_nlb.aws.removal.inventory import survey
 from kops_nlb.core.spec import EnvironmentSpec
 
 CLUSTER_TAG = "KubernetesCluster"
+ATTEMPTS = 10
 
 
 def census(twin: ChaosTwin, spec: EnvironmentSpec) -> Counter[str]:
-    """Return how many of each kind of resource is tagged for the cluster (or as ours)."""
+    """Return how many of each kind of resource is tagged for the cluster (or as ours).
+
+    The count is the run's own observation, taken while the row's faults are on: a look-up that
+    outlasts botocore's retries is tried again rather than failing the row.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            return _count(twin, spec)
+        except Exception:
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+def _count(twin: ChaosTwin, spec: EnvironmentSpec) -> Counter[str]:
     counts = Counter({kind: len(found) for kind, found in survey(spec).items() if found})
     groups = twin.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
     counts["auto_scaling_groups"] = sum(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chaos.census import describe
-from chaos.lifecycle import live
+from chaos.lifecycle import Life, first_line, live
 from chaos.report import Row, Section
 from chaos.twin import ChaosTwin
 from kops_nlb.core.spec import EnvironmentSpec
@@ -125,6 +125,8 @@ def run(twin: ChaosTwin, base: EnvironmentSpec) -> tuple[Section, Counter[str]]:
         twin.set_faults(faults)
         try:
             life = live(twin, spec, expected=expected, verify_too=True)
+        except Exception as exc:  # noqa: BLE001 - a row the run could not finish is a row too
+            life = Life(broke=[f"the chaos run itself failed: {first_line(exc)}"])
         finally:
             twin.set_faults(CALM)
         if expected is None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -48,14 +49,27 @@ def _files(root: Path, *, skip: Path | None = None) -> list[bytes]:
     return out
 
 
+PAGE = 200  # the most the Prefect API returns at once
+
+
+def _all(read: Callable[[int], list[Any]]) -> list[Any]:
+    """Return every item of a paged Prefect API read."""
+    found: list[Any] = []
+    while page := read(len(found)):
+        found += page
+        if len(page) < PAGE:
+            break
+    return found
+
+
 def _prefect_texts() -> dict[str, tuple[str, list[bytes]]]:
     from prefect import get_client
     from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_HOME
 
     with get_client(sync_client=True) as prefect:
-        runs = prefect.read_flow_runs(limit=2000)
-        logs = prefect.read_logs(limit=20000)
-        artifacts = prefect.read_artifacts(limit=2000)
+        runs = _all(lambda offset: prefect.read_flow_runs(limit=PAGE, offset=offset))
+        logs = _all(lambda offset: prefect.read_logs(limit=PAGE, offset=offset))
+        artifacts = _all(lambda offset: prefect.read_artifacts(limit=PAGE, offset=offset))
     database = Path(str(PREFECT_API_DATABASE_CONNECTION_URL.value()).split("///", 1)[-1])
     db_files = [p.read_bytes() for p in database.parent.glob(database.name + "*") if p.is_file()]
     home = Path(str(PREFECT_HOME.value()))
