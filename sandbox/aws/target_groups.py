@@ -19,7 +19,8 @@ DEFAULT_DEREGISTRATION_DELAY = 300.0
 
 @dataclass(frozen=True)
 class RegisteredTarget:
-    """One registered instance target, its address and state, and its group's health check."""
+    """One registered target (an instance, or an ip target's address), its address and state,
+    and its group's health check."""
 
     target_group_arn: str
     instance_id: str
@@ -39,25 +40,29 @@ class RegisteredTarget:
 def registered_targets(
     region: str, *, account_id: str = DEFAULT_ACCOUNT_ID
 ) -> list[RegisteredTarget]:
-    """Return every registered instance target of every target group in `region`."""
+    """Return every registered target of every target group in `region`."""
     elbv2 = elbv2_backends[account_id][region]
     ec2 = ec2_backend(account_id, region)
     found = []
     for group in list(elbv2.target_groups.values()):
-        if group.target_type != "instance" or not group.health_check_enabled:
+        if group.target_type not in ("instance", "ip") or not group.health_check_enabled:
             continue
         for target in list(group.targets.values()):
-            instance = ec2.get_instance_by_id(target["Id"])
-            if instance is None:
-                continue
+            if group.target_type == "ip":  # a pod's own address: up while it is registered
+                ip, running = str(target["Id"]), True
+            else:
+                instance = ec2.get_instance_by_id(target["Id"])
+                if instance is None:
+                    continue
+                ip, running = str(instance.private_ip), instance.state == "running"
             traffic_port = int(target.get("Port") or group.port)
             check_port = str(group.health_check_port or "traffic-port")
             found.append(
                 RegisteredTarget(
                     target_group_arn=group.arn,
                     instance_id=target["Id"],
-                    ip=str(instance.private_ip),
-                    running=instance.state == "running",
+                    ip=ip,
+                    running=running,
                     traffic_port=traffic_port,
                     protocol=str(group.health_check_protocol or "TCP").upper(),
                     port=traffic_port if check_port == "traffic-port" else int(check_port),

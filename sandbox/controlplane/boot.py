@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import socket
 import ssl
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -30,6 +32,9 @@ ADMISSION_PLUGINS = (
     "ValidatingAdmissionPolicy,ValidatingAdmissionWebhook"
 )
 START_TIMEOUT = 60.0
+RESTART_CHECK_S = 1.0
+
+log = logging.getLogger(__name__)
 
 
 def free_port() -> int:
@@ -72,6 +77,8 @@ class ControlPlane:
         self.apiserver_port = 0
         self.etcd_port = 0
         self._children: list[Child] = []
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
         self.started_in = 0.0
 
     @property
@@ -96,6 +103,20 @@ class ControlPlane:
             self.stop()
             raise
         self.started_in = time.monotonic() - began
+        self._stopping.clear()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name=f"control-plane-{self.cluster}", daemon=True
+        )
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        """Start a program that exited again, as the kubelet restarts a crashed static pod (the
+        controller manager exits when the apiserver goes away while it sets up its controllers)."""
+        while not self._stopping.wait(RESTART_CHECK_S):
+            for child in list(self._children):
+                if child.exited():
+                    log.warning("%s exited; starting it again: %s", child.name, child.tail(3))
+                    child.start()
 
     def _child(self, name: str, argv: list[str]) -> Child:
         child = Child(name, argv, logs=self.home / "logs", pids=self.home / "pids")
@@ -217,6 +238,10 @@ class ControlPlane:
 
     def stop(self) -> None:
         """Stop every program, the last started first."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+            self._supervisor = None
         for child in reversed(self._children):
             child.stop()
         self._children.clear()

@@ -40,6 +40,10 @@ class Child:
             )
         self.pid_path.write_text(f"{self._process.pid} {self.argv[0]}\n")
 
+    def exited(self) -> bool:
+        """Whether the program ended on its own (started, and not stopped since)."""
+        return self._process is not None and self._process.poll() is not None
+
     def wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
         """Return once ``ready()`` holds; raise ``StartFailed`` with the log's tail otherwise."""
         deadline = time.monotonic() + timeout
