@@ -36,9 +36,13 @@ def aws(service: str, world: World) -> Any:
     return boto3.client(service, endpoint_url=world.aws.url, region_name=world.config.region)
 
 
-def live_instances(world: World) -> list[dict[str, Any]]:
+def live_instances(world: World, cluster: str = "e2e.k8s.local") -> list[dict[str, Any]]:
+    """The running instances of this environment (other tests' environments share the twin)."""
     reservations = aws("ec2", world).describe_instances(
-        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+        Filters=[
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+            {"Name": "tag-value", "Values": [cluster]},
+        ]
     )["Reservations"]
     return [i for r in reservations for i in r["Instances"]]
 
