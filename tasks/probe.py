@@ -10,20 +10,18 @@ from prefect.cache_policies import NO_CACHE
 from kops_nlb.aws import ssm_commands
 from kops_nlb.core.errors import KopsNlbError, TransientError
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
-from kops_nlb.core.verify import probe_run
 from kops_nlb.core.verify.access_log_scan import scan_for_token
 from kops_nlb.core.verify.evidence import PodLog
 from kops_nlb.core.verify.probe_run import (
     ProbeCommandFailed,
     ProbeRun,
-    invocation_observation,
     probe_run_from,
     since_seconds,
 )
-from kops_nlb.core.waiting import wait_until
 from kops_nlb.core.workload import NodeInfo, PodInfo
 from kops_nlb.kube import workload as kube
 from kops_nlb.kube.client import kube_api
+from tasks._invocations import wait_for_invocation
 from tasks._options import RETRY_OPTIONS
 
 
@@ -61,18 +59,14 @@ def run_probe(
     else:
         logger.info("sent probe command %s to %s", command_id, instance_id)
     try:
-        invocation = wait_until(
-            lambda: invocation_observation(
-                ssm_commands.command_invocation(
-                    region, command_id=command_id, instance_id=instance_id
-                ),
-                command_id=command_id,
-                instance_id=instance_id,
-            ),
-            what=f"probe command {command_id} on {instance_id}",
-            timeout=probe_run.wait_deadline_s(timeout_s),
+        invocation = wait_for_invocation(
+            region=region,
+            instance_id=instance_id,
+            command_id=command_id,
+            timeout_s=timeout_s,
             poll=poll,
             logger=logger,
+            what="probe command",
         )
     except Exception as exc:
         if isinstance(exc, KopsNlbError) and not isinstance(exc, TransientError):

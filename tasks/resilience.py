@@ -12,17 +12,16 @@ from kops_nlb.core.errors import KopsNlbError, TransientError
 from kops_nlb.core.resilience.disruption import restore_action
 from kops_nlb.core.resilience.timeline import Disruption
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
-from kops_nlb.core.verify import probe_run
 from kops_nlb.core.verify.probe_run import (
     ProbeCommandFailed,
     ProbeRun,
-    invocation_observation,
     probe_run_from,
 )
 from kops_nlb.core.waiting import Observation, wait_until
 from kops_nlb.core.workload import NodeInfo, PodInfo
 from kops_nlb.kube import workload as kube
 from kops_nlb.kube.client import kube_api
+from tasks._invocations import wait_for_invocation
 from tasks._options import RETRY_OPTIONS
 
 
@@ -53,18 +52,14 @@ def follow_stream(
 ) -> ProbeRun:
     """Wait until the stream command ends and return its outcome (never sends it again)."""
     try:
-        invocation = wait_until(
-            lambda: invocation_observation(
-                ssm_commands.command_invocation(
-                    region, command_id=command_id, instance_id=instance_id
-                ),
-                command_id=command_id,
-                instance_id=instance_id,
-            ),
-            what=f"stream command {command_id} on {instance_id}",
-            timeout=probe_run.wait_deadline_s(timeout_s),
+        invocation = wait_for_invocation(
+            region=region,
+            instance_id=instance_id,
+            command_id=command_id,
+            timeout_s=timeout_s,
             poll=poll,
             logger=get_run_logger(),
+            what="stream command",
         )
     except Exception as exc:
         if isinstance(exc, KopsNlbError) and not isinstance(exc, TransientError):
