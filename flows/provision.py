@@ -44,7 +44,11 @@ from tasks.cluster import (
     wait_for_cluster_valid,
 )
 from tasks.network import cluster_network
-from tasks.nlb import wait_for_nlb_active, wait_for_targets_healthy
+from tasks.nlb import (
+    wait_for_nlb_active,
+    wait_for_target_group_settings,
+    wait_for_targets_healthy,
+)
 from tasks.permissions import ensure_nlb_permissions
 from tasks.preflight import caller_account, check_region_and_zones
 from tasks.state_store import ensure_state_store
@@ -203,6 +207,7 @@ def _provision(spec: EnvironmentSpec, ledger: StepLedger) -> ProvisionResult:
     pods = wait_for_nginx_ready.submit(spec, kubeconfig)
     service_info = wait_for_service_hostname(spec, kubeconfig)
     nlb = wait_for_nlb_active(spec, service_info.uid, service_info.hostname or "")
+    wait_for_target_group_settings(spec, nlb.arn)
     nodes_running_nginx = nginx_nodes(pods.result())
     nodes = list_nodes(kubeconfig)
     wait_for_targets_healthy(spec, nlb.arn, target_ids(spec.target_type, pods.result(), nodes))

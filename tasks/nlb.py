@@ -13,6 +13,7 @@ from kops_nlb.core.nlb import (
     TargetHealth,
     eni_description,
     nlb_observation,
+    target_group_settings_observation,
     targets_observation,
 )
 from kops_nlb.core.plan import PlanItem
@@ -93,6 +94,25 @@ def nlb_target_health(spec: EnvironmentSpec, nlb_arn: str) -> list[TargetHealth]
 def nlb_target_groups(spec: EnvironmentSpec, nlb_arn: str) -> list[TargetGroupSettings]:
     """Return each target group's target type and client-address attributes, as AWS has them."""
     return elbv2.target_group_settings(spec.region, nlb_arn)
+
+
+@task(**RETRY_OPTIONS)
+def wait_for_target_group_settings(
+    spec: EnvironmentSpec, nlb_arn: str
+) -> list[TargetGroupSettings]:
+    """Wait until the NLB's target groups carry the client-address attributes the spec asks for
+    (the controller applies an annotation change some time after the Service's update)."""
+    return wait_until(
+        lambda: target_group_settings_observation(
+            elbv2.target_group_settings(spec.region, nlb_arn),
+            preserve_client_ip=spec.preserve_client_ip,
+            proxy_protocol_v2=spec.proxy_protocol_v2,
+        ),
+        what=f"target group attributes of {nlb_arn}",
+        timeout=spec.timeouts.nlb_active,
+        poll=spec.poll,
+        logger=get_run_logger(),
+    )
 
 
 @task(**RETRY_OPTIONS)

@@ -234,3 +234,40 @@ def to_target_group_settings(
         preserve_client_ip=_flag(values.get("preserve_client_ip.enabled")),
         proxy_protocol_v2=bool(_flag(values.get("proxy_protocol_v2.enabled"))),
     )
+
+
+def target_group_settings_observation(
+    groups: Sequence[TargetGroupSettings],
+    *,
+    preserve_client_ip: bool | None,
+    proxy_protocol_v2: bool,
+) -> Observation[list[TargetGroupSettings]]:
+    """Judge whether the controller has applied the attributes the spec asks for.
+
+    Only what the spec asks for explicitly is waited for: an attribute whose annotation was
+    removed keeps its last value (the cloud controller never resets it), so waiting for a
+    default could never end; verify reports such a target group instead.
+    """
+    if not groups:
+        return Observation(ready=False, failing=("no target group yet",))
+    failing: list[str] = []
+    settled = 0
+    for group in groups:
+        problems = []
+        if preserve_client_ip is not None and group.preserve_client_ip != preserve_client_ip:
+            now = "unset" if group.preserve_client_ip is None else group.preserve_client_ip
+            problems.append(
+                f"{group.name}: preserve_client_ip.enabled is {now}, "
+                f"the spec asks for {preserve_client_ip}"
+            )
+        if proxy_protocol_v2 and not group.proxy_protocol_v2:
+            problems.append(f"{group.name}: proxy_protocol_v2.enabled is not on yet")
+        failing += problems
+        settled += not problems
+    return Observation(
+        ready=not failing,
+        value=list(groups),
+        failing=tuple(failing),
+        done=settled,
+        total=len(groups),
+    )

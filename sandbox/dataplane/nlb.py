@@ -157,6 +157,11 @@ class NlbDataPlane:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def plans(self) -> tuple[LoadBalancerPlan, ...]:
+        """Return the load balancers as last applied (what the data path forwards by now)."""
+        with self._control:
+            return self._applied or ()
+
     def listening(self) -> list[tuple[str, int]]:
         """Return the ``(ip, port)`` of every open listener."""
         return sorted(self._listeners)

@@ -24,8 +24,11 @@ from prefect.logging import disable_run_logger
 from kops_nlb.core.errors import is_transient
 from kops_nlb.core.manifests import nginx_deployment, nlb_service, service_patch
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
+from kops_nlb.kube import waits as kube_waits
+from kops_nlb.kube import watching
 from kops_nlb.kube import workload as kube
 from kops_nlb.kube.client import kube_api
+from kops_nlb.kube.watching import WatchStats
 from sandbox.kubelets.cluster_host import ClusterHost
 from tasks.workload import ensure_namespace, ensure_nginx, wait_for_nginx_ready
 from tests.twin_kube import instance, pod_cidr_for, running_cluster, write_admin_kubeconfig
@@ -200,44 +203,49 @@ def expiring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHost]:
 
 
 def test_the_rollout_wait_outlasts_watches_that_expire(
-    expiring: ClusterHost, tmp_path: Path
+    expiring: ClusterHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kubeconfig = write_admin_kubeconfig(expiring, tmp_path / "kubeconfig")
-    spec = EnvironmentSpec(
-        namespace="expiring",
-        timeouts=Timeouts(deployment_ready=150),
-        poll=PollPolicy(initial=0.1, cap=0.5),
-    )
-    core: Any = client.CoreV1Api(kube_api(kubeconfig))
+    spec = EnvironmentSpec(namespace="expiring")
+    api = kube_api(kubeconfig)
+    core: Any = client.CoreV1Api(api)
     stale = core.list_namespace().metadata.resource_version
     core.create_namespace({"metadata": {"name": spec.namespace}})  # history moves on...
     core.create_namespace({"metadata": {"name": f"{spec.namespace}-2"}})
     port = expiring.control_plane.etcd_port
     compacted = compact_etcd(port)  # ...and is compacted away
     assert stale_watch_status(core, stale) == 410  # the condition is real: 410 Gone
+    # Each watch request now ends after 3 s and is resumed from the last version it saw, which
+    # the compactions below keep removing; a few of them, so the controller manager (whose
+    # informers relist too) can still roll the Deployment out on a loaded machine.
+    monkeypatch.setattr(watching, "MAX_WATCH_S", 3)
     stop = threading.Event()
 
-    def compact_often() -> None:  # every few watches (they end after 2-4 s); more often starves
-        last = compacted  # the controller manager on a loaded machine, whose informers relist too
-        while not stop.wait(8):
+    def compact_a_few_times() -> None:
+        last = compacted
+        for _ in range(4):
+            if stop.wait(4):
+                return
             last = compact_etcd(port, after=last)
 
-    def nodes_later() -> (
-        None
-    ):  # the instances boot after a while; their kubelets tick twice a second
-        if not stop.wait(6):
+    def nodes_later() -> None:  # the instances boot after a while; kubelets tick twice a second
+        if not stop.wait(10):
             while not stop.wait(0.5):
                 expiring.sync([instance(0), instance(1, zone="ap-northeast-1c")], pod_cidr_for)
 
-    workers = [threading.Thread(target=compact_often), threading.Thread(target=nodes_later)]
+    workers = [threading.Thread(target=compact_a_few_times), threading.Thread(target=nodes_later)]
+    stats = WatchStats()
     with disable_run_logger():
         ensure_nginx.fn(spec, kubeconfig)
         for worker in workers:
             worker.start()
         try:
-            pods = wait_for_nginx_ready.fn(spec, kubeconfig)
+            ready = kube_waits.wait_rollout(
+                api, spec.namespace, spec.deployment_name, timeout=300, stats=stats
+            )
         finally:
             stop.set()
             for worker in workers:
                 worker.join()
-    assert len(pods) == spec.nginx_replicas and all(p.ready and p.pod_ip for p in pods)
+    assert ready == spec.nginx_replicas
+    assert stats.watches >= 3 and stats.gone >= 1, stats  # it resumed, and relisted after 410

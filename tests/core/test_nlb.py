@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from kops_nlb.core.errors import ConflictError
-from kops_nlb.core.nlb import is_service_nlb, same_hostname, to_nlb_info
+from kops_nlb.core.nlb import (
+    TargetGroupSettings,
+    is_service_nlb,
+    same_hostname,
+    target_group_settings_observation,
+    to_nlb_info,
+)
 from kops_nlb.core.sequences import chunks
 from tasks.nlb import (
     NlbInfo,
@@ -234,3 +240,42 @@ def test_chunks() -> None:
 
 
 # ---- exact requests ---------------------------------------------------------------------
+
+
+def settings(name: str, *, preserve: bool | None, proxy: bool = False) -> TargetGroupSettings:
+    return TargetGroupSettings(
+        name=name,
+        target_type="ip",
+        protocol="TCP",
+        preserve_client_ip=preserve,
+        proxy_protocol_v2=proxy,
+    )
+
+
+def test_target_group_settings_wait_until_the_asked_preservation_is_applied() -> None:
+    groups = [settings("k8s-a", preserve=False), settings("k8s-b", preserve=True)]
+    seen = target_group_settings_observation(
+        groups, preserve_client_ip=True, proxy_protocol_v2=False
+    )
+    assert not seen.ready
+    assert seen.failing == ("k8s-a: preserve_client_ip.enabled is False, the spec asks for True",)
+    assert (seen.done, seen.total) == (1, 2)
+    applied = [settings("k8s-a", preserve=True), settings("k8s-b", preserve=True)]
+    assert target_group_settings_observation(
+        applied, preserve_client_ip=True, proxy_protocol_v2=False
+    ).ready
+
+
+def test_target_group_settings_wait_only_for_what_the_spec_asks() -> None:
+    # A removed annotation leaves the last value behind: waiting for a default would never end.
+    left_over = [settings("k8s-a", preserve=False, proxy=True)]
+    assert target_group_settings_observation(
+        left_over, preserve_client_ip=None, proxy_protocol_v2=False
+    ).ready
+    no_proxy_yet = target_group_settings_observation(
+        [settings("k8s-a", preserve=None)], preserve_client_ip=None, proxy_protocol_v2=True
+    )
+    assert no_proxy_yet.failing == ("k8s-a: proxy_protocol_v2.enabled is not on yet",)
+    assert not target_group_settings_observation(
+        [], preserve_client_ip=None, proxy_protocol_v2=False
+    ).ready

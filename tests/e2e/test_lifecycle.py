@@ -63,11 +63,39 @@ def kubeconfig_of(spec: EnvironmentSpec) -> str:
     return str(worker.kubeconfig_file(spec.cluster_name))
 
 
-def set_policy(spec: EnvironmentSpec, policy: str) -> None:
+def set_policy(twin: World, spec: EnvironmentSpec, policy: str, timeout: float = 60.0) -> None:
+    """Patch the Service's policy, then wait until the twin's NLB data path forwards by it (as
+    kube-proxy and the NLB take a moment to follow a Service change on AWS too)."""
     api = config.new_client_from_config(config_file=kubeconfig_of(spec))
     client.CoreV1Api(api).patch_namespaced_service(
         spec.service_name, spec.namespace, {"spec": {"externalTrafficPolicy": policy}}
     )
+    node_ips = {n.status.addresses[0].address for n in client.CoreV1Api(api).list_node().items}
+    deadline = time.monotonic() + timeout
+    while True:
+        ours = [
+            plan
+            for plan in twin.nlb.plans()
+            if plan.targets and {t.node_ip for t in plan.targets} <= node_ips
+        ]
+        if ours and all(plan.traffic_policy == policy for plan in ours):
+            return
+        assert time.monotonic() < deadline, f"the data path did not follow {policy} in {timeout}s"
+        time.sleep(0.1)
+
+
+def load_balancers(world: World, cluster: str) -> list[str]:
+    """The names of the load balancers tagged with ``cluster`` (others share the twin)."""
+    elbv2 = aws("elbv2", world)
+    names = []
+    for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
+        tags = elbv2.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"][0]
+        if any(
+            cluster in (t["Key"], t["Value"]) or t["Key"].endswith("/" + cluster)
+            for t in tags["Tags"]
+        ):
+            names.append(lb["LoadBalancerName"])
+    return names
 
 
 @pytest.mark.parametrize(
@@ -150,7 +178,7 @@ def control_plane_stops(twin: World, cluster: str, timeout: float = 30.0) -> boo
 def test_verify_fails_under_cluster_policy_and_names_node_ips(
     twin: World, spec: EnvironmentSpec
 ) -> None:
-    set_policy(spec, "Cluster")
+    set_policy(twin, spec, "Cluster")
     state = verify(spec=spec, return_state=True)
     assert state.is_failed()
     # The state's message is cut in the middle when long; the exception carries every check.
@@ -164,7 +192,7 @@ def test_verify_fails_under_cluster_policy_and_names_node_ips(
 
 
 def test_back_to_local_verify_passes_again(twin: World, spec: EnvironmentSpec) -> None:
-    set_policy(spec, "Local")
+    set_policy(twin, spec, "Local")
     assert verify(spec=spec).passed
 
 
@@ -214,7 +242,7 @@ def test_teardown_leaves_nothing_and_can_run_again(twin: World, spec: Environmen
     assert result.remaining == {}
     assert live_instances(twin) == []
     assert control_plane_stops(twin, spec.cluster_name)  # its apiserver goes with its instance
-    assert aws("elbv2", twin).describe_load_balancers()["LoadBalancers"] == []
+    assert load_balancers(twin, spec.cluster_name) == []
     again = teardown(
         spec=spec,
         confirm_cluster_name=spec.cluster_name,

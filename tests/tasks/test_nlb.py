@@ -16,6 +16,7 @@ from tasks.nlb import (
     nlb_target_groups,
     nlb_target_health,
     wait_for_nlb_active,
+    wait_for_target_group_settings,
     wait_for_targets_healthy,
 )
 from tests.core.test_nlb import NAME, SERVICE_TAGS, UID
@@ -203,6 +204,38 @@ def test_target_group_settings_are_read_from_aws_not_from_annotations(
     ]
     assert (settings[1].preserve_client_ip, settings[1].proxy_protocol_v2) == (False, True)
     assert settings[0].proxy_protocol_v2 is False
+
+
+def test_provision_waits_for_the_asked_target_group_attributes(
+    elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec
+) -> None:
+    lb = create_lb(elbv2, kops_vpc, NAME, SERVICE_TAGS)
+    group = elbv2.create_target_group(
+        Name="k8s-default-nginx-cccccccccc",
+        Protocol="TCP",
+        Port=30080,
+        VpcId=kops_vpc["vpc"],
+        TargetType="ip",
+    )["TargetGroups"][0]
+    elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="TCP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )
+    preserved = spec.model_copy(
+        update={"preserve_client_ip": True, "timeouts": Timeouts(nlb_active=1)}
+    )
+    with pytest.raises(
+        WaitTimeout, match=r"preserve_client_ip\.enabled is unset, the spec asks for True"
+    ):
+        wait_for_target_group_settings.fn(preserved, lb["LoadBalancerArn"])
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=group["TargetGroupArn"],
+        Attributes=[{"Key": "preserve_client_ip.enabled", "Value": "true"}],
+    )
+    [applied] = wait_for_target_group_settings.fn(preserved, lb["LoadBalancerArn"])
+    assert applied.preserve_client_ip is True
 
 
 def test_nlb_interfaces_by_description(
