@@ -85,15 +85,17 @@ def resilience(
     spec: EnvironmentSpec = EnvironmentSpec(),  # noqa: B008
     rate_per_s: Annotated[int, Field(ge=1, le=20)] = 10,
     duration_s: Annotated[int, Field(ge=5, le=600)] = 40,
+    pod_loss: bool = True,
     pod_loss_after_s: Annotated[float, Field(ge=2)] = 5.0,
     node_loss: bool = False,
     node_loss_after_s: Annotated[float, Field(ge=2)] = 20.0,
     max_recovery_s: Annotated[float, Field(gt=0)] = 60.0,
 ) -> ResilienceResult:
-    """Stream requests through the NLB, lose a pod (and a node), measure, restore, judge."""
+    """Stream requests through the NLB, lose a pod and/or a node, measure, restore, judge."""
     logger = get_run_logger()
     validate_schedule(
         duration_s=duration_s,
+        pod_loss=pod_loss,
         pod_loss_after_s=pod_loss_after_s,
         node_loss=node_loss,
         node_loss_after_s=node_loss_after_s,
@@ -109,7 +111,7 @@ def resilience(
             f"Service {spec.namespace}/{spec.service_name} has no NLB: run `provision`"
         )
     nodes = list_nodes(kubeconfig)
-    victim_pod = pod_to_delete(list_nginx_pods(spec, kubeconfig))
+    victim_pod = pod_to_delete(list_nginx_pods(spec, kubeconfig)) if pod_loss else None
 
     # Stream, and disturb while it runs.
     token = new_probe_token()
@@ -132,13 +134,14 @@ def resilience(
     restored: list[str] = []
     stopped_node = None
     try:
-        _sleep_until(sent + pod_loss_after_s)
-        for log in collect_access_logs(
-            spec, kubeconfig, pods=[victim_pod], nodes=nodes, started=started, token=token
-        ):
-            pod_logs[log.pod_name] = log
-        events.append(delete_nginx_pod(spec, kubeconfig, victim_pod))
-        restored.append(f"pod {victim_pod.name}: its Deployment made a replacement")
+        if victim_pod is not None:
+            _sleep_until(sent + pod_loss_after_s)
+            for log in collect_access_logs(
+                spec, kubeconfig, pods=[victim_pod], nodes=nodes, started=started, token=token
+            ):
+                pod_logs[log.pod_name] = log
+            events.append(delete_nginx_pod(spec, kubeconfig, victim_pod))
+            restored.append(f"pod {victim_pod.name}: its Deployment made a replacement")
         if node_loss:
             _sleep_until(sent + node_loss_after_s)
             pods_now = list_nginx_pods(spec, kubeconfig)
@@ -146,7 +149,9 @@ def resilience(
                 spec, kubeconfig, pods=pods_now, nodes=nodes, started=started, token=token
             ):
                 pod_logs[log.pod_name] = log
-            served = requests_by_node(list(pod_logs.values()), token=token)
+            # The node that serves the stream now (a pod loss may have moved the traffic), so
+            # its loss is felt: the requests of about the last two seconds.
+            served = requests_by_node(list(pod_logs.values()), token=token, latest=2 * rate_per_s)
             stopped_node = node_to_stop(pods_now, nodes, served)
             events.append(stop_node(spec, stopped_node))
         run = follow_stream(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from kops_nlb.aws import ec2_nodes, ssm_commands
 from kops_nlb.core.errors import KopsNlbError, TransientError
-from kops_nlb.core.resilience.disruption import restore_action
+from kops_nlb.core.resilience.disruption import restore_action, workers_back
 from kops_nlb.core.resilience.timeline import Disruption
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 from kops_nlb.core.verify.probe_run import (
@@ -108,8 +109,11 @@ def restore_node(spec: EnvironmentSpec, kubeconfig: str, node: NodeInfo) -> str:
             logger=logger,
         )
         action = "start"
+    restarted = None
+    since = datetime.now(UTC).replace(microsecond=0)  # Node timestamps are whole seconds
     if action == "start":
         ec2_nodes.start_instance(spec.region, instance_id)
+        restarted = node.name
         note = f"started instance {instance_id} of node {node.name} again"
     elif action == "nothing":
         note = f"instance {instance_id} of node {node.name} was already running again"
@@ -121,7 +125,7 @@ def restore_node(spec: EnvironmentSpec, kubeconfig: str, node: NodeInfo) -> str:
     api = kube_api(kubeconfig)
     want = _worker_count(kube.list_nodes(api), node)
     wait_until(
-        lambda: _workers_ready(kube.list_nodes(api), want),
+        lambda: workers_back(kube.list_nodes(api), want=want, restarted=restarted, since=since),
         what="every worker node Ready again",
         timeout=spec.timeouts.cluster_valid,
         poll=spec.poll,
@@ -138,13 +142,3 @@ def _stopped(region: str, instance_id: str) -> Observation[None]:
 
 def _worker_count(nodes: list[NodeInfo], stopped: NodeInfo) -> int:
     return len({n.name for n in nodes if not n.control_plane} | {stopped.name})
-
-
-def _workers_ready(nodes: list[NodeInfo], want: int) -> Observation[None]:
-    ready = sum(1 for n in nodes if not n.control_plane and n.ready)
-    return Observation(
-        ready=ready >= want,
-        failing=(f"{ready} of {want} worker nodes Ready",),
-        done=ready,
-        total=want,
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +33,7 @@ class NodeInfo(BaseModel):
     zone: str | None
     control_plane: bool
     ready: bool
+    heartbeat_at: datetime | None = None  # the Ready condition's lastHeartbeatTime
 
 
 class ServiceInfo(BaseModel):

@@ -141,6 +141,7 @@ def node_info(node: Any) -> NodeInfo:
         zone=labels.get("topology.kubernetes.io/zone"),
         control_plane="node-role.kubernetes.io/control-plane" in labels,
         ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
+        heartbeat_at=next((c.last_heartbeat_time for c in conditions if c.type == "Ready"), None),
     )
 
 

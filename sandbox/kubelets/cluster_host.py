@@ -12,7 +12,7 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +96,26 @@ class ClusterHost:
             control_plane.stop()
             raise
 
-    def sync(self, instances: list[dict[str, Any]], pod_cidr_for: Callable[[str], str]) -> None:
-        """Keep one kubelet per running instance; do what each kubelet has due."""
+    def sync(
+        self,
+        instances: list[dict[str, Any]],
+        pod_cidr_for: Callable[[str], str],
+        stopped: Collection[str] = (),
+    ) -> None:
+        """Keep one kubelet per running instance; do what each kubelet has due.
+
+        The kubelet of an instance that stops goes silent with its pods, but its Node stays
+        (NotReady in time) until the instance is gone, as the cloud node controller deletes a
+        Node only when its instance no longer exists; ``stopped`` are the stopped instances.
+        """
         running = {i["InstanceId"]: i for i in instances}
         for instance_id, agent in list(self.agents.items()):
             if instance_id not in running:
                 del self.agents[instance_id]
                 self.runner.remove_node(agent.name)
                 self.logs.forget(agent.ip)
-                self.heartbeats.forget(agent)
+                if instance_id not in stopped:
+                    self.heartbeats.forget(agent)
         for instance_id, instance in running.items():
             if instance_id not in self.agents:
                 self.agents[instance_id] = NodeAgent(

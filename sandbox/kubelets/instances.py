@@ -100,14 +100,19 @@ class InstanceHosts:
     def poll(self) -> None:
         """Look once: boot, sync and stop what the running instances call for."""
         by_cluster: dict[str, list[dict[str, Any]]] = {}
+        stopped: set[str] = set()  # their Nodes stay until the instance is gone
         pages = self._ec2.get_paginator("describe_instances").paginate(
-            Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+            Filters=[{"Name": "instance-state-name", "Values": ["running", "stopping", "stopped"]}]
         )
         for page in pages:
             for reservation in page["Reservations"]:
                 for instance in reservation["Instances"]:
-                    if self._serves(tag(instance, CLUSTER_TAG)):
-                        by_cluster.setdefault(tag(instance, CLUSTER_TAG), []).append(instance)
+                    if not self._serves(tag(instance, CLUSTER_TAG)):
+                        continue
+                    if instance["State"]["Name"] != "running":
+                        stopped.add(instance["InstanceId"])
+                        continue
+                    by_cluster.setdefault(tag(instance, CLUSTER_TAG), []).append(instance)
         with self._lock:
             for name in [n for n in self.clusters if not _has_control_plane(by_cluster.get(n))]:
                 self._shut_down(name)
@@ -115,7 +120,7 @@ class InstanceHosts:
                 if name not in self.clusters and _has_control_plane(instances):
                     self._boot(name, instances)
                 if name in self.clusters:
-                    self.clusters[name].sync(instances, self._pod_cidr_for)
+                    self.clusters[name].sync(instances, self._pod_cidr_for, stopped)
 
     def _boot(self, name: str, instances: list[dict[str, Any]]) -> None:
         control = next(i for i in instances if is_control_plane(i))

@@ -223,11 +223,15 @@ def test_provision_waits_for_the_asked_target_group_attributes(
         Port=80,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
     )
+    elbv2.modify_target_group_attributes(  # the default for ip targets
+        TargetGroupArn=group["TargetGroupArn"],
+        Attributes=[{"Key": "preserve_client_ip.enabled", "Value": "false"}],
+    )
     preserved = spec.model_copy(
         update={"preserve_client_ip": True, "timeouts": Timeouts(nlb_active=1)}
     )
     with pytest.raises(
-        WaitTimeout, match=r"preserve_client_ip\.enabled is unset, the spec asks for True"
+        WaitTimeout, match=r"preserve_client_ip\.enabled is False, the spec asks for True"
     ):
         wait_for_target_group_settings.fn(preserved, lb["LoadBalancerArn"])
     elbv2.modify_target_group_attributes(

@@ -33,23 +33,32 @@ _TOKEN = re.compile(r"[0-9a-f]{8,32}")
 _START_LINE = re.compile(r"STREAM-START (?P<token>[0-9a-f]+) (?P<epoch_ms>[0-9]+)")
 _RESULT_LINE = re.compile(
     r"S (?P<seq>[0-9]+) (?P<offset>-?[0-9]+) (?P<code>[0-9]{3}) (?P<rc>[0-9]+)"
+    r"(?: (?P<ended>-?[0-9]+))?"
 )
 _PATH = re.compile(r"/\?stream=(?P<token>[0-9a-f]+)&i=(?P<seq>[0-9]+)")
 
 
 @dataclass(frozen=True)
 class StreamRequest:
-    """One request of the stream: when it was sent (ms after the start) and how it ended."""
+    """One request of the stream: when it was sent and ended (ms after the start), how it
+    ended."""
 
     seq: int
     offset_ms: int
     status: int  # 0 when no HTTP answer came
     curl_exit: int
+    ended_ms: int | None = None
 
     @property
     def ok(self) -> bool:
         """Whether nginx answered it with a success."""
         return self.curl_exit == 0 and 200 <= self.status < 400
+
+    @property
+    def felt_ms(self) -> int:
+        """When the request's outcome happened: a failure when it ended (a request in flight
+        when a node stops fails because of that stop), a success when it was sent."""
+        return self.offset_ms if self.ok or self.ended_ms is None else self.ended_ms
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,8 @@ def build_stream_script(
             ' s_code=$(curl -q -s -o /dev/null --noproxy "*" --interface "$s_source"'
             ' --max-time "$s_timeout" -A "nlb-stream/${s_token}-$1" -w "%{http_code}"'
             ' "${s_url}/?stream=${s_token}&i=$1" 2>/dev/null); s_rc=$?;'
-            ' printf \'S %s %s %s %s\\n\' "$1" "$s_sent" "${s_code:-000}" "$s_rc"; }'
+            " s_end=$(( $(date +%s%3N) - s_start ));"
+            ' printf \'S %s %s %s %s %s\\n\' "$1" "$s_sent" "${s_code:-000}" "$s_rc" "$s_end"; }'
         ),
         "s_i=0",
         (
@@ -174,6 +184,7 @@ def parse_stream_output(stdout: str) -> StreamOutput:
                 offset_ms=int(match["offset"]),
                 status=int(match["code"]),
                 curl_exit=int(match["rc"]),
+                ended_ms=int(match["ended"]) if match["ended"] is not None else None,
             )
     return StreamOutput(
         started_epoch_ms=started, requests=tuple(requests[k] for k in sorted(requests))

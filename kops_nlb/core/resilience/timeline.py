@@ -77,9 +77,7 @@ def event_impacts(output: StreamOutput, events: Sequence[Disruption]) -> list[Ev
         begin = event.at_epoch_ms - start
         end = ordered[index + 1].at_epoch_ms - start if index + 1 < len(ordered) else None
         window = [
-            r
-            for r in output.requests
-            if r.offset_ms >= begin and (end is None or r.offset_ms < end)
+            r for r in output.requests if r.felt_ms >= begin and (end is None or r.felt_ms < end)
         ]
         impacts.append(
             EventImpact(
@@ -98,8 +96,8 @@ def _recovery_s(window: Sequence[StreamRequest], begin_ms: int) -> float | None:
     failures = [r for r in window if not r.ok]
     if not failures:
         return 0.0
-    last_failure = max(r.offset_ms for r in failures)
-    after = [r.offset_ms for r in window if r.offset_ms > last_failure]
+    last_failure = max(r.felt_ms for r in failures)
+    after = [r.felt_ms for r in window if r.felt_ms > last_failure]
     if not after:
         return None
     return round((min(after) - begin_ms) / 1000, 3)
@@ -111,7 +109,7 @@ def failures_before(output: StreamOutput, events: Sequence[Disruption]) -> int:
         return 0
     first = min((e.at_epoch_ms for e in events), default=None)
     cutoff = None if first is None else first - output.started_epoch_ms
-    return sum(1 for r in output.requests if not r.ok and (cutoff is None or r.offset_ms < cutoff))
+    return sum(1 for r in output.requests if not r.ok and (cutoff is None or r.felt_ms < cutoff))
 
 
 def per_second(output: StreamOutput) -> list[SecondBucket]:
@@ -129,16 +127,21 @@ def per_second(output: StreamOutput) -> list[SecondBucket]:
     ]
 
 
-def requests_by_node(pod_logs: Sequence[PodLog], *, token: str) -> dict[str, int]:
-    """Return how many of the stream's requests the pods of each node logged."""
-    served: Counter[str] = Counter()
-    for pod in pod_logs:
-        served[pod.node_name or ""] += sum(
-            1
-            for record in pod.records
-            if stream_seq(token=token, user_agent=record.http_user_agent, path=record.path)
-        )
-    return dict(served)
+def requests_by_node(
+    pod_logs: Sequence[PodLog], *, token: str, latest: int | None = None
+) -> dict[str, int]:
+    """Return how many of the stream's requests the pods of each node logged; with ``latest``,
+    only the last that many by sequence (where the traffic goes now, after a reroute)."""
+    served = sorted(
+        (seq, pod.node_name or "")
+        for pod in pod_logs
+        for record in pod.records
+        if (seq := stream_seq(token=token, user_agent=record.http_user_agent, path=record.path))
+        is not None
+    )
+    if latest is not None:
+        served = served[-latest:] if latest > 0 else []
+    return dict(Counter(node for _seq, node in served))
 
 
 def client_addresses(pod_logs: Sequence[PodLog], *, token: str, bastion_ip: str) -> ClientAddresses:

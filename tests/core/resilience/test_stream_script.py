@@ -118,3 +118,10 @@ def test_parse_keeps_only_stream_lines() -> None:
         ),
     )
     assert [r.ok for r in parse_stream_output(stdout).requests] == [True, False, False]
+
+
+def test_parse_reads_when_a_request_ended() -> None:
+    stdout = "STREAM-START 00aa11bb22cc 1700000000000\nS 1 950 000 56 1210\nS 2 1000 200 0 1004\n"
+    failed, answered = parse_stream_output(stdout).requests
+    assert (failed.ended_ms, failed.felt_ms) == (1210, 1210)  # a failure counts when it ended
+    assert (answered.ended_ms, answered.felt_ms) == (1004, 1000)  # a success when it was sent

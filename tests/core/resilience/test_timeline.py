@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from kops_nlb.core.errors import KopsNlbError
@@ -10,6 +12,7 @@ from kops_nlb.core.resilience.disruption import (
     pod_to_delete,
     restore_action,
     validate_schedule,
+    workers_back,
 )
 from kops_nlb.core.resilience.stream_script import StreamOutput, StreamRequest, stream_user_agent
 from kops_nlb.core.resilience.timeline import (
@@ -74,6 +77,19 @@ def test_event_impacts(
     assert [(i.requests, i.failed, i.recovery_s) for i in impacts] == expected
 
 
+def test_a_request_in_flight_when_the_next_disruption_comes_is_that_ones_failure() -> None:
+    # Sent at 1.95 s, just before the node stop at 2 s, reset when the node died at 2.2 s.
+    requests = (
+        StreamRequest(seq=1, offset_ms=1500, status=200, curl_exit=0, ended_ms=1505),
+        StreamRequest(seq=2, offset_ms=1950, status=0, curl_exit=56, ended_ms=2200),
+        StreamRequest(seq=3, offset_ms=2300, status=200, curl_exit=0, ended_ms=2305),
+    )
+    output = StreamOutput(started_epoch_ms=START, requests=requests)
+    pod, node = event_impacts(output, [at(1000), at(2000, "node")])
+    assert (pod.requests, pod.failed, pod.recovery_s) == (1, 0, 0.0)
+    assert (node.requests, node.failed, node.recovery_s) == (2, 1, 0.3)
+
+
 def test_no_start_line_means_no_impacts() -> None:
     assert event_impacts(StreamOutput(None, ()), [at(0)]) == []
 
@@ -119,6 +135,9 @@ def test_client_addresses_and_requests_by_node() -> None:
     assert found == ClientAddresses(matched=4, bastion=3, others={"10.0.2.9": 1})
     assert not found.preserved
     assert requests_by_node(logs, token=TOKEN) == {"node-a": 2, "node-b": 2}
+    # Where the traffic goes now: requests 4 and 5 (the highest sequence numbers) hit node-b.
+    assert requests_by_node(logs, token=TOKEN, latest=2) == {"node-b": 2}
+    assert requests_by_node(logs, token=TOKEN, latest=0) == {}
     assert client_addresses(logs[:1], token=TOKEN, bastion_ip=BASTION).preserved
 
 
@@ -204,6 +223,8 @@ def test_restore_action(state: str | None, action: str) -> None:
         {"node_loss_after_s": 4.0},
         {"node_loss_after_s": 40.0},
         {"max_recovery_s": 0.0},
+        {"pod_loss": False, "node_loss": False},
+        {"pod_loss": False, "node_loss_after_s": 1.0},
     ],
     ids=str,
 )
@@ -227,3 +248,45 @@ def test_validate_schedule_ignores_the_node_time_without_node_loss() -> None:
         node_loss_after_s=1.0,
         max_recovery_s=5,
     )
+
+
+def test_validate_schedule_takes_a_node_loss_alone_early() -> None:
+    validate_schedule(
+        duration_s=12,
+        pod_loss=False,
+        pod_loss_after_s=30.0,  # not used without a pod loss
+        node_loss=True,
+        node_loss_after_s=3.0,
+        max_recovery_s=5,
+    )
+
+
+def worker(name: str, *, ready: bool = True, heartbeat_s: int | None = 0) -> NodeInfo:
+    beat = None if heartbeat_s is None else datetime(2026, 1, 1, 12, 0, heartbeat_s, tzinfo=UTC)
+    return NodeInfo(
+        name=name,
+        instance_id=f"i-{name}",
+        internal_ip=None,
+        zone=None,
+        control_plane=False,
+        ready=ready,
+        heartbeat_at=beat,
+    )
+
+
+def test_a_restarted_node_is_back_once_its_kubelet_reported_after_the_start() -> None:
+    since = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
+    # Still Ready from before the short stop: its kubelet has not reported since.
+    stale = workers_back([worker("a"), worker("b")], want=2, restarted="b", since=since)
+    assert not stale.ready
+    assert stale.failing == ("node b has not reported since it was started",)
+    booting = workers_back(
+        [worker("a"), worker("b", ready=False, heartbeat_s=31)], want=2, restarted="b", since=since
+    )
+    assert booting.failing == ("1 of 2 worker nodes Ready",)
+    back = workers_back(
+        [worker("a"), worker("b", heartbeat_s=35)], want=2, restarted="b", since=since
+    )
+    assert back.ready and (back.done, back.total) == (2, 2)
+    # A replaced node (no restart to wait for) counts only the Ready workers.
+    assert workers_back([worker("a"), worker("c")], want=2, restarted=None, since=since).ready
