@@ -152,6 +152,9 @@ def judge_run(
                 else f"from target {where}: timed out although the target group does not "
                 "preserve client addresses, so no hairpin drop applies"
             )
+        elif outcome == "answered" and not logged:
+            expected = False
+            detail = f"from target {where}: answered {code} but no nginx pod logged it"
         elif outcome == "answered":
             looped = own in logged and attempt.node_name in served_on
             expected = not (hairpin and looped)
@@ -160,7 +163,7 @@ def judge_run(
                 "the NLB delivered a hairpin that AWS drops with client IP preservation"
                 if not expected
                 else f"from target {where}: answered {code}; nginx logged "
-                f"{', '.join(logged) or 'nothing'} ({', '.join(logged_by) or 'no pod'})"
+                f"{', '.join(logged)} ({', '.join(logged_by)})"
                 + ("; the NLB chose another target of the zone" if hairpin else "")
             )
         else:
@@ -219,6 +222,12 @@ def in_cluster_markdown(findings: Sequence[InClusterFinding], skipped: Sequence[
     """Return the report's section on in-cluster clients."""
     lines = [
         "## In-cluster clients",
+        "",
+        "A Job on a node's own network requests the NLB once from a node that is a target and "
+        "once from one that is not. With instance targets and client IP preservation, AWS "
+        "times out a request that the NLB sends back to the node it came from (hairpin): "
+        "a client on a target node sees about 1 in N of its requests time out, N being the "
+        "healthy targets its zone's NLB address sends to.",
         "",
         "| from | node | NLB address | got | nginx logged | as AWS documents |",
         "|---|---|---|---|---|---|",

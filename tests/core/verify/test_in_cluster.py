@@ -273,6 +273,7 @@ TIMED_OUT, ANSWERED = {"exit_code": 28, "code": 0}, {"exit_code": 0, "code": 200
             "10.0.1.9",
         ),
         (run(TARGET, W1, exit_code=7, code=0), [], PRESERVING, "failed", False, "curl exit 7"),
+        (run(TARGET, W1, **ANSWERED), [], NOT_PRESERVING, "answered", False, "no nginx pod"),
         (
             run(NON_TARGET, CP, **ANSWERED),
             [pod_log("nginx-a", "w1", record("10.0.1.5", NON_TARGET))],
