@@ -218,16 +218,21 @@ def _error(run: InClusterRun) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
+_INTRO = (
+    "A Job on a node's own network requests the NLB once from a node that is a target and "
+    "once from one that is not. With instance targets and client IP preservation, AWS "
+    "times out a request that the NLB sends back to the node it came from (hairpin): "
+    "a client on a target node sees about 1 in N of its requests time out, N being the "
+    "healthy targets its zone's NLB address sends to."
+)
+
+
 def in_cluster_markdown(findings: Sequence[InClusterFinding], skipped: Sequence[str]) -> str:
     """Return the report's section on in-cluster clients."""
     lines = [
         "## In-cluster clients",
         "",
-        "A Job on a node's own network requests the NLB once from a node that is a target and "
-        "once from one that is not. With instance targets and client IP preservation, AWS "
-        "times out a request that the NLB sends back to the node it came from (hairpin): "
-        "a client on a target node sees about 1 in N of its requests time out, N being the "
-        "healthy targets its zone's NLB address sends to.",
+        _INTRO,
         "",
         "| from | node | NLB address | got | nginx logged | as AWS documents |",
         "|---|---|---|---|---|---|",
