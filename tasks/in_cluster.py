@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -26,6 +28,7 @@ from kops_nlb.kube.client import kube_api
 from tasks._options import RETRY_OPTIONS
 
 FINISH_GRACE_S = 30
+CLEANUP_WAIT_S = 30
 
 
 @task(name="probe-in-cluster", cache_policy=NO_CACHE, **RETRY_OPTIONS)
@@ -96,4 +99,20 @@ def probe_in_cluster(
         return runs
     finally:
         kube_jobs.delete_jobs_and_pods(api, namespace, selector)
-        logger.info("deleted the in-cluster probe Jobs (%s)", selector)
+        try:
+            wait_until(
+                lambda: _gone(api, namespace, selector),
+                what="in-cluster probe Jobs and pods deleted",
+                timeout=CLEANUP_WAIT_S,
+                poll=spec.poll,
+                logger=logger,
+            )
+        except Exception as exc:  # noqa: BLE001 - best effort: the Jobs' TTL is the backstop
+            logger.warning("in-cluster probe cleanup not confirmed: %s", exc)
+
+
+def _gone(api: Any, namespace: str, selector: str) -> Observation[None]:
+    left = [j["metadata"]["name"] for j in kube_jobs.list_jobs(api, namespace, selector)] + [
+        p["metadata"]["name"] for p in kube_jobs.list_pods(api, namespace, selector)
+    ]
+    return Observation(ready=not left, failing=tuple(left))

@@ -116,7 +116,7 @@ def test_each_attempt_runs_from_its_node_and_the_jobs_are_deleted(
     # Each connection left from its node's own address (host network).
     assert silent.peers == [WORKER["PrivateIpAddress"]]
     assert answering.peers == [CONTROL_PLANE["PrivateIpAddress"]]
-    assert left_behind(cluster, spec.namespace)[0] == []
+    assert left_behind(cluster, spec.namespace) == ([], [])
 
 
 def test_a_job_already_there_is_followed_not_created_twice(
@@ -135,7 +135,7 @@ def test_a_job_already_there_is_followed_not_created_twice(
     (run,) = probe_in_cluster.fn(spec, kubeconfig, attempts=[one], token=TOKEN)
     assert run.exit_code == 0 and run.output.http_code == 200
     assert answering.peers == [CONTROL_PLANE["PrivateIpAddress"]]  # one request, not two
-    assert left_behind(cluster, spec.namespace)[0] == []
+    assert left_behind(cluster, spec.namespace) == ([], [])
 
 
 def test_the_jobs_are_deleted_when_reading_them_fails(
@@ -154,4 +154,4 @@ def test_the_jobs_are_deleted_when_reading_them_fails(
             attempts=[attempt(NON_TARGET, CONTROL_PLANE, answering.port)],
             token=TOKEN,
         )
-    assert left_behind(cluster, spec.namespace)[0] == []
+    assert left_behind(cluster, spec.namespace) == ([], [])
