@@ -27,6 +27,13 @@ from kops_nlb.core.verify.facts import (
     probe_targets,
     verification_facts,
 )
+from kops_nlb.core.verify.in_cluster import (
+    InClusterFinding,
+    choose_attempts,
+    in_cluster_check,
+    in_cluster_markdown,
+    judge_run,
+)
 from kops_nlb.core.verify.probe_script import (
     build_probe_script,
     max_script_duration_s,
@@ -35,6 +42,7 @@ from kops_nlb.core.verify.probe_script import (
 from kops_nlb.core.verify.slo import SloPolicy
 from tasks.bastion import find_bastion
 from tasks.cluster import export_kubeconfig
+from tasks.in_cluster import probe_in_cluster
 from tasks.nlb import find_service_nlb, nlb_interfaces, nlb_target_groups, nlb_target_health
 from tasks.preflight import caller_account
 from tasks.probe import collect_access_logs, run_probe
@@ -66,6 +74,7 @@ class VerifyResult(BaseModel):
     client_addresses: dict[str, int]
     canary_addresses: dict[str, int] = Field(default_factory=dict)
     checks: list[CheckOutcome]
+    in_cluster: list[InClusterFinding] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
 
 
@@ -74,8 +83,13 @@ def verify(
     spec: EnvironmentSpec = EnvironmentSpec(),  # noqa: B008
     requests_per_target: Annotated[int, Field(ge=1, le=30)] = 10,
     slo: SloPolicy = SloPolicy(),  # noqa: B008
+    in_cluster_probe: bool = False,
 ) -> VerifyResult:
-    """Probe the NLB from the bastion and check what nginx logged; fails when any check fails."""
+    """Probe the NLB from the bastion and check what nginx logged; fails when any check fails.
+
+    With `in_cluster_probe`, a Job on a node that is a target of the NLB and one on a node that
+    is not also request it once each (about 10 s more); the report says what they got.
+    """
     logger = get_run_logger()
     timings: dict[str, float] = {}
     clock = time.monotonic()
@@ -107,6 +121,23 @@ def verify(
         targets=targets, requests_per_target=requests_per_target, timeout_s=PROBE_REQUEST_TIMEOUT_S
     )
     started = datetime.now(UTC)
+    in_cluster_token = new_probe_token()
+    attempts, skipped = (
+        choose_attempts(
+            nodes=nodes,
+            health=main.health,
+            interfaces=main.interfaces,
+            host=main.nlb.dns_name,
+            port=spec.service_port,
+        )
+        if in_cluster_probe
+        else ([], [])
+    )
+    in_cluster_f = (
+        probe_in_cluster.submit(spec, kubeconfig, attempts=attempts, token=in_cluster_token)
+        if attempts
+        else None
+    )
     probe = run_probe(
         region=spec.region,
         instance_id=bastion.instance_id,
@@ -114,11 +145,19 @@ def verify(
         timeout_s=int(budget) + 30,
         poll=spec.poll,
     )
+    in_cluster_runs = [] if in_cluster_f is None else in_cluster_f.result()
     timings["probe"], clock = time.monotonic() - clock, time.monotonic()
 
     # Collect what nginx logged.
     pod_logs = collect_access_logs(
         spec, kubeconfig, pods=pods, nodes=nodes, started=started, token=token
+    )
+    in_cluster_logs = (
+        collect_access_logs(
+            spec, kubeconfig, pods=pods, nodes=nodes, started=started, token=in_cluster_token
+        )
+        if in_cluster_probe
+        else []
     )
     timings["logs"], clock = time.monotonic() - clock, time.monotonic()
 
@@ -142,6 +181,14 @@ def verify(
         bastion_instance_id=bastion.instance_id,
     )
     results = run_checks(facts)
+    findings = [
+        judge_run(
+            run, token=in_cluster_token, pod_logs=in_cluster_logs, target_groups=main.target_groups
+        )
+        for run in in_cluster_runs
+    ]
+    if in_cluster_probe:
+        results.append(in_cluster_check(findings, skipped))
     summary = evidence_summary(facts)
     timings["checks"] = time.monotonic() - clock
 
@@ -162,6 +209,12 @@ def verify(
         ),
         description=f"Evidence of client-IP preservation for {spec.cluster_name}",
     )
+    if in_cluster_probe:
+        create_markdown_artifact(
+            key=artifact_key("verify-in-cluster", spec.cluster_name),
+            markdown=in_cluster_markdown(findings, skipped),
+            description=f"What clients inside {spec.cluster_name} get from its NLB",
+        )
     passed = all(r.passed for r in results)
     trend = record_verification(
         cluster_name=spec.cluster_name,
@@ -186,6 +239,7 @@ def verify(
         client_addresses={a.address: a.count for a in summary.client_addresses},
         canary_addresses={a.address: a.count for a in summary.canary_addresses},
         checks=[CheckOutcome(name=r.name, passed=r.passed, detail=r.detail) for r in results],
+        in_cluster=findings,
         timings=timings,
     )
 

@@ -24,6 +24,7 @@ from sandbox.kops.state import StateStore
 from sandbox.kubelets.log_server import KubeletLogServer
 from sandbox.kubelets.nodes import NodeAgent, NodeHeartbeats
 from sandbox.kubelets.pod_runner import NodeSlot, PodRunner
+from sandbox.kubelets.probe_containers import ProbeContainers
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,9 @@ class ClusterHost:
         )
         self.pods = pods
         self.heartbeats = NodeHeartbeats(self.api, region=region, ready_delay=ready_delay)
-        self.runner = PodRunner(self.api, self.pods)
-        self.logs = KubeletLogServer(self.pods, ca=ca, workdir=pki)
+        self.probes = ProbeContainers()
+        self.runner = PodRunner(self.api, self.pods, self.probes)
+        self.logs = KubeletLogServer(self.pods, ca=ca, workdir=pki, probes=self.probes)
         self.agents: dict[str, NodeAgent] = {}
         self.runner.start()
 

@@ -3,7 +3,8 @@
 The apiserver serves ``pods/log`` by calling the kubelet of the pod's node on its InternalIP,
 port 10250, with its kubelet client certificate; the answer is the container's log, filtered by
 the same query the client sent (``tailLines``, ``sinceSeconds``/``sinceTime``, ``timestamps``,
-``limitBytes``). Here the log is what the pod's real nginx wrote (``PodServers.logs``).
+``limitBytes``). Here the log is what the pod's real nginx wrote (``PodServers.logs``), or for
+a curl pod what curl printed (``ProbeContainers.logs``).
 """
 
 from __future__ import annotations
@@ -19,13 +20,22 @@ from sandbox.dataplane.loop import LoopThread
 from sandbox.dataplane.pods import PodServers
 from sandbox.kops.pki import Keypair, issue
 from sandbox.kubelets.node_objects import KUBELET_PORT
+from sandbox.kubelets.probe_containers import ProbeContainers
 
 
 class KubeletLogServer:
     """One HTTPS site per node address, all on one event loop."""
 
-    def __init__(self, pods: PodServers, *, ca: Keypair, workdir: Path) -> None:
+    def __init__(
+        self,
+        pods: PodServers,
+        *,
+        ca: Keypair,
+        workdir: Path,
+        probes: ProbeContainers | None = None,
+    ) -> None:
         self._pods = pods
+        self._probes = probes
         self._ca = ca
         self._workdir = workdir
         self._loop = LoopThread("kubelet-https")
@@ -92,9 +102,13 @@ class KubeletLogServer:
         elif query.get("sinceSeconds"):
             since = datetime.fromtimestamp(time.time() - int(query["sinceSeconds"]), UTC)
         tail = int(query["tailLines"]) if query.get("tailLines") else None
-        text = self._pods.logs(
-            namespace=request.match_info["namespace"],
-            name=request.match_info["pod"],
+        namespace, pod = request.match_info["namespace"], request.match_info["pod"]
+        runtime: PodServers | ProbeContainers = self._pods
+        if self._probes is not None and self._probes.has(namespace=namespace, name=pod):
+            runtime = self._probes
+        text = runtime.logs(
+            namespace=namespace,
+            name=pod,
             since=since,
             tail_lines=tail,
             timestamps=query.get("timestamps") == "true",

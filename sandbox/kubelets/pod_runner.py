@@ -1,10 +1,14 @@
-"""The kubelets' pod work: run each pod bound to a simulated node as a real nginx.
+"""The kubelets' pod work: run each pod bound to a simulated node as a real nginx or curl.
 
 One controller for all the nodes of a cluster (kwok's shape): it watches every pod, and for a
 pod bound to one of its nodes it takes an address from that node's pod range, starts the pod's
 nginx on it (``sandbox.dataplane.pods.PodServers`` with real nginx only), and reports the pod
-Running and Ready with its podIP and hostIP. A pod being deleted has its nginx stopped and is
-then removed for good (grace period 0), as the kubelet does once its containers are gone.
+Running and Ready with its podIP and hostIP. A pod of the curl image runs once as the real curl
+instead (``probe_containers``), from the node's own address when it is on the host network, and
+is reported Succeeded or Failed with curl's exit code, which is what the Job controller waits
+for. A pod
+being deleted has its nginx or curl stopped and is then removed for good (grace period 0), as
+the kubelet does once its containers are gone.
 Mirror pods are reported Running on the node's address: their programs run elsewhere.
 """
 
@@ -22,7 +26,13 @@ from kubernetes.client.exceptions import ApiException
 from sandbox.controlplane.client import MERGE_PATCH, Informer
 from sandbox.dataplane.pods import PodServers
 from sandbox.kubelets.mirror_pods import is_mirror
-from sandbox.kubelets.pod_status import is_running, running_status
+from sandbox.kubelets.pod_status import (
+    is_finished,
+    is_running,
+    running_status,
+    terminated_status,
+)
+from sandbox.kubelets.probe_containers import ProbeContainers, is_curl_pod
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +69,13 @@ class _Addresses:
 class PodRunner:
     """Runs the pods bound to the given nodes; ``add_node``/``remove_node`` as instances change."""
 
-    def __init__(self, api: client.ApiClient, pods: PodServers) -> None:
+    def __init__(
+        self, api: client.ApiClient, pods: PodServers, probes: ProbeContainers | None = None
+    ) -> None:
         self._core: Any = client.CoreV1Api(api)
         self._pods = pods
+        self._probes = probes or ProbeContainers()
+        self._probe_keys: set[tuple[str, str]] = set()
         self._nodes: dict[str, NodeSlot] = {}
         self._addresses: dict[str, _Addresses] = {}
         self._running: dict[tuple[str, str], tuple[str, str, str]] = {}  # key -> uid, node, ip
@@ -73,11 +87,12 @@ class PodRunner:
         self._informer.start()
 
     def stop(self) -> None:
-        """Stop watching and stop every pod's nginx."""
+        """Stop watching and stop every pod's nginx and curl."""
         self._informer.stop()
         with self._lock:
             for key in list(self._running):
                 self._stop_pod(key)
+        self._probes.stop_all()
 
     def add_node(self, node: NodeSlot) -> None:
         """Start running the pods bound to ``node`` (those already bound included)."""
@@ -117,6 +132,9 @@ class PodRunner:
                 elif is_mirror(pod):
                     if not is_running(pod):
                         self._report_running(pod, pod_ip=node.ip, host_ip=node.ip)
+                elif is_curl_pod(pod):
+                    if key not in self._running and not is_finished(pod):
+                        self._start_probe(pod, key, node)
                 elif key not in self._running:
                     self._start_pod(pod, key, node)
             except ApiException as exc:
@@ -132,6 +150,28 @@ class PodRunner:
         self._running[key] = (pod["metadata"]["uid"], node.name, pod_ip)
         if not is_running(pod) or pod["status"].get("podIP") != pod_ip:
             self._report_running(pod, pod_ip=pod_ip, host_ip=node.ip)
+
+    def _start_probe(self, pod: dict[str, Any], key: tuple[str, str], node: NodeSlot) -> None:
+        host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
+        pod_ip = node.ip if host_network else self._addresses[node.name].take()
+        self._running[key] = (pod["metadata"]["uid"], node.name, pod_ip)
+        self._probe_keys.add(key)
+
+        def report(exit_code: int) -> None:
+            body = {
+                "metadata": {"uid": pod["metadata"]["uid"]},  # only this pod, not a namesake
+                "status": terminated_status(
+                    pod, pod_ip=pod_ip, host_ip=node.ip, exit_code=exit_code
+                ),
+            }
+            try:
+                self._core.patch_namespaced_pod_status(
+                    key[1], key[0], body, _content_type=MERGE_PATCH
+                )
+            except ApiException as exc:
+                log.debug("pod %s/%s: exit %s not reported: %s", *key, exit_code, exc.status)
+
+        self._probes.start(pod, source_ip=pod_ip, on_exit=report)
 
     def _report_running(self, pod: dict[str, Any], *, pod_ip: str, host_ip: str) -> None:
         meta = pod["metadata"]
@@ -153,6 +193,10 @@ class PodRunner:
 
     def _stop_pod(self, key: tuple[str, str]) -> None:
         _uid, node, ip = self._running.pop(key)
-        self._pods.stop({"metadata": {"namespace": key[0], "name": key[1]}})
+        if key in self._probe_keys:
+            self._probe_keys.discard(key)
+            self._probes.stop(namespace=key[0], name=key[1])
+        else:
+            self._pods.stop({"metadata": {"namespace": key[0], "name": key[1]}})
         if node in self._addresses:
             self._addresses[node].give_back(ip)

@@ -51,3 +51,35 @@ def is_running(pod: dict[str, Any]) -> bool:
         for c in status.get("conditions") or []
     )
     return status.get("phase") == "Running" and ready
+
+
+def terminated_status(
+    pod: dict[str, Any], *, pod_ip: str, host_ip: str, exit_code: int
+) -> dict[str, Any]:
+    """Return the status of a pod (restartPolicy Never) whose only run of its containers has
+    ended: Succeeded when they exited 0, else Failed, with each container's exit code."""
+    now = rfc3339()
+    status = running_status(pod, pod_ip=pod_ip, host_ip=host_ip)
+    status["startTime"] = (pod.get("status") or {}).get("startTime") or status["startTime"]
+    reason = "Completed" if exit_code == 0 else "Error"
+    for container in status["containerStatuses"]:
+        container["ready"], container["started"] = False, False
+        container["state"] = {
+            "terminated": {
+                "exitCode": exit_code,
+                "reason": reason,
+                "startedAt": status["startTime"],
+                "finishedAt": now,
+                "containerID": container["containerID"],
+            }
+        }
+    for condition in status["conditions"]:
+        if condition["type"] in ("Ready", "ContainersReady"):
+            condition["status"], condition["reason"] = "False", "PodCompleted"
+    status["phase"] = "Succeeded" if exit_code == 0 else "Failed"
+    return status
+
+
+def is_finished(pod: dict[str, Any]) -> bool:
+    """Whether the pod has ended for good (Succeeded or Failed)."""
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
