@@ -18,7 +18,8 @@ from typing import Any
 
 from sandbox.config import CONFIG_ENV, SandboxConfig, load
 from sandbox.kops import kubeconfig
-from sandbox.kops.cloud import ClusterCloud, Resource, Slot, aws_session
+from sandbox.kops.cloud import ClusterCloud, Slot, aws_session
+from sandbox.kops.cloud_deletion import Resource
 from sandbox.kops.cluster_spec import (
     OLDEST_SUPPORTED_KUBERNETES,
     cluster_region,
@@ -151,23 +152,24 @@ class KopsBackend:
         pki.ensure_ca(self.store, name)
         groups = self.instance_groups(name)
         cloud = self._cloud(cluster)
+        network = cloud.network()
         result = ApplyResult()
 
         def note(kind: str, ident: str, created: bool) -> None:
             if created:
                 result.created.append(f"{kind}:{ident}")
 
-        vpc_id, created = cloud.ensure_vpc(cluster["spec"]["networkCIDR"])
+        vpc_id, created = network.ensure_vpc(cluster["spec"]["networkCIDR"])
         note("vpc", vpc_id, created)
         subnet_ids: dict[str, str] = {}
         for subnet in cluster["spec"]["subnets"]:
-            subnet_id, created = cloud.ensure_subnet(vpc_id=vpc_id, subnet=subnet)
+            subnet_id, created = network.ensure_subnet(vpc_id=vpc_id, subnet=subnet)
             subnet_ids[subnet["name"]] = subnet_id
             note("subnet", subnet_id, created)
-        igw_id, created = cloud.ensure_internet_gateway(vpc_id)
+        igw_id, created = network.ensure_internet_gateway(vpc_id)
         note("internet-gateway", igw_id, created)
         public = [s for s in cluster["spec"]["subnets"] if s["type"] in ("Utility", "Public")]
-        table_id, created = cloud.ensure_route_table(
+        table_id, created = network.ensure_route_table(
             vpc_id=vpc_id,
             name=name,
             role="public",
@@ -179,11 +181,11 @@ class KopsBackend:
             if subnet["type"] != "Private":
                 continue
             zone = subnet["zone"]
-            nat_id, created = cloud.ensure_nat_gateway(
+            nat_id, created = network.ensure_nat_gateway(
                 zone=zone, utility_subnet_id=subnet_ids[f"utility-{zone}"]
             )
             note("nat-gateway", nat_id, created)
-            table_id, created = cloud.ensure_route_table(
+            table_id, created = network.ensure_route_table(
                 vpc_id=vpc_id,
                 name=f"private-{zone}.{name}",
                 role=f"private-{zone}",
@@ -191,7 +193,7 @@ class KopsBackend:
                 subnet_ids=[subnet_ids[subnet["name"]]],
             )
             note("route-table", table_id, created)
-        groups_ids, created = cloud.ensure_security_groups(vpc_id)
+        groups_ids, created = network.ensure_security_groups(vpc_id)
         note("security-group", ",".join(sorted(groups_ids.values())), created)
         if cloud.ensure_roles(bucket=self.store.bucket, prefix=self.store.prefix):
             result.created.append(f"iam-role:masters.{name},nodes.{name}")
@@ -370,13 +372,13 @@ class KopsBackend:
     # -- delete --------------------------------------------------------------------------------
     def cluster_resources(self, name: str) -> list[Resource]:
         """Return what ``kops delete cluster`` would delete in the cloud."""
-        return self._cloud(self.cluster(name)).list_resources()
+        return self._cloud(self.cluster(name)).deletion().list_resources()
 
     def delete_cluster(self, name: str, resources: list[Resource]) -> Iterator[str]:
         """Delete the cloud resources, then the cluster's state; yield progress lines."""
         cluster = self.cluster(name)
         cloud = self._cloud(cluster)
-        yield from cloud.delete_resources(resources)
+        yield from cloud.deletion().delete_resources(resources)
         self.store.delete_cluster(name)
 
 

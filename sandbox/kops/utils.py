@@ -106,3 +106,13 @@ def split_network(cidr: str, zones: Sequence[str]) -> dict[str, tuple[str, str]]
     if len(zones) > len(utility):
         raise ValueError(f"network {cidr} is too small for {len(zones)} zones")
     return {zone: (str(blocks[i + 1]), str(utility[i])) for i, zone in enumerate(zones)}
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Return {k: v} as AWS's [{'Key': k, 'Value': v}], sorted."""
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    """Return AWS's [{'Key': k, 'Value': v}] as {k: v}."""
+    return {tag["Key"]: tag["Value"] for tag in tags or []}
