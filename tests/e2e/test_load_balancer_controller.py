@@ -3,7 +3,8 @@
 The controller itself cannot be built here; the twin simulates it from its documentation
 (``sandbox/cloud/flavours.py``). With ip targets client IP preservation is off by default for
 TCP, so nginx logs the NLB's own private addresses and verify fails naming them; asking for
-``preserve_client_ip: true`` delivers the bastion's address. With instance targets (the
+``preserve_client_ip: true`` delivers the bastion's address, and so does proxy protocol v2
+(``aws-load-balancer-proxy-protocol: "*"``) in its header. With instance targets (the
 default) under ``Local`` the NLB reaches the node ports and the bastion's address is kept, as
 with the cloud controller's NLB. Teardown removes the controller's NLB.
 """
@@ -107,6 +108,17 @@ def test_ip_targets_with_client_ip_preservation_deliver_the_bastion(
     assert set(result.client_addresses) == {result.bastion_private_ip}
     groups = next(c for c in result.checks if c.name == "target_groups_deliver_client_ip")
     assert groups.passed and "ip targets with client IP preservation on" in groups.detail
+
+
+def test_ip_targets_with_proxy_protocol_deliver_the_bastion_in_the_header(
+    twin: World, ip_targets: EnvironmentSpec
+) -> None:
+    proxied = ip_targets.model_copy(update={"proxy_protocol_v2": True})
+    provision(spec=proxied)
+    result = verify(spec=proxied)
+    assert set(result.client_addresses) == {result.bastion_private_ip}
+    groups = next(c for c in result.checks if c.name == "target_groups_deliver_client_ip")
+    assert groups.passed and "proxy protocol v2 carries the client's address" in groups.detail
 
 
 def test_teardown_removes_the_controllers_nlb(twin: World, ip_targets: EnvironmentSpec) -> None:
