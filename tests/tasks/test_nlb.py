@@ -227,7 +227,10 @@ def test_provision_waits_for_the_asked_target_group_attributes(
         update={"preserve_client_ip": True, "timeouts": Timeouts(nlb_active=1)}
     )
     with pytest.raises(
-        WaitTimeout, match=r"preserve_client_ip\.enabled is unset, the spec asks for True"
+        # AWS (and moto once the twin's gaps are loaded in this process) reports false for a
+        # new ip target group; a bare moto leaves the attribute out.
+        WaitTimeout,
+        match=r"preserve_client_ip\.enabled is (unset|False), the spec asks for True",
     ):
         wait_for_target_group_settings.fn(preserved, lb["LoadBalancerArn"])
     elbv2.modify_target_group_attributes(
