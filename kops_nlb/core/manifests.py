@@ -160,7 +160,14 @@ def deployment_patch(existing: dict[str, Any], spec: EnvironmentSpec) -> dict[st
         or ports != [spec.container_port]
         or mounts != wanted_mounts
     ):
-        patch["template"] = desired["spec"]["template"]
+        template = desired["spec"]["template"]
+        # A merge patch keeps what it leaves out: a mount the spec no longer wants is nulled.
+        current_pod = (current_spec.get("template") or {}).get("spec") or {}
+        if current_pod.get("volumes") and "volumes" not in template["spec"]:
+            template["spec"]["volumes"] = None
+        if current.get("volumeMounts") and not wanted_mounts:
+            template["spec"]["containers"][0]["volumeMounts"] = None
+        patch["template"] = template
     return {"spec": patch} if patch else None
 
 

@@ -58,11 +58,24 @@ def instance_id_from_provider_id(provider_id: str | None) -> str | None:
 
 
 def rollout_observation(
-    *, wanted: int, ready: int, updated: int, observed_generation: int, generation: int
+    *,
+    wanted: int,
+    ready: int,
+    updated: int,
+    observed_generation: int,
+    generation: int,
+    replicas: int,
 ) -> Observation[int]:
-    """Judge a Deployment's rollout: current generation, every replica updated and ready."""
-    done = observed_generation >= generation and ready >= wanted and updated >= wanted
-    failing = () if done else (f"{ready}/{wanted} replicas ready",)
+    """Judge a Deployment's rollout: current generation, every replica updated and ready, and
+    no old replica left (``replicas`` counts old and new pods: while old ones run, ``ready``
+    counts them too, and the pods listed next would include them)."""
+    old = max(replicas - updated, 0)
+    done = observed_generation >= generation and ready >= wanted and updated >= wanted and not old
+    failing: tuple[str, ...] = ()
+    if not done:
+        failing = (f"{ready}/{wanted} replicas ready",)
+        if old:
+            failing += (f"{old} old replicas still running",)
     return Observation(ready=done, value=ready, failing=failing, done=ready, total=wanted)
 
 

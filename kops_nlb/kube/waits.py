@@ -87,6 +87,7 @@ def wait_rollout(
             updated=status.updated_replicas or 0 if status else 0,
             observed_generation=status.observed_generation or 0 if status else 0,
             generation=dep.metadata.generation or 0,
+            replicas=status.replicas or 0 if status else 0,
         )
 
     waiter: ObjectWatch[int] = ObjectWatch(

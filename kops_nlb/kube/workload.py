@@ -105,6 +105,7 @@ def rollout(api: client.ApiClient, namespace: str, name: str) -> Observation[int
         updated=status.updated_replicas or 0,
         observed_generation=status.observed_generation or 0,
         generation=dep.metadata.generation or 0,
+        replicas=status.replicas or 0,
     )
 
 

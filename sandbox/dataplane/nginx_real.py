@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from sandbox.dataplane import nginx_site
@@ -43,6 +45,11 @@ http {{
     fastcgi_temp_path {work}/tmp/fastcgi;
     uwsgi_temp_path {work}/tmp/uwsgi;
     scgi_temp_path {work}/tmp/scgi;
+{sites}
+}}
+"""
+
+_DEFAULT_SITE = """\
     server {{
         listen {ip}:{port};
         server_name localhost;
@@ -54,9 +61,20 @@ http {{
         location = /50x.html {{
             root {work}/html;
         }}
-    }}
-}}
-"""
+    }}"""
+
+CONF_D = "/etc/nginx/conf.d/"
+_LISTEN_V6 = re.compile(r"^(\s*)(listen\s+\[[^]]*\][^;]*;)", re.MULTILINE)
+_LISTEN_PORT = re.compile(r"^(\s*listen\s+)(?:(?:\*|0\.0\.0\.0):)?(\d+)(?=[\s;])", re.MULTILINE)
+
+
+def pod_site(config: str, *, work: Path, ip: str) -> str:
+    """Return a mounted site's configuration with the container's paths and ports made the
+    pod's: IPv6 listeners dropped (the pods have IPv4 addresses only)."""
+    config = _LISTEN_V6.sub(r"\1# \2", config)
+    config = _LISTEN_PORT.sub(lambda m: f"{m.group(1)}{ip}:{m.group(2)}", config)
+    config = config.replace("/var/log/nginx/", f"{work}/")
+    return config.replace("/usr/share/nginx/html", f"{work}/html")
 
 
 def nginx_binary() -> str | None:
@@ -67,8 +85,18 @@ def nginx_binary() -> str | None:
 class RealNginx:
     """One nginx master process serving one pod address; its logs go to a ``PodLog``."""
 
-    def __init__(self, *, binary: str, workdir: Path, ip: str, port: int, log: PodLog) -> None:
+    def __init__(
+        self,
+        *,
+        binary: str,
+        workdir: Path,
+        ip: str,
+        port: int,
+        log: PodLog,
+        files: Mapping[str, bytes] | None = None,
+    ) -> None:
         self._binary = binary
+        self._files = dict(files or {})
         self._work = workdir
         self._ip, self._port = ip, port
         self._log = log
@@ -82,9 +110,7 @@ class RealNginx:
         (self._work / "tmp").mkdir(exist_ok=True)
         for path, page in nginx_site.FILES.items():
             (self._work / "html" / path.lstrip("/")).write_bytes(page.body)
-        config = _CONFIG.format(
-            work=self._work, ip=self._ip, port=self._port, log_format=MAIN_FORMAT
-        )
+        config = _CONFIG.format(work=self._work, log_format=MAIN_FORMAT, sites=self._sites())
         (self._work / "nginx.conf").write_text(config)
         with (self._work / "stderr").open("wb") as stderr:
             self._process = subprocess.Popen(
@@ -115,6 +141,19 @@ class RealNginx:
             time.sleep(0.02)
         self.stop()
         return False
+
+    def _sites(self) -> str:
+        """Write the mounted files under the pod's root; return the http block's sites."""
+        root = self._work / "root"
+        for path, content in self._files.items():
+            target = root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.startswith(CONF_D) and path.endswith(".conf"):
+                content = pod_site(content.decode(), work=self._work, ip=self._ip).encode()
+            target.write_bytes(content)
+        if any(p.startswith(CONF_D) and p.endswith(".conf") for p in self._files):
+            return f"    include {root}{CONF_D}*.conf;"
+        return _DEFAULT_SITE.format(work=self._work, ip=self._ip, port=self._port)
 
     def sync(self) -> None:
         """Copy the lines nginx has written since the last call into the pod log."""

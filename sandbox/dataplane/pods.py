@@ -118,8 +118,13 @@ class PodServers:
         return self._nginx is not None
 
     # PodRuntime ---------------------------------------------------------------------------
-    def start(self, pod: Mapping[str, Any]) -> bool:
-        """Start the pod's server; return True once it listens (False if it cannot bind)."""
+    def start(self, pod: Mapping[str, Any], files: Mapping[str, bytes] | None = None) -> bool:
+        """Start the pod's server; return True once it listens (False if it cannot bind).
+
+        ``files`` are the container's mounted files by absolute path (the kubelet's projected
+        volumes); a real nginx reads its ``/etc/nginx/conf.d`` from them (``nginx_real``), the
+        built-in server has no configuration to read.
+        """
         key = _pod_key(pod)
         status = pod.get("status") or {}
         if not status.get("podIP"):
@@ -129,7 +134,9 @@ class PodServers:
         port = _container_port(pod)
         with self._control:
             if self._nginx is not None:
-                return self._start_real(key, ip, port, self._nginx)
+                return self._start_real(key, ip, port, self._nginx, files or {})
+            if files:
+                log.warning("pod %s/%s: the built-in server ignores its mounted files", *key)
             return self._loop.run(self._start(key, ip, port))
 
     def stop(self, pod: Mapping[str, Any]) -> None:
@@ -237,7 +244,14 @@ class PodServers:
         site.startup()
         return True
 
-    def _start_real(self, key: tuple[str, str], ip: str, port: int, binary: str) -> bool:
+    def _start_real(
+        self,
+        key: tuple[str, str],
+        ip: str,
+        port: int,
+        binary: str,
+        files: Mapping[str, bytes],
+    ) -> bool:
         existing = self._pods.get(key)
         if existing is not None:
             if (existing.ip, existing.port) == (ip, port):
@@ -254,7 +268,7 @@ class PodServers:
         self._logs[key] = pod_log
         if self._nginx_stderr:
             pod_log.append("/docker-entrypoint.sh: Configuration complete; ready for start up")
-        real = RealNginx(binary=binary, workdir=workdir, ip=ip, port=port, log=pod_log)
+        real = RealNginx(binary=binary, workdir=workdir, ip=ip, port=port, log=pod_log, files=files)
         if not real.start():
             log.warning("pod %s/%s: nginx did not start on %s:%s", *key, ip, port)
             return False

@@ -2,13 +2,13 @@
 
 One controller for all the nodes of a cluster (kwok's shape): it watches every pod, and for a
 pod bound to one of its nodes it takes an address from that node's pod range, starts the pod's
-nginx on it (``sandbox.dataplane.pods.PodServers`` with real nginx only), and reports the pod
-Running and Ready with its podIP and hostIP. A pod of the curl image runs once as the real curl
-instead (``probe_containers``), from the node's own address when it is on the host network, and
-is reported Succeeded or Failed with curl's exit code, which is what the Job controller waits
-for. A pod
-being deleted has its nginx or curl stopped and is then removed for good (grace period 0), as
-the kubelet does once its containers are gone.
+nginx on it (``sandbox.dataplane.pods.PodServers`` with real nginx only) with the pod's
+configMap volumes projected (``volumes``), and reports the pod Running and Ready with its podIP
+and hostIP. A pod of the curl image runs once as the real curl instead (``probe_containers``),
+from the node's own address when it is on the host network, and is reported Succeeded or Failed
+with curl's exit code, which is what the Job controller waits for. A pod being deleted has its
+nginx or curl stopped and is then removed for good (grace period 0), as the kubelet does once
+its containers are gone.
 Mirror pods are reported Running on the node's address: their programs run elsewhere.
 """
 
@@ -33,6 +33,7 @@ from sandbox.kubelets.pod_status import (
     terminated_status,
 )
 from sandbox.kubelets.probe_containers import ProbeContainers, is_curl_pod
+from sandbox.kubelets.volumes import MissingConfigMap, projected_files
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +142,14 @@ class PodRunner:
                 log.debug("pod %s/%s: %s", *key, exc.status)
 
     def _start_pod(self, pod: dict[str, Any], key: tuple[str, str], node: NodeSlot) -> None:
+        try:
+            files = projected_files(self._core, pod)
+        except MissingConfigMap as exc:
+            log.warning("pod %s/%s: MountVolume.SetUp failed: %s", *key, exc)
+            return
         pod_ip = self._addresses[node.name].take((pod.get("status") or {}).get("podIP"))
         serving = {**pod, "status": {**(pod.get("status") or {}), "podIP": pod_ip}}
-        if not self._pods.start(serving):
+        if not self._pods.start(serving, files=files):
             log.warning("pod %s/%s: nginx did not start on %s", *key, pod_ip)
             self._addresses[node.name].give_back(pod_ip)
             return

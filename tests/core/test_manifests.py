@@ -177,3 +177,13 @@ def test_switching_proxy_protocol_patches_the_pod_template() -> None:
     assert patch is not None and "template" in patch["spec"]
     assert deployment_patch(as_server_returns(nginx_deployment(proxied)), proxied) is None
     assert deployment_patch(as_server_returns(nginx_deployment(proxied)), SPEC) is not None
+
+
+def test_turning_proxy_protocol_off_removes_the_mount_in_a_merge_patch() -> None:
+    proxied = EnvironmentSpec(proxy_protocol_v2=True, external_traffic_policy="Cluster")
+    patch = deployment_patch(as_server_returns(nginx_deployment(proxied)), SPEC)
+    assert patch is not None
+    pod = patch["spec"]["template"]["spec"]
+    # A merge patch keeps every key it omits; null is what removes one.
+    assert pod["volumes"] is None and pod["containers"][0]["volumeMounts"] is None
+    assert pod["containers"][0]["readinessProbe"]["httpGet"]["port"] == 80

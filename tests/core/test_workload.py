@@ -34,27 +34,74 @@ def test_instance_id_from_provider_id(provider_id: str | None, instance_id: str 
     ("counts", "ready", "failing"),
     [
         (
-            {"wanted": 2, "ready": 2, "updated": 2, "observed_generation": 3, "generation": 3},
+            {
+                "wanted": 2,
+                "ready": 2,
+                "updated": 2,
+                "observed_generation": 3,
+                "generation": 3,
+                "replicas": 2,
+            },
             True,
             (),
         ),
         (
-            {"wanted": 2, "ready": 1, "updated": 2, "observed_generation": 3, "generation": 3},
+            {
+                "wanted": 2,
+                "ready": 1,
+                "updated": 2,
+                "observed_generation": 3,
+                "generation": 3,
+                "replicas": 2,
+            },
             False,
             ("1/2 replicas ready",),
         ),
         (
-            {"wanted": 2, "ready": 2, "updated": 1, "observed_generation": 3, "generation": 3},
+            {
+                "wanted": 2,
+                "ready": 2,
+                "updated": 1,
+                "observed_generation": 3,
+                "generation": 3,
+                "replicas": 2,
+            },
+            False,
+            ("2/2 replicas ready", "1 old replicas still running"),
+        ),
+        (
+            {
+                "wanted": 2,
+                "ready": 2,
+                "updated": 2,
+                "observed_generation": 2,
+                "generation": 3,
+                "replicas": 2,
+            },
             False,
             ("2/2 replicas ready",),
         ),
         (
-            {"wanted": 2, "ready": 2, "updated": 2, "observed_generation": 2, "generation": 3},
+            # Two new pods, one not ready yet, and an old one still ready: not rolled out.
+            {
+                "wanted": 2,
+                "ready": 2,
+                "updated": 2,
+                "observed_generation": 3,
+                "generation": 3,
+                "replicas": 3,
+            },
             False,
-            ("2/2 replicas ready",),
+            ("2/2 replicas ready", "1 old replicas still running"),
         ),
     ],
-    ids=["rolled-out", "one-not-ready", "old-replica-left", "generation-not-seen"],
+    ids=[
+        "rolled-out",
+        "one-not-ready",
+        "old-replica-left",
+        "generation-not-seen",
+        "old-pod-still-counted",
+    ],
 )
 def test_rollout_observation(counts: dict[str, int], ready: bool, failing: tuple[str, ...]) -> None:
     observation = rollout_observation(**counts)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +95,11 @@ def unpullable_image(twin: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """The twin's nodes cannot pull UNPULLABLE_IMAGE: its pods stay ContainerCreating."""
     start = twin.pods.start
 
-    def start_unless_unpullable(pod: dict[str, Any]) -> bool:
+    def start_unless_unpullable(
+        pod: dict[str, Any], files: Mapping[str, bytes] | None = None
+    ) -> bool:
         images = {c.get("image") for c in pod.get("spec", {}).get("containers", [])}
-        return False if UNPULLABLE_IMAGE in images else start(pod)
+        return False if UNPULLABLE_IMAGE in images else start(pod, files)
 
     monkeypatch.setattr(twin.pods, "start", start_unless_unpullable)
 

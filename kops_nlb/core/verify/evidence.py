@@ -121,7 +121,8 @@ class VerificationFacts:
     ``Cluster`` any node may be the one that SNATs a request. ``expected_probes`` is how many
     requests the probe script was built to send; ``None`` skips the count comparison.
     ``negative_control`` holds the same facts for the canary Service (``Cluster``) when the run
-    has one: its probes, and only its lines of the pod logs.
+    has one: its probes, and only its lines of the pod logs. ``nginx_proxy_protocol`` says
+    whether the spec has nginx listen with ``proxy_protocol`` (``None``: not known).
     """
 
     token: str
@@ -140,6 +141,7 @@ class VerificationFacts:
     negative_control: VerificationFacts | None = None
     expected_annotations: Mapping[str, str] = field(default_factory=dict)
     bastion_instance_id: str | None = None
+    nginx_proxy_protocol: bool | None = None
 
 
 @dataclass(frozen=True)

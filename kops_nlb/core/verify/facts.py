@@ -167,6 +167,7 @@ def _service_facts(
         expected_policy=spec.external_traffic_policy,
         expected_internal=spec.internal,
         expected_annotations=service_annotations(spec),
+        nginx_proxy_protocol=spec.proxy_protocol_v2,
         node_ips=node_ips,
         expected_probes=expected_probes,
         probe_output_truncated=probe_truncated,

@@ -140,6 +140,29 @@ def test_target_groups_check_reads_the_real_attributes() -> None:
     assert not target_groups_deliver_client_ip(groups=[], policy="Local").passed
 
 
+def test_target_groups_check_wants_nginx_and_the_target_groups_to_agree_on_proxy() -> None:
+    sends = target_groups_deliver_client_ip(
+        groups=[group(proxy=True)], policy="Cluster", nginx_proxy_protocol=False
+    )
+    assert not sends.passed
+    assert "sends a PROXY v2 header (proxy_protocol_v2.enabled is true)" in sends.detail
+    assert "answers the binary header with 400" in sends.detail
+    silent = target_groups_deliver_client_ip(
+        groups=[group()], policy="Cluster", nginx_proxy_protocol=True
+    )
+    assert not silent.passed and "closes every connection as a broken header" in silent.detail
+    agreed = target_groups_deliver_client_ip(
+        groups=[group(proxy=True)], policy="Cluster", nginx_proxy_protocol=True
+    )
+    assert agreed.passed, agreed.detail
+
+
+def test_run_checks_tells_the_target_groups_check_how_nginx_was_configured() -> None:
+    facts = replace(baseline(), target_groups=[group(proxy=True)], nginx_proxy_protocol=False)
+    result = next(r for r in run_checks(facts) if r.name == "target_groups_deliver_client_ip")
+    assert not result.passed and "not configured for proxy protocol" in result.detail
+
+
 def test_run_checks_judges_the_target_groups_with_the_services_real_policy() -> None:
     facts = replace(baseline(), target_groups=[group(preserve=False)])
     result = next(r for r in run_checks(facts) if r.name == "target_groups_deliver_client_ip")

@@ -94,6 +94,7 @@ def run_checks(facts: VerificationFacts) -> list[CheckResult]:
             target_groups_deliver_client_ip(
                 groups=facts.target_groups,
                 policy=facts.service.external_traffic_policy if facts.service else None,
+                nginx_proxy_protocol=facts.nginx_proxy_protocol,
             )
         )
     if facts.negative_control is not None:

@@ -120,17 +120,34 @@ def targets_healthy(
 
 
 def target_groups_deliver_client_ip(
-    *, groups: Sequence[TargetGroupFacts], policy: str | None
+    *,
+    groups: Sequence[TargetGroupFacts],
+    policy: str | None,
+    nginx_proxy_protocol: bool | None = None,
 ) -> CheckResult:
     """Check that every target group's real settings deliver the client's address to nginx.
 
     It reads what AWS has, not what the Service asks for: the cloud controller keeps a target
     group attribute's last value when its annotation is removed, so a Service that looks right
-    can sit behind a target group that hands nginx the NLB's own addresses.
+    can sit behind a target group that hands nginx the NLB's own addresses. With
+    ``nginx_proxy_protocol`` (whether nginx was configured to listen with ``proxy_protocol``) it
+    also checks that nginx and each target group agree on the PROXY header.
     """
     name = "target_groups_deliver_client_ip"
     if not groups:
         return CheckResult(name, False, "the NLB has no target group to read", {})
+    if nginx_proxy_protocol is not None:
+        mismatched = [g for g in groups if g.proxy_protocol_v2 != nginx_proxy_protocol]
+        if mismatched:
+            evidence = {
+                "nginx_proxy_protocol": nginx_proxy_protocol,
+                "target_groups": [
+                    {"name": g.name, "proxy_protocol_v2": g.proxy_protocol_v2} for g in mismatched
+                ],
+            }
+            return CheckResult(
+                name, False, listing(_proxy_mismatch(g) for g in mismatched), evidence
+            )
     deliveries = {
         g.name: delivered_address(
             target_type=g.target_type,
@@ -164,6 +181,20 @@ def target_groups_deliver_client_ip(
         return CheckResult(name, False, detail, evidence)
     detail = listing(f"{g.name}: {deliveries[g.name].why}" for g in groups)
     return CheckResult(name, True, detail, evidence)
+
+
+def _proxy_mismatch(group: TargetGroupFacts) -> str:
+    if group.proxy_protocol_v2:
+        return (
+            f"{group.name} sends a PROXY v2 header (proxy_protocol_v2.enabled is true) but nginx "
+            "is not configured for proxy protocol: nginx answers the binary header with 400 and "
+            "never sees the client's address (the attribute outlives its annotation: set it "
+            "false on the target group, or turn proxy_protocol_v2 on in the spec)"
+        )
+    return (
+        f"nginx is configured for proxy protocol but {group.name} sends no PROXY header "
+        "(proxy_protocol_v2.enabled is false): nginx closes every connection as a broken header"
+    )
 
 
 def service_not_drifted(
