@@ -150,7 +150,8 @@ def kube_system_uid(url: str, control_plane: ControlPlane, tmp_path: Path, name:
     configuration = client.Configuration()
     configuration.host = url
     configuration.ssl_ca_cert = str(control_plane.files.ca.cert)
-    configuration.cert_file, configuration.key_file = str(tmp_path / "a.crt"), str(tmp_path / "a.key")
+    configuration.cert_file = str(tmp_path / "a.crt")
+    configuration.key_file = str(tmp_path / "a.key")
     configuration.tls_server_name = name
     configuration.assert_hostname = False
     with client.ApiClient(configuration) as api:
