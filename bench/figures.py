@@ -280,7 +280,9 @@ def build_figures(results: Results, *, command: str) -> dict[str, Any]:
         },
         "detection": detection,
         "parsing": parsing,
-        "fleet": fleet_figures(results.fleet, cpus=_cpus(), memory_mib=_memory_mib()),
+        "fleet": fleet_figures(
+            results.fleet, cpus=_cpus(), memory_mib=_memory_mib(), error=results.fleet_error
+        ),
         "orchestration": orchestration,
     }
     figures["targets"] = targets(figures)

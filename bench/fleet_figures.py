@@ -150,13 +150,15 @@ def left_out(sizes: Sequence[int], per_environment_mib: float, memory_mib: float
 
 
 def fleet_figures(
-    sample: FleetSample | None, *, cpus: int, memory_mib: float = 0.0
+    sample: FleetSample | None, *, cpus: int, memory_mib: float = 0.0, error: str = ""
 ) -> dict[str, Any]:
     """Return the fleet section of BENCHMARKS.json (`wall_ratio_10` feeds the target)."""
     if sample is None or not sample.rounds:
         return {
             "wall_ratio_10": None,
-            "why": "not measured: the fleet scenario did not run (--fleet-sizes 0).",
+            "why": f"not measured: {error}"
+            if error
+            else "not measured: the fleet scenario did not run (--fleet-sizes 0).",
         }
     sizes = {
         size: size_figures([r for r in sample.rounds if r.size == size]) for size in sample.sizes

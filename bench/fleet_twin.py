@@ -15,7 +15,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 # What a flow run needs to reach this twin: its AWS endpoint and dummy credentials, `kops` on
 # PATH, where admin kubeconfigs go (the same switches the `local` deployments set).
@@ -38,14 +38,36 @@ def _protocol_stream() -> TextIO:
     return stream
 
 
+def free_loopback() -> tuple[Any, list[Any]]:
+    """Return a benchmark loopback range nothing listens in, and the busy ones it skipped.
+
+    The lock files only keep benchmarks apart; programs of other twins (a stopped one's
+    leftover nginx, say) may still hold addresses of a range, and a pod cannot start there.
+    """
+    from bench.procstat import listening_ipv4
+    from bench.twin import LoopbackRange
+
+    skipped: list[Any] = []
+    for _ in range(10):
+        loopback = LoopbackRange()
+        prefixes = (
+            loopback.vpc_cidr.split(".0.0/")[0] + ".",
+            loopback.pod_cidr.split(".0.0/")[0] + ".",
+        )
+        if not any(address.startswith(prefixes) for address in listening_ipv4()):
+            return loopback, skipped
+        skipped.append(loopback)
+    raise RuntimeError("no free benchmark loopback range")
+
+
 def serve(home: Path, index: int, out: TextIO) -> int:
     """Provision environment `index` on a twin under `home`, report it, answer call counts."""
     from bench.calls import PRODUCT_ORIGINS, attribute, within
-    from bench.twin import LoopbackRange, running_twin
+    from bench.twin import running_twin
     from flows.provision import provision
     from kops_nlb.core.spec import EnvironmentSpec
 
-    loopback = LoopbackRange()
+    loopback, skipped = free_loopback()
     try:
         with running_twin(scale=0.0, loopback=loopback, home=home, name=f"fleet{index}") as twin:
             spec = EnvironmentSpec(cluster_name=f"fleet{index}.k8s.local")
@@ -66,7 +88,8 @@ def serve(home: Path, index: int, out: TextIO) -> int:
                 operations = Counter(f"{c.service} {c.operation}" for c in calls)
                 out.write(json.dumps(dict(operations)) + "\n")
     finally:
-        loopback.release()
+        for held in [loopback, *skipped]:
+            held.release()
     return 0
 
 

@@ -122,3 +122,19 @@ class ChildSampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def parse_listening_ipv4(text: str) -> list[str]:
+    """Return the local addresses of the listening sockets of a ``/proc/net/tcp`` text."""
+    addresses = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+            packed = bytes.fromhex(fields[1].split(":")[0])[::-1]
+            addresses.append(".".join(str(b) for b in packed))
+    return addresses
+
+
+def listening_ipv4() -> list[str]:
+    """Return the local IPv4 addresses something listens on (TCP)."""
+    return parse_listening_ipv4((PROC / "net" / "tcp").read_text())

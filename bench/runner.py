@@ -13,7 +13,9 @@ from pathlib import Path
 from bench import logparse
 from bench.fleet import FleetSample, measure_fleet
 from bench.overhead import Overhead, empty_flow, measure_overhead
+from bench.pool import PoolError
 from bench.scenarios import (
+    BenchError,
     ProvisionSample,
     ReprovisionSample,
     VerifySample,
@@ -62,6 +64,7 @@ class Results:
     parses: list[logparse.ParseRun] = field(default_factory=list)
     overhead: Overhead | None = None
     fleet: FleetSample | None = None
+    fleet_error: str = ""
     harness_startup: float = 0.0
     started: float = field(default_factory=time.time)
     duration: float = 0.0
@@ -144,9 +147,13 @@ def run_all(options: Options, *, progress: Callable[[str], None] | None = None) 
                     results.runs.append(_one_run(options, loopback, home, index, say))
                 if options.fleet_sizes:
                     say(f"fleet of {', '.join(map(str, options.fleet_sizes))} environments")
-                    results.fleet = measure_fleet(
-                        sizes=options.fleet_sizes, rounds=options.runs, home=home, say=say
-                    )
+                    try:
+                        results.fleet = measure_fleet(
+                            sizes=options.fleet_sizes, rounds=options.runs, home=home, say=say
+                        )
+                    except (BenchError, PoolError) as error:
+                        results.fleet_error = str(error)
+                        say(f"fleet not measured: {error}")
             for index in range(options.runs):
                 say(f"parse {index + 1}/{options.runs}")
                 results.parses.append(logparse.measure(log_path))

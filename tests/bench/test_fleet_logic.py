@@ -156,3 +156,14 @@ def test_thirty_left_out_is_explained_by_the_twins_memory() -> None:
     assert figures["left_out"].startswith("30 environments were left out")
     assert "900 MiB" in figures["left_out"] and "26 GiB against" in figures["left_out"]
     assert "23 GiB" in figures["left_out"]
+
+
+def test_listening_addresses_from_proc_net_tcp() -> None:
+    from bench.procstat import parse_listening_ipv4
+
+    text = (
+        "  sl  local_address rem_address   st tx_queue rx_queue\n"
+        "   0: 0202D77F:0050 00000000:0000 0A 00000000:00000000\n"  # 127.215.2.2:80, listening
+        "   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000\n"  # established: not listed
+    )
+    assert parse_listening_ipv4(text) == ["127.215.2.2"]
