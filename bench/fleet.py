@@ -126,29 +126,41 @@ def _ready(process: subprocess.Popen[str], index: int) -> FleetEnvironment:
 
 def start_environments(count: int, home: Path, log: IO[str]) -> list[FleetEnvironment]:
     """Start `count` environments' twins, `SETUP_BATCH` at a time; return them provisioned."""
+    spawned: list[subprocess.Popen[str]] = []
     ready: list[FleetEnvironment] = []
     try:
         for first in range(0, count, SETUP_BATCH):
             batch = range(first, min(count, first + SETUP_BATCH))
             started = [(_spawn(home, index, log), index) for index in batch]
-            ready += [_ready(process, index) for process, index in started]
+            spawned += [process for process, _ in started]
+            for process, index in started:
+                ready.append(_ready(process, index))
     except BaseException:
-        stop_environments(ready)
+        stop_processes(spawned)
         raise
     return ready
 
 
 def stop_environments(environments: list[FleetEnvironment]) -> None:
     """End every twin's input and wait until it has stopped its world."""
-    for environment in environments:
-        if environment.process.stdin is not None:
-            environment.process.stdin.close()
-    for environment in environments:
+    stop_processes([environment.process for environment in environments])
+
+
+def stop_processes(processes: list[subprocess.Popen[str]]) -> None:
+    """Close the twins' input (they stop their worlds and exit); kill those that do not."""
+    for process in processes:
+        if process.stdin is not None:
+            process.stdin.close()
+    for process in processes:
         try:
-            environment.process.wait(timeout=60)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            environment.process.kill()
-            environment.process.wait()
+            process.terminate()  # the twin stops its world on SIGTERM too
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _descendants(pid: int, *, skip: int) -> Iterator[int]:

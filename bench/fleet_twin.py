@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -96,6 +97,8 @@ def serve(home: Path, index: int, out: TextIO) -> int:
 def main(argv: list[str]) -> int:
     """Run one fleet environment's twin until the end of input."""
     out = _protocol_stream()
+    # Stop the world (its control-plane programs and nginx) when asked to end mid-setup.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     from bench.__main__ import cache_bytecode
 
     cache_bytecode()
