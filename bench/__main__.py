@@ -18,6 +18,7 @@ SMOKE = {
     "floor": False,
     "overhead_tasks": 5,
     "overhead_flows": 1,
+    "fleet_sizes": (1, 2),
 }
 
 
@@ -35,6 +36,15 @@ def cache_bytecode() -> None:
     os.environ["PYTHONPYCACHEPREFIX"] = prefix
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    if text.strip() == "0":
+        return ()
+    sizes = tuple(int(part) for part in text.split(","))
+    if sizes[0] != 1 or any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError("fleet sizes start with 1 and are positive")
+    return sizes
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command line's options."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -50,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dest="floor",
         action="store_false",
         help="skip the provision on an instant twin (fixed costs)",
+    )
+    parser.add_argument(
+        "--fleet-sizes",
+        type=_sizes,
+        default=(1, 10),
+        help="environments verified at once, comma-separated, starting with 1 (1,10); 0: none",
     )
     parser.add_argument(
         "--smoke",
@@ -82,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench {time.monotonic() - began:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     from bench.figures import build_figures
+    from bench.plot import FLEET_PNG, write_fleet_plot
     from bench.report import render_markdown
     from bench.runner import Options, run_all
 
@@ -90,18 +107,26 @@ def main(argv: list[str] | None = None) -> int:
         command = "python -m bench --smoke"
     else:
         options = Options(
-            scale=args.scale, runs=args.runs, log_lines=args.log_lines, floor=args.floor
+            scale=args.scale,
+            runs=args.runs,
+            log_lines=args.log_lines,
+            floor=args.floor,
+            fleet_sizes=args.fleet_sizes,
         )
         command = f"python -m bench --scale {args.scale:g} --runs {args.runs}"
         if args.log_lines != 1_000_000:
             command += f" --log-lines {args.log_lines}"
         if not args.floor:
             command += " --no-floor"
+        if args.fleet_sizes != (1, 10):
+            command += f" --fleet-sizes {','.join(map(str, args.fleet_sizes)) or 0}"
     results = run_all(options, progress=progress)
     figures = build_figures(results, command=command)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     _write(args.out_dir / "BENCHMARKS.json", json.dumps(figures, indent=2) + "\n")
     _write(args.out_dir / "BENCHMARKS.md", render_markdown(figures))
+    if not write_fleet_plot(figures["fleet"], args.out_dir / FLEET_PNG):
+        (args.out_dir / FLEET_PNG).unlink(missing_ok=True)
     for target in figures["targets"]:
         progress(f"{target['id']}: {'met' if target['met'] else 'NOT met'} ({target['measured']})")
     progress(f"wrote {args.out_dir / 'BENCHMARKS.md'} and BENCHMARKS.json")

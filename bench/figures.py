@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from bench.advice import design_changes
 from bench.critical_path import Latencies, longest_path, sequential_latency, world_dag
 from bench.detection import DESCRIPTIONS, LOOK_MARKERS, WAITS, calls_per_minute_waiting
+from bench.fleet_figures import fleet_figures
 from bench.stats import Summary, summarize
 from bench.targets import targets
 from bench.timeline import Span, first
@@ -279,14 +280,9 @@ def build_figures(results: Results, *, command: str) -> dict[str, Any]:
         },
         "detection": detection,
         "parsing": parsing,
-        "fleet": {
-            "wall_ratio_10": None,
-            "why": "not measured: the fleet scenario (N = 1, 10, 30 environments verified at "
-            "once through one work pool) is not part of the benchmark yet. The product reaches "
-            "a twin only through its process environment (AWS_ENDPOINT_URL, a kubeconfig, kops "
-            "on PATH), so N environments at once need several clusters in one twin or one "
-            "worker process per twin, and neither harness is built.",
-        },
+        "fleet": fleet_figures(
+            results.fleet, cpus=_cpus(), memory_mib=_memory_mib(), error=results.fleet_error
+        ),
         "orchestration": orchestration,
     }
     figures["targets"] = targets(figures)
@@ -298,3 +294,12 @@ def _cpus() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
+def _memory_mib() -> float:
+    from pathlib import Path
+
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

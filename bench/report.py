@@ -6,39 +6,19 @@ Every figure over runs is a median with min and max. Targets are judged on media
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bench.figures import PROVISION_PHASES, VERIFY_PHASES
 from bench.logparse import LINES_PER_RUN
+from bench.report_fleet import fleet_section
+from bench.report_text import summary_text as _s
+from bench.report_text import table as _table
 from bench.stats import seconds_text
 
 
 def _number(value: float, unit: str) -> str:
     text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}".rstrip("0").rstrip(".")
     return f"{text} {unit}"
-
-
-def _row(cells: Iterable[object]) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _s(figure: dict[str, Any] | None, unit: str = "s", digits: int = 1) -> str:
-    """Return ``median (min-max) unit`` of a JSON summary, or n/a."""
-    if not figure:
-        return "n/a"
-    median, low, high = figure["median"], figure["min"], figure["max"]
-
-    def fmt(value: float) -> str:
-        return f"{value:,.{digits}f}"
-
-    if low == high:
-        return f"{fmt(median)} {unit}".rstrip()
-    return f"{fmt(median)} ({fmt(low)} to {fmt(high)}) {unit}".rstrip()
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    return [_row(header), _row("---" for _ in header), *(_row(r) for r in rows)]
 
 
 def _head(f: dict[str, Any]) -> list[str]:
@@ -316,6 +296,7 @@ def render_markdown(f: dict[str, Any]) -> str:
     lines += _verify(f)
     lines += _detection(f)
     lines += _parsing(f)
+    lines += fleet_section(f)
     lines += _orchestration(f)
     lines += ["", "## Design changes the numbers call for", ""]
     lines += [f"- {change}" for change in f["design_changes"]] or ["- none"]

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import logparse
+from bench.fleet import FleetSample, measure_fleet
 from bench.overhead import Overhead, empty_flow, measure_overhead
+from bench.pool import PoolError
 from bench.scenarios import (
+    BenchError,
     ProvisionSample,
     ReprovisionSample,
     VerifySample,
@@ -37,6 +40,7 @@ class Options:
     floor: bool = True
     overhead_tasks: int = 30
     overhead_flows: int = 3
+    fleet_sizes: tuple[int, ...] = (1, 10)
     smoke: bool = False
 
 
@@ -59,6 +63,8 @@ class Results:
     runs: list[RunSample] = field(default_factory=list)
     parses: list[logparse.ParseRun] = field(default_factory=list)
     overhead: Overhead | None = None
+    fleet: FleetSample | None = None
+    fleet_error: str = ""
     harness_startup: float = 0.0
     started: float = field(default_factory=time.time)
     duration: float = 0.0
@@ -139,6 +145,15 @@ def run_all(options: Options, *, progress: Callable[[str], None] | None = None) 
                 for index in range(options.runs):
                     say(f"run {index + 1}/{options.runs} (delays x{options.scale})")
                     results.runs.append(_one_run(options, loopback, home, index, say))
+                if options.fleet_sizes:
+                    say(f"fleet of {', '.join(map(str, options.fleet_sizes))} environments")
+                    try:
+                        results.fleet = measure_fleet(
+                            sizes=options.fleet_sizes, rounds=options.runs, home=home, say=say
+                        )
+                    except (BenchError, PoolError) as error:
+                        results.fleet_error = str(error)
+                        say(f"fleet not measured: {error}")
             for index in range(options.runs):
                 say(f"parse {index + 1}/{options.runs}")
                 results.parses.append(logparse.measure(log_path))

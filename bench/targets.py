@@ -227,10 +227,12 @@ def _fleet(f: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         _target(
             "fleet10_wall_ratio",
-            "10 environments verified at once through one work pool, wall over that of one",
+            "10 environments verified at once through one work pool, wall over that of one, "
+            "with API calls growing linearly",
             FLEET10_WALL_RATIO,
             ratio,
             "x",
+            also=bool(fleet.get("calls_grow_linearly")),
             why=fleet.get("why", ""),
         )
     ]

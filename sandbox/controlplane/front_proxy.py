@@ -138,6 +138,9 @@ class FrontProxy:
         backend = self._backend(server_name)
         if backend is not None:
             sock.context = backend.tls
+            # A server-side SSL object keeps no record of the name the client asked for; the
+            # request handler routes by this one, or every request would reach the latest cluster.
+            sock.routed_server_name = backend.server_name
 
     def _backend(self, server_name: str | None) -> _Backend | None:
         with self._lock:
@@ -147,7 +150,7 @@ class FrontProxy:
     async def _handle(self, request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
         self.call_counts[(request.method, resource_key(request.path))] += 1
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-        backend = self._backend(ssl_object.server_hostname if ssl_object else None)
+        backend = self._backend(getattr(ssl_object, "routed_server_name", None))
         if backend is None:
             return _status(503, "ServiceUnavailable", "no API server is running")
         peer = ssl_object.getpeercert() if ssl_object else None

@@ -28,7 +28,8 @@ TARGET_IDS = [
     "fleet10_wall_ratio",
 ]
 
-pytestmark = pytest.mark.e2e
+# The smoke run provisions its own twins (the fleet included): longer than the default timeout.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,12 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], st
         env=env,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=560,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     figures = json.loads((out / "BENCHMARKS.json").read_text())
+    assert (out / "BENCHMARKS-fleet.png").read_bytes()[:4] == b"\x89PNG"
     return figures, (out / "BENCHMARKS.md").read_text()
 
 
@@ -124,3 +126,21 @@ def test_targets_and_markdown(report: tuple[dict[str, Any], str]) -> None:
     for heading in ("# Benchmarks", "## Targets", "## Provision", "## Verify"):
         assert heading in markdown
     assert "n/a" not in markdown.split("## Targets")[1].split("## How")[0]
+
+
+def test_fleet_verified_through_the_work_pool(report: tuple[dict[str, Any], str]) -> None:
+    figures, markdown = report
+    fleet = figures["fleet"]
+    assert fleet["sizes"] == [1, 2]
+    one, two = fleet["by_size"]["1"], fleet["by_size"]["2"]
+    # Every flow run went through the pool: picked up, started as a process, and ran.
+    for size in (one, two):
+        for phase in ("queued_s", "starting_s", "running_s"):
+            assert median(size["run_phases_s"][phase]) >= 0
+        assert median(size["flow_cpu_per_environment_s"]) > 0
+        assert median(size["peak_rss_per_environment_mib"]) > 50  # a whole Python + Prefect
+        assert median(size["calls_per_environment"]) > 0
+    assert len(two["peak_rss_per_environment_mib"]["runs"]) == 2
+    assert median(two["calls"]) > median(one["calls"])
+    assert fleet["wall_ratio_2"] > 0 and fleet["twin_rss_per_environment_mib"] > 0
+    assert "## Fleet" in markdown and "BENCHMARKS-fleet.png" in markdown

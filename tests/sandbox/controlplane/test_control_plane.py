@@ -137,3 +137,44 @@ def test_recorded_programs_are_stopped_by_pid(tmp_path: Path) -> None:
 )
 def test_requests_are_counted_by_resource(path: str, key: str) -> None:
     assert resource_key(path) == key
+
+
+def kube_system_uid(url: str, control_plane: ControlPlane, tmp_path: Path, name: str) -> str:
+    """The kube-system namespace's UID, asked of `url` with `name` as the TLS server name."""
+    from kubernetes import client
+
+    assert control_plane.files is not None
+    admin = issue(control_plane.keysets[KUBERNETES_CA], "a", organizations=["system:masters"])
+    (tmp_path / "a.crt").write_text(admin.cert_pem)
+    (tmp_path / "a.key").write_text(admin.key_pem)
+    configuration = client.Configuration()
+    configuration.host = url
+    configuration.ssl_ca_cert = str(control_plane.files.ca.cert)
+    configuration.cert_file = str(tmp_path / "a.crt")
+    configuration.key_file = str(tmp_path / "a.key")
+    configuration.tls_server_name = name
+    configuration.assert_hostname = False
+    with client.ApiClient(configuration) as api:
+        namespace: object = client.CoreV1Api(api).read_namespace("kube-system")
+        return str(namespace.metadata.uid)  # type: ignore[attr-defined]
+
+
+def test_the_proxy_routes_each_client_to_the_cluster_it_names(
+    control_plane: ControlPlane, proxy: FrontProxy, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    later = ControlPlane(
+        cluster="later.k8s.local", keysets=new_keysets(), home=tmp_path_factory.mktemp("later")
+    )
+    later.start()
+    try:
+        proxy.add(later)  # the latest cluster: where clients that name none go
+        tmp = tmp_path_factory.mktemp("clients")
+        first = "api.internal.cp.k8s.local"
+        through_proxy = kube_system_uid(proxy.url, control_plane, tmp, first)
+        direct = kube_system_uid(control_plane.url, control_plane, tmp, first)
+        of_later = kube_system_uid(proxy.url, later, tmp, "api.internal.later.k8s.local")
+        assert through_proxy == direct
+        assert of_later != direct
+    finally:
+        proxy.remove("later.k8s.local")
+        later.stop()
