@@ -90,8 +90,15 @@ def stop_recorded(pids: Path) -> list[int]:
 
 
 def stop_recorded_processes(home: Path) -> list[int]:
-    """Kill the control-plane programs a twin under ``home`` recorded and left running."""
+    """Kill the programs a twin under ``home`` recorded and left running: the control planes'
+    and the pods' nginx (each in a session of its own, so a signal to the twin misses them)."""
     stopped: list[int] = []
     for pids in sorted((home / "clusters").glob("*/pids")):
         stopped += stop_recorded(pids)
+    for pid_file in sorted(home.glob("pods/*/nginx.pid")):
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(pid_file.read_text().strip())
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"nginx: master"):
+                os.killpg(pid, signal.SIGKILL)  # the master and its workers
+                stopped.append(pid)
     return stopped

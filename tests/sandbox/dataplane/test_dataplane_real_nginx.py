@@ -6,10 +6,12 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from dataplane_support import CLIENT_IP, Net, access_lines, curl, pod_spec
 
+from sandbox.controlplane.processes import stop_recorded_processes
 from sandbox.dataplane.nginx_real import nginx_binary
 from sandbox.dataplane.pods import PodServers
 
@@ -116,3 +118,28 @@ def test_real_nginx_pod_lifecycle(real_pods: PodServers, net: Net) -> None:
     assert real_pods.start(pod_spec("web-2", ip)) is False  # the address is taken
     real_pods.stop(spec)
     assert curl(f"http://{ip}/").stdout.startswith("000")
+
+
+def test_a_twin_that_died_leaves_no_pod_nginx_behind(net: Net, tmp_path: Path) -> None:
+    # Each pod's nginx runs in a session of its own; `sandbox down` kills what the twin recorded.
+    runtime = PodServers(real_nginx=True, workdir=tmp_path / "pods")
+    try:
+        assert runtime.start(pod_spec("orphan", net.pod(7)))
+        [pid_file] = (tmp_path / "pods").glob("*/nginx.pid")
+        master = int(pid_file.read_text().strip())
+        assert master in stop_recorded_processes(tmp_path)
+        deadline = time.monotonic() + 5
+        while _alive(master) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(master)
+    finally:
+        runtime.stop_all()
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a killed child of this process stays a zombie until reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
