@@ -78,10 +78,11 @@ def fleet_section(f: dict[str, Any]) -> list[str]:
     linear = "grow linearly" if fleet.get("calls_grow_linearly") else "do not grow linearly"
     lines += [
         "",
-        f"API calls {linear} (calls per environment within 25 % of one's at every size). "
-        + " ".join(f"- {text}" for key, text in RUN_PHASES)
-        .replace("- ", "", 1)
-        .replace(" - ", "; "),
+        f"API calls {linear} (calls per environment within 25 % of one's at every size).",
+        "",
+        "The phases of a flow run: "
+        + "; ".join(f"{key.removesuffix('_s')} is {text}" for key, text in RUN_PHASES)
+        + ".",
     ]
     if fleet.get("left_out"):
         lines += ["", fleet["left_out"]]
