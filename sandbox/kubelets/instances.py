@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
 from sandbox.controlplane.front_proxy import FrontProxy
 from sandbox.dataplane.pods import PodServers
 from sandbox.kops.state import StateStore
@@ -54,7 +55,9 @@ class InstanceHosts:
         self._on_change = on_change
         self._serves = serves  # which clusters' machines to run (all, in the twin)
         session: Any = boto3.session.Session(
-            aws_access_key_id="twin", aws_secret_access_key="twin", region_name=region
+            aws_access_key_id=INFRASTRUCTURE_ACCESS_KEY_ID,
+            aws_secret_access_key="twin",
+            region_name=region,
         )
         self._ec2 = session.client("ec2", endpoint_url=aws_url)
         self._s3 = session.client("s3", endpoint_url=aws_url)

@@ -94,6 +94,7 @@ def test_a_provision_killed_mid_create_under_throttling_converges_on_the_rerun(
     assert kinds(env) == made
     assert again.nlb_arn == done.nlb_arn
     assert sum(throttled.aws.throttled_counts.values()) > 100  # the throttling really happened
+    throttled.aws.set_faults(AwsFaults())  # teardown under throttling is the faults module's
     gone = teardown(
         spec=env,
         confirm_cluster_name=env.cluster_name,

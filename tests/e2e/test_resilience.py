@@ -54,9 +54,12 @@ def aws(service: str, world: World) -> Any:
     return boto3.client(service, endpoint_url=world.aws.url, region_name=world.config.region)
 
 
-def instance_states(world: World) -> dict[str, str]:
-    """The state of every instance not terminated (other tests' clusters leave terminated ones)."""
-    reservations = aws("ec2", world).describe_instances()["Reservations"]
+def instance_states(world: World, cluster: str = "resil.k8s.local") -> dict[str, str]:
+    """The state of every instance of this environment not terminated (other tests' clusters
+    share the twin)."""
+    reservations = aws("ec2", world).describe_instances(
+        Filters=[{"Name": "tag-value", "Values": [cluster]}]
+    )["Reservations"]
     return {
         i["InstanceId"]: i["State"]["Name"]
         for r in reservations

@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sandbox.aws import AwsFaults, AwsServer
+from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
 
 ClientFactory = Callable[..., Any]
 
@@ -114,6 +115,25 @@ def test_moto_api_is_never_throttled_nor_counted(aws: AwsServer) -> None:
         assert response.status == 200
 
     assert aws.call_counts == {}
+
+
+def test_the_twins_own_machinery_is_never_throttled(aws: AwsServer, client: ClientFactory) -> None:
+    # The simulated instances read their user data and the state store as nodeup does, retrying
+    # until it works; the faults are for the clients under test.
+    aws.set_faults(AwsFaults(throttle_rate=1.0, ec2_request_limit_rate=1.0))
+    infrastructure = boto3.client(
+        "ec2",
+        endpoint_url=aws.url,
+        region_name="ap-northeast-1",
+        aws_access_key_id=INFRASTRUCTURE_ACCESS_KEY_ID,
+        aws_secret_access_key="twin",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    assert infrastructure.describe_instances()["Reservations"] == []
+    with pytest.raises(ClientError):
+        client("ec2").describe_instances()
+    assert aws.call_counts[("ec2", "DescribeInstances")] == 2
+    assert aws.throttled_counts == {("ec2", "DescribeInstances"): 1}
 
 
 def test_throttling_is_partial_and_reproducible(aws: AwsServer, client: ClientFactory) -> None:
