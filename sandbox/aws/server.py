@@ -34,7 +34,7 @@ DUMMY_ACCESS_KEY_ID = "testing"
 DUMMY_SECRET_ACCESS_KEY = "testing"  # moto accepts any signature
 # The twin's own machinery (the simulated instances reading their user data and the state
 # store, as nodeup does, retrying until it works) signs with this key; faults are for clients.
-INFRASTRUCTURE_ACCESS_KEY_ID = "twin"
+INFRASTRUCTURE_ACCESS_KEY_ID = "twin-infrastructure"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

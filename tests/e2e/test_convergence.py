@@ -82,23 +82,28 @@ def test_a_provision_killed_mid_create_under_throttling_converges_on_the_rerun(
     half_made = kinds(env)
     assert half_made["vpcs"] == 1 and half_made["instances"] < 4  # the cloud was left half made
 
-    done = provision(spec=env)  # kops knows the cluster: `kops update cluster --yes` completes it
+    try:
+        # kops knows the cluster: `kops update cluster --yes` completes it.
+        done = provision(spec=env)
 
-    assert done.nlb_dns_name
-    made = kinds(env)
-    assert made["vpcs"] == 1
-    assert made["instances"] == 4  # control plane, a node per zone, the bastion
-    assert made["load_balancers"] == 2  # the API's and the Service's
-    assert made["iam_roles"] == 3 and made["instance_profiles"] == 3
-    again = provision(spec=env)  # and once more: nothing new
-    assert kinds(env) == made
-    assert again.nlb_arn == done.nlb_arn
-    assert sum(throttled.aws.throttled_counts.values()) > 100  # the throttling really happened
-    throttled.aws.set_faults(AwsFaults())  # teardown under throttling is the faults module's
-    gone = teardown(
-        spec=env,
-        confirm_cluster_name=env.cluster_name,
-        require_approval=False,
-        delete_state_bucket=True,
-    )
+        assert done.nlb_dns_name
+        made = kinds(env)
+        assert made["vpcs"] == 1
+        assert made["instances"] == 4  # control plane, a node per zone, the bastion
+        assert made["load_balancers"] == 2  # the API's and the Service's
+        assert made["iam_roles"] == 3 and made["instance_profiles"] == 3
+        again = provision(spec=env)  # and once more: nothing new
+        assert kinds(env) == made
+        assert again.nlb_arn == done.nlb_arn
+        assert sum(throttled.aws.throttled_counts.values()) > 100  # the throttling happened
+    finally:
+        # Torn down whatever happened (the environment would share the worker's twin with the
+        # next modules); without throttling: the faults module covers teardown under it.
+        throttled.aws.set_faults(AwsFaults())
+        gone = teardown(
+            spec=env,
+            confirm_cluster_name=env.cluster_name,
+            require_approval=False,
+            delete_state_bucket=True,
+        )
     assert gone.remaining == {}
