@@ -46,6 +46,26 @@ def create_lb(
     )["LoadBalancers"][0]
 
 
+def create_forwarded_group(
+    elbv2: Any, kops_vpc: dict[str, str], lb: dict[str, Any], name: str, **extra: Any
+) -> dict[str, Any]:
+    """Create a TCP target group on the node port and a listener that forwards to it."""
+    group: dict[str, Any] = elbv2.create_target_group(
+        Name=name,
+        Protocol="TCP",
+        Port=30080,
+        VpcId=kops_vpc["vpc"],
+        TargetType=extra.get("TargetType", "instance"),
+    )["TargetGroups"][0]
+    elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="TCP",
+        Port=extra.get("Port", 80),
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )
+    return group
+
+
 def test_find_by_uid_name_and_tags(
     elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec
 ) -> None:
@@ -145,19 +165,7 @@ def test_targets_healthy(
     elbv2: Any, kops_vpc: dict[str, str], nodes: list[str], spec: EnvironmentSpec
 ) -> None:
     lb = create_lb(elbv2, kops_vpc, NAME, SERVICE_TAGS)
-    group = elbv2.create_target_group(
-        Name="k8s-default-nginx-0123456789",
-        Protocol="TCP",
-        Port=30080,
-        VpcId=kops_vpc["vpc"],
-        TargetType="instance",
-    )["TargetGroups"][0]
-    elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="TCP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
-    )
+    group = create_forwarded_group(elbv2, kops_vpc, lb, "k8s-default-nginx-0123456789")
     elbv2.register_targets(
         TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": i, "Port": 30080} for i in nodes]
     )
@@ -178,15 +186,7 @@ def test_target_group_settings_are_read_from_aws_not_from_annotations(
         (80, "k8s-default-nginx-aaaaaaaaaa", "instance"),
         (81, "k8s-default-nginx-bbbbbbbbbb", "ip"),
     ):
-        group = elbv2.create_target_group(
-            Name=name, Protocol="TCP", Port=30080, VpcId=kops_vpc["vpc"], TargetType=target_type
-        )["TargetGroups"][0]
-        elbv2.create_listener(
-            LoadBalancerArn=lb["LoadBalancerArn"],
-            Protocol="TCP",
-            Port=port,
-            DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
-        )
+        group = create_forwarded_group(elbv2, kops_vpc, lb, name, TargetType=target_type, Port=port)
         if target_type == "ip":
             elbv2.modify_target_group_attributes(
                 TargetGroupArn=group["TargetGroupArn"],
@@ -210,18 +210,8 @@ def test_provision_waits_for_the_asked_target_group_attributes(
     elbv2: Any, kops_vpc: dict[str, str], spec: EnvironmentSpec
 ) -> None:
     lb = create_lb(elbv2, kops_vpc, NAME, SERVICE_TAGS)
-    group = elbv2.create_target_group(
-        Name="k8s-default-nginx-cccccccccc",
-        Protocol="TCP",
-        Port=30080,
-        VpcId=kops_vpc["vpc"],
-        TargetType="ip",
-    )["TargetGroups"][0]
-    elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="TCP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    group = create_forwarded_group(
+        elbv2, kops_vpc, lb, "k8s-default-nginx-cccccccccc", TargetType="ip"
     )
     elbv2.modify_target_group_attributes(  # the default for ip targets
         TargetGroupArn=group["TargetGroupArn"],
