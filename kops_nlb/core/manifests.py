@@ -19,6 +19,8 @@ from kops_nlb.core.nginx_config import readiness_port, site_volume
 from kops_nlb.core.spec import EnvironmentSpec
 
 MANAGED_BY = PROJECT
+ZONE_LABEL = "topology.kubernetes.io/zone"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 def app_labels(spec: EnvironmentSpec) -> dict[str, str]:
@@ -62,6 +64,36 @@ def target_group_attributes(spec: EnvironmentSpec) -> str | None:
     return ",".join(pairs) or None
 
 
+def spread_constraints(labels: dict[str, str]) -> list[dict[str, Any]]:
+    """One nginx pod per zone before a second in any (the probe sends to each zone's NLB
+    address, and under ``Local`` a zone without a pod has no healthy target), then spread over
+    the nodes of a zone.
+
+    Only pods of the same revision count (``pod-template-hash``): counting the old ones during a
+    rolling update can leave every new pod in one zone. Zones whose nodes all carry a taint the
+    pod does not tolerate (an unreachable node) do not count, so a lost zone does not block
+    scheduling.
+    """
+    revision = ["pod-template-hash"]
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": ZONE_LABEL,
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": labels},
+            "matchLabelKeys": revision,
+            "nodeTaintsPolicy": "Honor",
+        },
+        {
+            "maxSkew": 1,
+            "topologyKey": HOSTNAME_LABEL,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": labels},
+            "matchLabelKeys": revision,
+        },
+    ]
+
+
 def nginx_deployment(spec: EnvironmentSpec) -> dict[str, Any]:
     """The nginx Deployment (with the PROXY-aware site mounted when proxy protocol is on)."""
     labels = app_labels(spec)
@@ -90,15 +122,7 @@ def nginx_deployment(spec: EnvironmentSpec) -> dict[str, Any]:
                             },
                         }
                     ],
-                    # Spread the replicas so that under `Local` more than one node serves.
-                    "topologySpreadConstraints": [
-                        {
-                            "maxSkew": 1,
-                            "topologyKey": "kubernetes.io/hostname",
-                            "whenUnsatisfiable": "ScheduleAnyway",
-                            "labelSelector": {"matchLabels": labels},
-                        }
-                    ],
+                    "topologySpreadConstraints": spread_constraints(labels),
                 },
             },
         },
@@ -155,20 +179,29 @@ def deployment_patch(existing: dict[str, Any], spec: EnvironmentSpec) -> dict[st
         m["mountPath"]
         for m in desired["spec"]["template"]["spec"]["containers"][0].get("volumeMounts", [])
     ]
+    current_pod = (current_spec.get("template") or {}).get("spec") or {}
+    wanted_spread = desired["spec"]["template"]["spec"]["topologySpreadConstraints"]
     if (
         current.get("image") != spec.nginx_image
         or ports != [spec.container_port]
         or mounts != wanted_mounts
+        or not _same_spread(current_pod.get("topologySpreadConstraints"), wanted_spread)
     ):
         template = desired["spec"]["template"]
         # A merge patch keeps what it leaves out: a mount the spec no longer wants is nulled.
-        current_pod = (current_spec.get("template") or {}).get("spec") or {}
         if current_pod.get("volumes") and "volumes" not in template["spec"]:
             template["spec"]["volumes"] = None
         if current.get("volumeMounts") and not wanted_mounts:
             template["spec"]["containers"][0]["volumeMounts"] = None
         patch["template"] = template
     return {"spec": patch} if patch else None
+
+
+def _same_spread(current: list[dict[str, Any]] | None, wanted: list[dict[str, Any]]) -> bool:
+    """Whether the current constraints are the wanted ones (fields the server added aside)."""
+    if not current or len(current) != len(wanted):
+        return False
+    return all({k: c.get(k) for k in w} == w for c, w in zip(current, wanted, strict=True))
 
 
 def service_patch(existing: dict[str, Any], spec: EnvironmentSpec) -> dict[str, Any] | None:

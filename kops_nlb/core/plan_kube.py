@@ -53,6 +53,21 @@ def _ports(container: dict[str, Any]) -> list[Any]:
     return [p.get("containerPort") for p in container.get("ports") or []]
 
 
+def _spread(obj: dict[str, Any]) -> str:
+    """The pod template's spread constraints in a few words (``zone required, node preferred``)."""
+    template = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    words = {"topology.kubernetes.io/zone": "zone", "kubernetes.io/hostname": "node"}
+    return (
+        ", ".join(
+            f"{words.get(c.get('topologyKey'), c.get('topologyKey'))} "
+            + ("required" if c.get("whenUnsatisfiable") == "DoNotSchedule" else "preferred")
+            + (" per revision" if "pod-template-hash" in (c.get("matchLabelKeys") or []) else "")
+            for c in template.get("topologySpreadConstraints") or []
+        )
+        or "none"
+    )
+
+
 def _deployment_changes(existing: dict[str, Any], patch: dict[str, Any]) -> tuple[FieldChange, ...]:
     current_spec = existing.get("spec") or {}
     wanted_spec = patch["spec"]
@@ -65,6 +80,9 @@ def _deployment_changes(existing: dict[str, Any], patch: dict[str, Any]) -> tupl
             changes.append(change("image", now.get("image"), wanted.get("image")))
         if _ports(now) != _ports(wanted):
             changes.append(change("container ports", _ports(now), _ports(wanted)))
+        spread_now, spread_wanted = _spread({"spec": current_spec}), _spread({"spec": wanted_spec})
+        if spread_now != spread_wanted:
+            changes.append(change("pod spread", spread_now, spread_wanted))
     return tuple(changes)
 
 

@@ -192,6 +192,47 @@ def stale_watch_status(core: Any, version: str) -> int:
     return int(first["object"]["code"]) if first["type"] == "ERROR" else 200
 
 
+def test_every_rollout_leaves_one_nginx_pod_in_each_zone(
+    spec: EnvironmentSpec, kubeconfig: str, cluster: ClusterHost
+) -> None:
+    """The real scheduler honours the Deployment's spread: each zone's NLB address keeps a
+    ready pod behind it after every rolling update (soft spreading counted the old revision's
+    pods too and now and then put both new ones in one zone)."""
+    stop = threading.Event()
+
+    def kubelets() -> None:
+        while not stop.wait(0.5):
+            with contextlib.suppress(Exception):  # a slow answer: the next tick retries
+                cluster.sync([instance(0), instance(1, zone="ap-northeast-1c")], pod_cidr_for)
+
+    api = kube_api(kubeconfig)
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    ticking = threading.Thread(target=kubelets)
+    ticking.start()
+    zones_per_rollout = []
+    try:
+        with disable_run_logger():
+            ensure_nginx.fn(spec, kubeconfig)
+            for rollout in range(4):
+                if rollout:  # what `kubectl rollout restart` does
+                    restarted = {"kops-nlb-flows.test/rollout": str(rollout)}
+                    apps.patch_namespaced_deployment(
+                        spec.deployment_name,
+                        spec.namespace,
+                        {"spec": {"template": {"metadata": {"annotations": restarted}}}},
+                    )
+                pods = [p for p in wait_for_nginx_ready.fn(spec, kubeconfig) if p.ready]
+                zone_of = {
+                    n.metadata.name: n.metadata.labels["topology.kubernetes.io/zone"]
+                    for n in core.list_node().items
+                }
+                zones_per_rollout.append(sorted(zone_of[str(p.node)] for p in pods))
+    finally:
+        stop.set()
+        ticking.join()
+    assert zones_per_rollout == [["ap-northeast-1a", "ap-northeast-1c"]] * 4
+
+
 @pytest.fixture(scope="module")
 def expiring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHost]:
     """An apiserver that ends every watch after a few seconds and watches etcd directly, so a

@@ -187,3 +187,35 @@ def test_turning_proxy_protocol_off_removes_the_mount_in_a_merge_patch() -> None
     # A merge patch keeps every key it omits; null is what removes one.
     assert pod["volumes"] is None and pod["containers"][0]["volumeMounts"] is None
     assert pod["containers"][0]["readinessProbe"]["httpGet"]["port"] == 80
+
+
+def test_replicas_go_one_per_zone_counting_only_their_own_revision() -> None:
+    pod = nginx_deployment(SPEC)["spec"]["template"]["spec"]
+    zone, node = pod["topologySpreadConstraints"]
+    assert zone["topologyKey"] == "topology.kubernetes.io/zone"
+    assert zone["whenUnsatisfiable"] == "DoNotSchedule" and zone["maxSkew"] == 1
+    assert zone["nodeTaintsPolicy"] == "Honor"  # a zone whose nodes are unreachable drops out
+    assert node["topologyKey"] == "kubernetes.io/hostname"
+    assert node["whenUnsatisfiable"] == "ScheduleAnyway"
+    for constraint in (zone, node):
+        assert constraint["labelSelector"] == {"matchLabels": {"app": "nginx"}}
+        assert constraint["matchLabelKeys"] == ["pod-template-hash"]
+
+
+def test_a_deployment_with_the_old_spread_is_brought_to_the_zone_spread() -> None:
+    existing = as_server_returns(nginx_deployment(SPEC))
+    pod = existing["spec"]["template"]["spec"]
+    pod["topologySpreadConstraints"] = [
+        pod["topologySpreadConstraints"][1] | {"matchLabelKeys": []}
+    ]
+    patch = deployment_patch(existing, SPEC)
+    assert patch is not None
+    wanted = nginx_deployment(SPEC)["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert patch["spec"]["template"]["spec"]["topologySpreadConstraints"] == wanted
+
+
+def test_fields_the_server_adds_to_a_spread_constraint_need_no_patch() -> None:
+    existing = as_server_returns(nginx_deployment(SPEC))
+    for constraint in existing["spec"]["template"]["spec"]["topologySpreadConstraints"]:
+        constraint["nodeAffinityPolicy"] = "Honor"
+    assert deployment_patch(existing, SPEC) is None

@@ -33,6 +33,8 @@ def test_namespace(spec: EnvironmentSpec, exists: bool, expected: str) -> None:
     assert (decision.item.status, decision.create) == (expected, not exists)
 
 
+WANTED_SPREAD = "zone required per revision, node preferred per revision"
+
 # INPUT: the Deployment as read (an edit of the wanted one); OUTPUT: status and the diff
 DEPLOYMENT = [
     pytest.param(
@@ -49,6 +51,17 @@ DEPLOYMENT = [
         ("spec.template.spec.containers.0.ports", [{"containerPort": 8080}]),
         ("will change", ["container ports: [8080] → [80]"]),
         id="port",
+    ),
+    pytest.param(
+        (
+            "spec.template.spec.topologySpreadConstraints",
+            [{"topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway"}],
+        ),
+        (
+            "will change",
+            ["pod spread: node preferred → " + WANTED_SPREAD],
+        ),
+        id="spread",
     ),
 ]
 
