@@ -46,7 +46,7 @@ def free_loopback() -> tuple[Any, list[Any]]:
     leftover nginx, say) may still hold addresses of a range, and a pod cannot start there.
     """
     from bench.procstat import listening_ipv4
-    from bench.twin import LoopbackRange
+    from sandbox.loopback import LoopbackRange
 
     skipped: list[Any] = []
     for _ in range(10):

@@ -25,7 +25,8 @@ from bench.scenarios import (
     measure_verify,
 )
 from bench.timeline import Span
-from bench.twin import LoopbackRange, running_twin
+from bench.twin import running_twin
+from sandbox.loopback import LoopbackRange
 
 log = logging.getLogger("bench")
 

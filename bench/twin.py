@@ -19,10 +19,8 @@ simulated kubelets talk to the apiserver directly and are not counted.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import os
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -38,6 +36,7 @@ from bench.calls import Call
 from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.aws import wire
 from sandbox.config import Delays, SandboxConfig
+from sandbox.loopback import LoopbackRange
 from sandbox.world import World
 
 # The latencies of the real cloud the benchmarks simulate (seconds, before scaling).
@@ -48,9 +47,6 @@ PRODUCT_USER_AGENT = "kops-nlb-flows"
 BENCH_USER_AGENT = "kops-nlb-bench"
 CLUSTER_NAME = "bench.k8s.local"
 KUBE_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# e2e tests take loopback octets 30-149 (tests/e2e/conftest.py); benchmarks take 150-249.
-FIRST_OCTET, OCTET_SLOTS = 150, 50
-LOCK_DIR = Path(tempfile.gettempdir())
 
 
 class CallLog:
@@ -74,42 +70,6 @@ class CallLog:
 def camel_operation(snake: str) -> str:
     """Return the AWS operation of a boto3 method (``describe_tags`` -> ``DescribeTags``)."""
     return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
-
-
-class LoopbackRange:
-    """Two loopback /16s (VPC and pods) held by this process through a lock file."""
-
-    def __init__(self, *, seed: int | None = None) -> None:
-        start = (os.getpid() if seed is None else seed) % OCTET_SLOTS
-        self._handle: io.TextIOWrapper | None = None
-        for step in range(OCTET_SLOTS):
-            slot = (start + step) % OCTET_SLOTS
-            handle = open(LOCK_DIR / f"kops-nlb-bench-loopback-{slot}.lock", "w")  # noqa: SIM115
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.close()
-                continue
-            self._handle = handle
-            self.octet = FIRST_OCTET + slot * 2
-            return
-        raise RuntimeError("every benchmark loopback range is in use by another process")
-
-    @property
-    def vpc_cidr(self) -> str:
-        """The VPC range (instances' private addresses are bound on loopback)."""
-        return f"127.{self.octet}.0.0/16"
-
-    @property
-    def pod_cidr(self) -> str:
-        """The pod range."""
-        return f"127.{self.octet + 1}.0.0/16"
-
-    def release(self) -> None:
-        """Give the range back."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
 
 
 def twin_config(*, scale: float, loopback: LoopbackRange) -> SandboxConfig:

@@ -18,7 +18,7 @@ import boto3
 from sandbox.config import Faults, SandboxConfig
 from sandbox.world import World
 
-# e2e tests take loopback octets 30-149 and benchmarks 150-249; the chaos run takes 250-251.
+# Twins of tests and benchmarks take ranges up to 127.249 (sandbox/loopback.py); chaos takes 250-251.
 OCTET = 250
 LOCK_FILE = Path("/tmp/kops-nlb-chaos.lock")
 KUBE_READS = frozenset({"GET", "HEAD"})

@@ -1,20 +1,27 @@
-"""Slots for the loopback ranges of twins that tests start.
+"""Loopback ranges for the twins tests start.
 
-Each test process (an xdist worker, or pytest itself without workers) gets its own slot, so twins
-of parallel workers never share an address; workers of one run take consecutive slots from a
-start drawn from the run's id, and a run without workers takes its pid, so two runs side by side
-seldom meet either. Each kind of twin maps its slot into a block of 127/8 of its own.
+Each comes from the machine-wide pool (``sandbox.loopback``) and stays held until the test
+process ends, so no two twins on the machine share an address: not those of parallel workers,
+of two runs side by side, or of a test and a benchmark.
 """
 
 from __future__ import annotations
 
-import os
+import functools
+
+from sandbox.loopback import LoopbackRange
+
+_held: list[LoopbackRange] = []
 
 
-def slot(count: int) -> int:
-    """Return this test process's slot among `count`."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if run and worker.startswith("gw"):
-        return (int(run[:8], 16) + int(worker[2:])) % count
-    return os.getpid() % count
+def claim() -> LoopbackRange:
+    """Take a range of the pool for the rest of this process."""
+    taken = LoopbackRange()
+    _held.append(taken)
+    return taken
+
+
+@functools.cache
+def process_prefix() -> str:
+    """This test process's own /16 (its first two octets), for clusters built by hand."""
+    return claim().vpc_prefix

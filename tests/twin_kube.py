@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import ipaddress
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,14 @@ from sandbox.controlplane.boot import ControlPlane
 from sandbox.dataplane.pods import PodServers
 from sandbox.kops.pki import KUBERNETES_CA, issue, new_keysets
 from sandbox.kubelets.cluster_host import ClusterHost
+from tests import loopback
 
 REGION = "ap-northeast-1"
 
 
 def loopback_prefix() -> str:
-    """A loopback /16 of this test process's own (beside the e2e twin's ranges)."""
-    return f"127.{31 + os.getpid() % 60 * 2}"
+    """A loopback /16 of this test process's own, apart from every other twin's."""
+    return loopback.process_prefix()
 
 
 def instance(

@@ -20,10 +20,8 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A running twin, with this process's environment pointed at it like `.sandbox/env` does."""
     home = tmp_path_factory.mktemp("twin")
     # Loopback ranges of their own, so that test sessions running side by side never collide.
-    octet = 30 + loopback.slot(60) * 2
-    config = SandboxConfig.instant(
-        vpc_cidr=f"127.{octet}.0.0/16", pod_cidr=f"127.{octet + 1}.0.0/16"
-    )
+    addresses = loopback.claim()
+    config = SandboxConfig.instant(vpc_cidr=addresses.vpc_cidr, pod_cidr=addresses.pod_cidr)
     # Health checks on a fast but real clock (a 10 s interval lasts 0.2 s), so the target
     # group's settings decide how long a lost node keeps receiving traffic.
     config = replace(config, delays=replace(config.delays, target_healthy=0.4))

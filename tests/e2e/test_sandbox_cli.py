@@ -34,11 +34,8 @@ print("VERIFIED", verify(spec=spec).passed)
 @pytest.fixture
 def sandbox_home(tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "sandbox"
-    # 127.150-199: apart from the session twin's (loopback.py), which runs at the same time.
-    octet = 150 + loopback.slot(25) * 2
-    config = SandboxConfig.instant(
-        vpc_cidr=f"127.{octet}.0.0/16", pod_cidr=f"127.{octet + 1}.0.0/16"
-    )
+    addresses = loopback.claim()  # apart from the session twin's, which runs at the same time
+    config = SandboxConfig.instant(vpc_cidr=addresses.vpc_cidr, pod_cidr=addresses.pod_cidr)
     config_file = tmp_path / "sandbox.toml"
     config_file.write_text(config.to_toml())
     command = [sys.executable, "-m", "sandbox"]

@@ -84,14 +84,12 @@ def output(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
 
 
-def stack_env(tmp: Path, *, ranges: int, **extra: str) -> dict[str, str]:
+def stack_env(tmp: Path, **extra: str) -> dict[str, str]:
     """The environment of a stack under `tmp`: its PREFECT_HOME, a free API port, its twin's home
-    and a twin config with instant delays on loopback ranges of its own (`ranges` picks one of
-    several pairs, so two stacks of one test session never share one)."""
-    # The demo uses 127.20/16 and 127.96/12, e2e tests 127.30-149; the twin picks its own ports
-    # and endpoints.json tells the stack where it listens.
-    octet = 200 + (loopback.slot(25) * 2 + ranges) % 25 * 2
-    twin = SandboxConfig.instant(vpc_cidr=f"127.{octet}.0.0/16", pod_cidr=f"127.{octet + 1}.0.0/16")
+    and a twin config with instant delays on loopback ranges of its own."""
+    # The twin picks its own ports and endpoints.json tells the stack where it listens.
+    addresses = loopback.claim()
+    twin = SandboxConfig.instant(vpc_cidr=addresses.vpc_cidr, pod_cidr=addresses.pod_cidr)
     (tmp / "sandbox.toml").write_text(twin.to_toml())
     env = {
         k: v

@@ -49,7 +49,7 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackUnderTest]:
     tmp = tmp_path_factory.mktemp("stack")
-    with demo_stack(stack_env(tmp, ranges=0)) as under_test:
+    with demo_stack(stack_env(tmp)) as under_test:
         yield under_test
 
 

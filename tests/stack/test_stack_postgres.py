@@ -50,7 +50,7 @@ def stack() -> Iterator[StackUnderTest]:
     # pytest's own tmp folders are 0700, so this stack lives in a traversable one.
     tmp = Path(tempfile.mkdtemp(prefix="kops-nlb-stack-pg-"))
     tmp.chmod(0o711)
-    env = stack_env(tmp, ranges=1, STACK_DB="postgres", STACK_POSTGRES_PORT=str(free_port()))
+    env = stack_env(tmp, STACK_DB="postgres", STACK_POSTGRES_PORT=str(free_port()))
     try:
         with demo_stack(env) as under_test:
             yield under_test
