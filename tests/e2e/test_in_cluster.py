@@ -13,15 +13,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from flows.provision import provision
-from flows.teardown import teardown
 from flows.verify import VerifyResult, verify
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.verify.in_cluster_job import RUN_LABEL
-from kops_nlb.kops import worker
 from sandbox.world import World
+from tests.e2e.environments import api_client, torn_down
 from tests.e2e.prefect_runs import artifact
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
@@ -33,19 +32,9 @@ CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 def inside(twin: World, spec: EnvironmentSpec) -> Iterator[EnvironmentSpec]:
     """An environment provisioned once for the in-cluster probe, torn down at the end."""
     environment = spec.model_copy(update={"cluster_name": "inside.k8s.local"})
-    provision(spec=environment)
-    yield environment
-    teardown(
-        spec=environment,
-        confirm_cluster_name=environment.cluster_name,
-        require_approval=False,
-        delete_state_bucket=True,
-        return_state=True,
-    )
-
-
-def api_client(spec: EnvironmentSpec) -> client.ApiClient:
-    return config.new_client_from_config(config_file=str(worker.kubeconfig_file(spec.cluster_name)))
+    with torn_down(environment):
+        provision(spec=environment)
+        yield environment
 
 
 def node_addresses(spec: EnvironmentSpec) -> dict[str, tuple[str, bool]]:

@@ -15,14 +15,12 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from kubernetes import client, config
 
 from flows.provision import provision
-from flows.teardown import teardown
 from flows.verify import verify
 from kops_nlb.core.spec import EnvironmentSpec
-from kops_nlb.kops import worker
 from sandbox.world import World
+from tests.e2e.environments import core_api, torn_down
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -33,14 +31,8 @@ TG_ATTRIBUTES = "service.beta.kubernetes.io/aws-load-balancer-target-group-attri
 def modes(twin: World, spec: EnvironmentSpec) -> Iterator[EnvironmentSpec]:
     """An environment for switching modes, torn down at the end."""
     environment = spec.model_copy(update={"cluster_name": "modes.k8s.local"})
-    yield environment
-    teardown(
-        spec=environment,
-        confirm_cluster_name=environment.cluster_name,
-        require_approval=False,
-        delete_state_bucket=True,
-        return_state=True,
-    )
+    with torn_down(environment):
+        yield environment
 
 
 def nlb_addresses(twin: World, spec: EnvironmentSpec) -> set[str]:
@@ -56,11 +48,6 @@ def nlb_addresses(twin: World, spec: EnvironmentSpec) -> set[str]:
         Filters=[{"Name": "description", "Values": [description]}]
     )["NetworkInterfaces"]
     return {i["PrivateIpAddress"] for i in interfaces}
-
-
-def core_api(spec: EnvironmentSpec) -> client.CoreV1Api:
-    kubeconfig = str(worker.kubeconfig_file(spec.cluster_name))
-    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
 
 
 def test_a_broken_mode_is_refused_before_any_write(twin: World, modes: EnvironmentSpec) -> None:

@@ -21,6 +21,7 @@ from flows.teardown import teardown
 from flows.verify import verify
 from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.world import World
+from tests.e2e.environments import torn_down
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -35,14 +36,8 @@ def ip_targets(twin: World, spec: EnvironmentSpec) -> Iterator[EnvironmentSpec]:
             "target_type": "ip",
         }
     )
-    yield environment
-    teardown(
-        spec=environment,
-        confirm_cluster_name=environment.cluster_name,
-        require_approval=False,
-        delete_state_bucket=True,
-        return_state=True,
-    )
+    with torn_down(environment):
+        yield environment
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +49,8 @@ def instance_targets(twin: World, spec: EnvironmentSpec) -> Iterator[Environment
             "target_type": "instance",
         }
     )
-    yield environment
-    teardown(
-        spec=environment,
-        confirm_cluster_name=environment.cluster_name,
-        require_approval=False,
-        delete_state_bucket=True,
-        return_state=True,
-    )
+    with torn_down(environment):
+        yield environment
 
 
 def lbc_balancers(twin: World, cluster: str) -> list[dict[str, object]]:

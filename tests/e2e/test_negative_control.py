@@ -12,14 +12,14 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from flows.provision import provision
 from flows.teardown import teardown
 from flows.verify import VerifyResult, verify
 from kops_nlb.core.spec import EnvironmentSpec
-from kops_nlb.kops import worker
 from sandbox.world import World
+from tests.e2e.environments import core_api, torn_down
 from tests.e2e.prefect_runs import artifact
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
@@ -31,20 +31,9 @@ def controlled(twin: World, spec: EnvironmentSpec) -> Iterator[EnvironmentSpec]:
     with_control = spec.model_copy(
         update={"cluster_name": "control.k8s.local", "negative_control": True}
     )
-    provision(spec=with_control)
-    yield with_control
-    teardown(
-        spec=with_control,
-        confirm_cluster_name=with_control.cluster_name,
-        require_approval=False,
-        delete_state_bucket=True,
-        return_state=True,
-    )
-
-
-def core_api(spec: EnvironmentSpec) -> client.CoreV1Api:
-    kubeconfig = str(worker.kubeconfig_file(spec.cluster_name))
-    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+    with torn_down(with_control):
+        provision(spec=with_control)
+        yield with_control
 
 
 def set_every_policy(spec: EnvironmentSpec, policy: str) -> None:

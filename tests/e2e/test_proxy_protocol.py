@@ -14,15 +14,14 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from kubernetes import client, config
 
 from flows.provision import provision
 from flows.teardown import teardown
 from flows.verify import verify
 from kops_nlb.core.nginx_config import config_map_name
 from kops_nlb.core.spec import EnvironmentSpec
-from kops_nlb.kops import worker
 from sandbox.world import World
+from tests.e2e.environments import core_api, torn_down
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -38,19 +37,8 @@ def proxied(twin: World, spec: EnvironmentSpec) -> Iterator[EnvironmentSpec]:
             "negative_control": False,
         }
     )
-    yield environment
-    teardown(
-        spec=environment,
-        confirm_cluster_name=environment.cluster_name,
-        require_approval=False,
-        delete_state_bucket=True,
-        return_state=True,
-    )
-
-
-def core_api(spec: EnvironmentSpec) -> client.CoreV1Api:
-    kubeconfig = str(worker.kubeconfig_file(spec.cluster_name))
-    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+    with torn_down(environment):
+        yield environment
 
 
 def cluster_balancers(twin: World, cluster: str) -> list[str]:

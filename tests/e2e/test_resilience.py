@@ -17,10 +17,10 @@ from kubernetes import client, config
 
 from flows.provision import provision
 from flows.resilience import ResilienceResult, resilience
-from flows.teardown import teardown
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kops import worker
 from sandbox.world import World
+from tests.e2e.environments import torn_down
 from tests.e2e.prefect_runs import artifact
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
@@ -40,14 +40,9 @@ NODE_LOSS_ONLY = {
 def environment(twin: World, spec: EnvironmentSpec) -> Iterator[EnvironmentSpec]:
     """A provisioned environment of its own, torn down after the module."""
     own = spec.model_copy(update={"cluster_name": "resil.k8s.local"})
-    provision(spec=own)
-    yield own
-    teardown(
-        spec=own,
-        confirm_cluster_name=own.cluster_name,
-        require_approval=False,
-        delete_state_bucket=True,
-    )
+    with torn_down(own):
+        provision(spec=own)
+        yield own
 
 
 def aws(service: str, world: World) -> Any:

@@ -23,11 +23,11 @@ from prefect.events.filters import (
 
 from deployments.alerts import FAILING, SILENT, SLO_BREACHED, AlertSettings, ensure_alerts
 from flows.provision import provision
-from flows.teardown import teardown
 from flows.verify import verify
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.core.verify.slo import COMPLETED_EVENT, SloPolicy, cluster_resource_id
 from sandbox.world import World
+from tests.e2e.environments import torn_down
 from tests.e2e.prefect_runs import artifact, automation_fired, wait_for_firing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
@@ -37,14 +37,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 def environment(twin: World, spec: EnvironmentSpec) -> Iterator[EnvironmentSpec]:
     """A provisioned environment of its own, torn down after the module."""
     own = spec.model_copy(update={"cluster_name": "trend.k8s.local"})
-    provision(spec=own)
-    yield own
-    teardown(
-        spec=own,
-        confirm_cluster_name=own.cluster_name,
-        require_approval=False,
-        delete_state_bucket=True,
-    )
+    with torn_down(own):
+        provision(spec=own)
+        yield own
 
 
 @pytest.fixture
