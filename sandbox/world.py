@@ -32,8 +32,9 @@ from sandbox.aws import (
     set_instance_online_predicate,
     set_target_health_provider,
 )
-from sandbox.aws.target_groups import instance_running, registered_targets
+from sandbox.aws.target_groups import instance_cluster, instance_running, registered_targets
 from sandbox.cloud import ServiceController
+from sandbox.cloud.data_path import DataPath
 from sandbox.cloud.kube_inputs import CloudControllerLoop
 from sandbox.config import SandboxConfig
 from sandbox.controlplane.binaries import Binaries
@@ -117,14 +118,18 @@ class World:
             aws_url=aws_url,
             region=self.config.region,
             nlb_active_delay=self.config.delays.nlb_active,
+            on_load_balancer_created=self.aws.activate_load_balancer_after,
+        )
+        data_path = DataPath(
+            region=self.config.region,
             target_health=self.health_checks.health,
             instance_running=functools.partial(instance_running, region=self.config.region),
+            cluster_of_instance=functools.partial(instance_cluster, region=self.config.region),
             apply_plans=self.nlb.apply,
             apply_node_ports=self.node_ports.apply,
             publish_hosts=self.agent.set_hosts,
-            on_load_balancer_created=self.aws.activate_load_balancer_after,
         )
-        self._cloud_loop = CloudControllerLoop(self.controller, self._current_api)
+        self._cloud_loop = CloudControllerLoop([self.controller, data_path], self._current_api)
         self.hosts = InstanceHosts(
             aws_url=aws_url,
             region=self.config.region,

@@ -90,3 +90,11 @@ def instance_running(
     """Tell whether the instance exists and is running (a stopped node answers nothing)."""
     instance = ec2_backend(account_id, region).get_instance_by_id(instance_id)
     return instance is not None and instance.state == "running"
+
+
+def instance_cluster(
+    instance_id: str, *, region: str, account_id: str = DEFAULT_ACCOUNT_ID
+) -> str | None:
+    """Return the kops cluster an instance belongs to (its ``KubernetesCluster`` tag)."""
+    tags: dict[str, str] = ec2_backend(account_id, region).tags.get(instance_id, {})
+    return tags.get("KubernetesCluster")

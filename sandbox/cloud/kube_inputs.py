@@ -1,17 +1,18 @@
 """The cloud controller's view of a cluster: watch caches on the real apiserver.
 
-``WatchedCluster`` gives ``ServiceController.reconcile`` what it reads (Services, Nodes, Pods,
-from informers kept by list-then-watch with the official client) and carries out what it writes
-(the cleanup finalizer on a Service, and its ``.status.loadBalancer``) as merge patches.
-``CloudControllerLoop`` runs a pass after every change it sees, and at least every 0.2 s so
-that the cloud's own delays (an NLB turning active, targets turning healthy) show up.
+``WatchedCluster`` gives the reconcilers (``ServiceController``, ``DataPath``) what they read
+(Services, Nodes, Pods, from informers kept by list-then-watch with the official client) and
+carries out what the controller writes (the cleanup finalizer on a Service, and its
+``.status.loadBalancer``) as merge patches. ``CloudControllerLoop`` runs a pass of each
+reconciler (the controller, then the data path) after every change it sees, and at least every
+0.2 s so that the cloud's own delays (an NLB turning active, targets turning healthy) show up.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from kubernetes import client
@@ -86,10 +87,14 @@ class Reconciles(Protocol):
 
 
 class CloudControllerLoop:
-    """Runs ``controller.reconcile`` against the current cluster's watched view."""
+    """Runs each reconciler's ``reconcile`` against the current cluster's watched view."""
 
-    def __init__(self, controller: Reconciles, current_api: Callable[[], client.ApiClient | None]):
-        self._controller = controller
+    def __init__(
+        self,
+        reconcilers: Sequence[Reconciles],
+        current_api: Callable[[], client.ApiClient | None],
+    ) -> None:
+        self._reconcilers = tuple(reconcilers)
         self._current_api = current_api
         self._changed = threading.Event()
         self._stop = threading.Event()
@@ -119,8 +124,8 @@ class CloudControllerLoop:
             self._changed.clear()
             try:
                 view = self._current_view()
-                if view is not None:
-                    self._controller.reconcile(view)
+                for reconciler in self._reconcilers if view is not None else ():
+                    reconciler.reconcile(view)
             except Exception:
                 log.exception("cloud controller pass failed; trying again")
 

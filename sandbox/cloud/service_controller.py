@@ -5,13 +5,12 @@ does: an NLB named after the Service UID in the cluster's subnets, one instance 
 port (health per traffic policy, attributes from the target-group-attributes annotation), every
 worker node registered, a TCP listener, the Service's ingress hostname, and a finalizer that
 holds the Service until all of it is deleted. It talks to the twin's AWS through boto3 like the
-real controller, and feeds the data path with a plan of which node may forward to which pod.
+real controller; the data path (``data_path``) follows what it configured there.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ import boto3
 from botocore.config import Config
 
 from sandbox.cloud import naming
+from sandbox.cloud.data_path import ClusterNode, cluster_nodes, service_endpoints, service_key
 from sandbox.cloud.flavours import (
     CLOUD_CONTROLLER,
     FINALIZERS,
@@ -27,13 +27,7 @@ from sandbox.cloud.flavours import (
     flavour_by_finalizer,
     flavour_of,
 )
-from sandbox.cloud.target_group_attributes import (
-    preserves_client_ip,
-    sends_proxy_v2,
-    sync_attributes,
-)
-from sandbox.dataplane.nlb import Endpoint, LoadBalancerPlan, TargetNode
-from sandbox.dataplane.node_ports import NodePorts, ServiceHealth
+from sandbox.cloud.target_group_attributes import sync_attributes
 
 log = logging.getLogger(__name__)
 
@@ -63,33 +57,11 @@ class _Balancer:
     arn: str
     name: str
     dns_name: str
-    created_at: float
-    interfaces: tuple[tuple[str, str], ...]  # (private ip, zone)
     target_groups: dict[int, str] = field(default_factory=dict)  # service port -> TG arn
     listeners: dict[int, str] = field(default_factory=dict)  # service port -> listener arn
     fingerprint: tuple[Any, ...] = ()
-    attributes: dict[str, str] = field(default_factory=dict)  # the target groups' (as AWS has)
     flavour: Flavour = CLOUD_CONTROLLER
     target_type: str = "instance"
-
-
-@dataclass(frozen=True)
-class _Node:
-    name: str
-    instance_id: str
-    ip: str
-    zone: str
-    ready: bool
-    worker: bool
-
-
-def _service_key(svc: dict[str, Any]) -> str:
-    meta = svc["metadata"]
-    return f"{meta.get('namespace', 'default')}/{meta['name']}"
-
-
-def _labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
 class ServiceController:
@@ -101,24 +73,12 @@ class ServiceController:
         aws_url: str,
         region: str,
         nlb_active_delay: float,
-        target_health: Callable[[str, str], tuple[str, str | None, str | None]],
-        instance_running: Callable[[str], bool],
-        apply_plans: Callable[[list[LoadBalancerPlan]], None],
-        apply_node_ports: Callable[[list[NodePorts]], None],
-        publish_hosts: Callable[[dict[str, list[str]]], None],
         on_load_balancer_created: Callable[[str, float], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._aws_url = aws_url
         self._region = region
         self._nlb_active_delay = nlb_active_delay
-        self._target_health = target_health
-        self._instance_running = instance_running
-        self._apply_plans = apply_plans
-        self._apply_node_ports = apply_node_ports
-        self._publish_hosts = publish_hosts
         self._on_created = on_load_balancer_created
-        self._clock = clock
         self._balancers: dict[str, _Balancer] = {}
         self._tg_owner: dict[str, str] = {}  # TG arn -> service key
         self._clients: dict[str, Any] = {}
@@ -143,13 +103,13 @@ class ServiceController:
 
     # -- the loop ------------------------------------------------------------------------------
     def reconcile(self, kube: KubeStore) -> None:
-        """One pass: bring every NLB Service's load balancer in line, then refresh the data path."""
+        """One pass: bring every NLB Service's load balancer in line."""
         services = kube.list("v1/services")
-        nodes = self._nodes(kube)
+        nodes = cluster_nodes(kube.list("v1/nodes"))
         pods = kube.list("v1/pods")
         seen: set[str] = set()
         for svc in services:
-            key = _service_key(svc)
+            key = service_key(svc)
             deleting = bool(svc["metadata"].get("deletionTimestamp"))
             flavour = flavour_of(svc)
             if flavour is not None and not deleting:
@@ -159,39 +119,8 @@ class ServiceController:
                 self._delete(kube, svc)
         for key in [k for k in self._balancers if k not in seen]:
             self._forget(key)
-        self._refresh(services, nodes, pods)
 
-    def _nodes(self, kube: KubeStore) -> list[_Node]:
-        nodes = []
-        for node in kube.list("v1/nodes"):
-            provider = (node.get("spec") or {}).get("providerID") or ""
-            instance_id = provider.rstrip("/").rsplit("/", 1)[-1]
-            if not instance_id.startswith("i-"):
-                continue
-            labels = node["metadata"].get("labels") or {}
-            status = node.get("status") or {}
-            addresses = {a["type"]: a["address"] for a in status.get("addresses") or []}
-            ready = any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in status.get("conditions") or []
-            )
-            worker = (
-                "node-role.kubernetes.io/control-plane" not in labels
-                and naming.EXCLUDE_LABEL not in labels
-            )
-            nodes.append(
-                _Node(
-                    name=node["metadata"]["name"],
-                    instance_id=instance_id,
-                    ip=addresses.get("InternalIP", ""),
-                    zone=labels.get("topology.kubernetes.io/zone", ""),
-                    ready=ready,
-                    worker=worker,
-                )
-            )
-        return nodes
-
-    def _cluster_name(self, nodes: list[_Node]) -> str | None:
+    def _cluster_name(self, nodes: list[ClusterNode]) -> str | None:
         if not nodes:
             return None
         reservations = self._call("ec2", "describe_instances", InstanceIds=[nodes[0].instance_id])[
@@ -209,19 +138,19 @@ class ServiceController:
         self,
         kube: KubeStore,
         svc: dict[str, Any],
-        nodes: list[_Node],
+        nodes: list[ClusterNode],
         pods: list[dict[str, Any]],
         flavour: Flavour,
     ) -> None:
         meta, spec = svc["metadata"], svc["spec"]
-        key = _service_key(svc)
+        key = service_key(svc)
         ns = meta.get("namespace", "default")
         if flavour.finalizer not in (meta.get("finalizers") or []):
             finalizers = [*(meta.get("finalizers") or []), flavour.finalizer]
             kube.patch("v1/services", meta["name"], {"metadata": {"finalizers": finalizers}}, ns)
         # Instance targets are the worker nodes; ip targets the Service's pods.
         if flavour.target_type(svc) == "ip":
-            target_ids = sorted(e.ip for e in self._endpoints(svc, pods))
+            target_ids = sorted(e.ip for e in service_endpoints(svc, pods))
         else:
             target_ids = sorted(n.instance_id for n in nodes if n.worker)
         fingerprint = (
@@ -269,7 +198,7 @@ class ServiceController:
         return [per_zone[z] for z in sorted(per_zone)]
 
     def _create_balancer(self, svc: dict[str, Any], cluster: str, flavour: Flavour) -> _Balancer:
-        key = _service_key(svc)
+        key = service_key(svc)
         name = flavour.lb_name(svc)
         tags = flavour.tags(svc, cluster)
         found = self._find_balancer(name)
@@ -287,23 +216,11 @@ class ServiceController:
             log.info("created NLB %s for %s", name, key)
             if self._on_created is not None:
                 self._on_created(found["LoadBalancerArn"], self._nlb_active_delay)
-        arn = found["LoadBalancerArn"]
-        interfaces = self._call(
-            "ec2",
-            "describe_network_interfaces",
-            Filters=[
-                {"Name": "description", "Values": [f"ELB {arn.split(':loadbalancer/', 1)[1]}"]}
-            ],
-        )["NetworkInterfaces"]
         return _Balancer(
             service_key=key,
-            arn=arn,
+            arn=found["LoadBalancerArn"],
             name=name,
             dns_name=found["DNSName"],
-            created_at=self._clock(),
-            interfaces=tuple(
-                sorted((i["PrivateIpAddress"], i["AvailabilityZone"]) for i in interfaces)
-            ),
             flavour=flavour,
             target_type=flavour.target_type(svc),
         )
@@ -368,9 +285,7 @@ class ServiceController:
                 balancer.listeners[service_port] = listener["ListenerArn"]
             else:
                 self._call("elbv2", "modify_target_group", TargetGroupArn=tg_arn, **health)
-            balancer.attributes = sync_attributes(
-                self._call, tg_arn, balancer.flavour.attributes(svc)
-            )
+            sync_attributes(self._call, tg_arn, balancer.flavour.attributes(svc))
             self._sync_targets(balancer, tg_arn, target_port, target_ids)
         for service_port in [p for p in balancer.target_groups if p not in wanted_ports]:
             self._call("elbv2", "delete_listener", ListenerArn=balancer.listeners.pop(service_port))
@@ -415,7 +330,7 @@ class ServiceController:
     # -- delete --------------------------------------------------------------------------------
     def _delete(self, kube: KubeStore, svc: dict[str, Any]) -> None:
         meta = svc["metadata"]
-        key = _service_key(svc)
+        key = service_key(svc)
         balancer = self._balancers.get(key)
         flavour = flavour_by_finalizer(svc) or flavour_of(svc) or CLOUD_CONTROLLER
         name = balancer.name if balancer else flavour.lb_name(svc)
@@ -460,148 +375,3 @@ class ServiceController:
             return
         for tg_arn in balancer.target_groups.values():
             self._tg_owner.pop(tg_arn, None)
-
-    # -- the data path -----------------------------------------------------------------------
-    def _refresh(
-        self, services: list[dict[str, Any]], nodes: list[_Node], pods: list[dict[str, Any]]
-    ) -> None:
-        """Feed the NLB's forwarding and kube-proxy's node ports from the Services and nodes.
-
-        Which targets are healthy is the NLB health checks' verdict (``target_health``), which
-        they reach through the node ports applied here.
-        """
-        by_key = {_service_key(s): s for s in services}
-        now = self._clock()
-        running = {n.name: self._instance_running(n.instance_id) for n in nodes if n.worker}
-        plans: list[LoadBalancerPlan] = []
-        hosts: dict[str, list[str]] = {}
-        node_health: dict[str, list[ServiceHealth]] = {name: [] for name in running}
-        node_traffic: dict[str, list[int]] = {name: [] for name in running}
-        for key, balancer in self._balancers.items():
-            svc = by_key.get(key)
-            if svc is None:
-                continue
-            spec = svc["spec"]
-            local = spec.get("externalTrafficPolicy") == "Local"
-            endpoints = self._endpoints(svc, pods)
-            node_ports = [p["nodePort"] for p in spec.get("ports") or [] if p.get("nodePort")]
-            namespace, name = key.split("/", 1)
-            for node in running:
-                ready_here = sum(1 for e in endpoints if e.node == node and e.ready)
-                if local and spec.get("healthCheckNodePort"):
-                    node_health[node].append(
-                        ServiceHealth(
-                            port=int(spec["healthCheckNodePort"]),
-                            namespace=namespace,
-                            name=name,
-                            local_endpoints=ready_here,
-                        )
-                    )
-                if ready_here if local else any(e.ready for e in endpoints):
-                    node_traffic[node] += node_ports
-            # Instance targets are the running worker nodes; ip targets are the pods themselves.
-            targets = tuple(
-                TargetNode(
-                    node=n.name,
-                    node_ip=n.ip,
-                    zone=n.zone,
-                    healthy=bool(balancer.target_groups)
-                    and all(
-                        self._target_health(tg_arn, n.instance_id)[0] == "healthy"
-                        for tg_arn in balancer.target_groups.values()
-                    ),
-                    reachable=running.get(n.name, True),
-                )
-                for n in self._candidates(balancer, nodes, endpoints)
-                if balancer.target_type == "ip" or n.name in running
-            )
-            # The NLB's DNS name answers only with the zones that have a healthy target (all of
-            # them when none has: AWS fails open), as Route 53's health checks of its nodes do.
-            healthy_zones = {t.zone for t in targets if t.healthy}
-            hosts[balancer.dns_name] = [
-                ip for ip, zone in balancer.interfaces if zone in healthy_zones
-            ] or [ip for ip, _zone in balancer.interfaces]
-            if now - balancer.created_at < self._nlb_active_delay:
-                continue
-            listeners = tuple(
-                (ip, port, zone) for ip, zone in balancer.interfaces for port in balancer.listeners
-            )
-            plans.append(
-                LoadBalancerPlan(
-                    name=balancer.name,
-                    listeners=listeners,
-                    targets=targets,
-                    endpoints=tuple(endpoints),
-                    traffic_policy="Local" if local else "Cluster",
-                    target_type=balancer.target_type,
-                    preserve_client_ip=preserves_client_ip(balancer.attributes),
-                    proxy_protocol_v2=sends_proxy_v2(balancer.attributes),
-                )
-            )
-        self._apply_node_ports(
-            [
-                NodePorts(
-                    node=n.name,
-                    ip=n.ip,
-                    health_checks=tuple(node_health[n.name]),
-                    traffic_ports=tuple(sorted(set(node_traffic[n.name]))),
-                )
-                for n in nodes
-                if running.get(n.name) and n.ip
-            ]
-        )
-        self._apply_plans(plans)
-        self._publish_hosts(hosts)
-
-    @staticmethod
-    def _candidates(
-        balancer: _Balancer, nodes: list[_Node], endpoints: list[Endpoint]
-    ) -> list[_Node]:
-        """The targets to judge: the worker nodes, or for ip targets each pod (as a pseudo-node
-        named by its address, whose health is its readiness)."""
-        if balancer.target_type != "ip":
-            return [n for n in nodes if n.worker]
-        zones = {n.name: n.zone for n in nodes}
-        return [
-            _Node(
-                name=e.ip,
-                instance_id=e.ip,
-                ip=e.ip,
-                zone=zones.get(e.node, ""),
-                ready=e.ready,
-                worker=False,
-            )
-            for e in endpoints
-        ]
-
-    @staticmethod
-    def _endpoints(svc: dict[str, Any], pods: list[dict[str, Any]]) -> list[Endpoint]:
-        spec = svc["spec"]
-        selector = spec.get("selector") or {}
-        ports = spec.get("ports") or []
-        target_port = ports[0].get("targetPort", ports[0]["port"]) if ports else 80
-        endpoints = []
-        for pod in pods:
-            meta = pod["metadata"]
-            if meta.get("namespace", "default") != svc["metadata"].get("namespace", "default"):
-                continue
-            if meta.get("deletionTimestamp") or not _labels_match(
-                selector, meta.get("labels") or {}
-            ):
-                continue
-            status = pod.get("status") or {}
-            if not status.get("podIP"):
-                continue
-            ready = any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in status.get("conditions") or []
-            )
-            endpoints.append(
-                Endpoint(
-                    ip=status["podIP"],
-                    port=int(target_port),
-                    node=(pod.get("spec") or {}).get("nodeName") or "",
-                    ready=ready,
-                )
-            )
-        return sorted(endpoints, key=lambda e: (e.node, e.ip))

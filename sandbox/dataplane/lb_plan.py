@@ -1,8 +1,9 @@
 """What one NLB and kube-proxy do with a new connection, as pure decisions on a plan.
 
-The cloud-controller twin describes each load balancer as a ``LoadBalancerPlan``: its per-AZ
-interfaces, its instance targets (nodes) with their health, and the Service's endpoints (pods)
-with its ``externalTrafficPolicy``. ``nlb.py`` applies these decisions to real sockets.
+The twin's data path (``sandbox.cloud.data_path``) describes each load balancer, as configured
+in AWS, as a ``LoadBalancerPlan``: its per-AZ interfaces, its targets with their health, and the
+Service's endpoints (pods) with its ``externalTrafficPolicy``. ``nlb.py`` applies these
+decisions to real sockets.
 
 Routing, step by step:
 

@@ -8,7 +8,7 @@ see on AWS (the client's, the NLB's own without client IP preservation, or the n
 connection (the client is the chosen target) is held unanswered until the client gives up. There is no separate NodePort hop: the
 NLB and kube-proxy act as one proxy.
 
-``apply`` is declarative and cheap when nothing changed (the cloud-controller twin calls it on
+``apply`` is declarative and cheap when nothing changed (the twin's data path calls it on
 every reconcile): listeners are opened and closed to match, and a changed plan (targets,
 health, endpoints, traffic policy) applies to the next connection while open ones carry on.
 """

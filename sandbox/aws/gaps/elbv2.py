@@ -105,6 +105,18 @@ def activate_load_balancer_after(arn: str, seconds: float) -> None:
         lb.state = "provisioning"
 
 
+def is_active(arn: str) -> bool:
+    """Whether the load balancer's provisioning time (``activate_load_balancer_after``) is over."""
+    with _activation_lock:
+        deadline = _active_after.get(arn)
+    return deadline is None or time.monotonic() >= deadline
+
+
+def interfaces_of(backend: ELBv2Backend, arn: str) -> list[tuple[str, str]]:
+    """The load balancer's per-AZ interfaces as (private ip, subnet id)."""
+    return [(ip, subnet) for _eni, subnet, ip in _elb_state(backend).enis.get(arn, [])]
+
+
 def _patched_activate(original: Callable[..., Any]) -> Callable[..., Any]:
     def activate(self: FakeLoadBalancer) -> None:
         with _activation_lock:
