@@ -89,6 +89,35 @@ def run_probe(
 
 
 @task(**RETRY_OPTIONS)
+def read_access_log(
+    spec: EnvironmentSpec,
+    kubeconfig: str,
+    *,
+    pod: PodInfo,
+    node_ip: str | None,
+    window_s: int,
+    token: str,
+) -> PodLog:
+    """Return one nginx pod's access-log records of this run (lines carrying `token`).
+
+    The log of the last `window_s` seconds is streamed and searched for the token; only the
+    lines with it are parsed, the others are counted.
+    """
+    chunks = kube.stream_pod_log(
+        kube_api(kubeconfig), spec.namespace, pod.name, container="nginx", since_seconds=window_s
+    )
+    scan = scan_for_token(chunks, token)
+    return PodLog(
+        pod_name=pod.name,
+        node_name=pod.node,
+        pod_ip=pod.pod_ip,
+        node_ip=node_ip,
+        records=scan.records,
+        ready=pod.ready,
+        unparsed_lines=scan.other_lines,
+    )
+
+
 def collect_access_logs(
     spec: EnvironmentSpec,
     kubeconfig: str,
@@ -98,29 +127,22 @@ def collect_access_logs(
     started: datetime,
     token: str,
 ) -> list[PodLog]:
-    """Return each nginx pod's access-log records of this run (lines carrying `token`).
+    """Return each nginx pod's access-log records of this run, in the order of `pods`.
 
-    Each log since `started` is streamed and searched for the token; only the lines with it are
-    parsed, the others are counted.
+    One task per pod, read side by side: each read is one Kubernetes call with retries of its
+    own, so a flaky API costs a retry of that read, not of all of them.
     """
-    api = kube_api(kubeconfig)
     node_ips = {n.name: n.internal_ip for n in nodes}
     window = since_seconds(started, datetime.now(UTC))
-    pod_logs = []
-    for pod in pods:
-        chunks = kube.stream_pod_log(
-            api, spec.namespace, pod.name, container="nginx", since_seconds=window
+    reads = [
+        read_access_log.submit(
+            spec,
+            kubeconfig,
+            pod=pod,
+            node_ip=node_ips.get(pod.node or ""),
+            window_s=window,
+            token=token,
         )
-        scan = scan_for_token(chunks, token)
-        pod_logs.append(
-            PodLog(
-                pod_name=pod.name,
-                node_name=pod.node,
-                pod_ip=pod.pod_ip,
-                node_ip=node_ips.get(pod.node or ""),
-                records=scan.records,
-                ready=pod.ready,
-                unparsed_lines=scan.other_lines,
-            )
-        )
-    return pod_logs
+        for pod in pods
+    ]
+    return [read.result() for read in reads]

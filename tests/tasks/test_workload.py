@@ -18,7 +18,7 @@ from kops_nlb.core.errors import WaitTimeout
 from kops_nlb.core.manifests import NLB_INTERNAL_ANNOTATION
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy, Timeouts
 from sandbox.kubelets.cluster_host import ClusterHost
-from tasks.probe import collect_access_logs
+from tasks.probe import read_access_log
 from tasks.workload import (
     delete_workload,
     describe_service,
@@ -164,9 +164,14 @@ def test_access_logs_are_read_since_the_probe_and_scanned_for_the_runs_token(
                 ["curl", "-sS", "-o", "/dev/null", f"http://{pod.pod_ip}/?probe={token}"],
                 check=True,
             )
-    logs = collect_access_logs.fn(
-        spec, kubeconfig, pods=pods, nodes=list_nodes.fn(kubeconfig), started=started, token=TOKEN
-    )
+    node_ips = {n.name: n.internal_ip for n in list_nodes.fn(kubeconfig)}
+    window = int((datetime.now(UTC) - started).total_seconds()) + 1
+    logs = [
+        read_access_log.fn(
+            spec, kubeconfig, pod=pod, node_ip=node_ips[str(pod.node)], window_s=window, token=TOKEN
+        )
+        for pod in pods
+    ]
     # Through pods/log: the apiserver asks each node's kubelet endpoint for the nginx log. Only
     # the line with this run's token is parsed; another run's line (and the readiness probes')
     # are counted, not parsed.
