@@ -28,6 +28,7 @@ class Life:
     broke: list[str] = field(default_factory=list)
     after_provision: Counter[str] = field(default_factory=Counter)
     after_reprovision: Counter[str] = field(default_factory=Counter)
+    provision_errors: list[str] = field(default_factory=list)  # in full, for expected failures
     duplicates: dict[str, int] = field(default_factory=dict)
     left: dict[str, list[str]] = field(default_factory=dict)
 
@@ -43,23 +44,37 @@ def _provision(spec: EnvironmentSpec, life: Life) -> bool:
         life.steps["provision"] = "ok"
         return True
     except Exception as first:  # noqa: BLE001 - the outcome is the measurement
+        life.provision_errors.append(str(first))
         life.steps["provision"] = f"failed ({first_line(first)}); re-run"
     try:
         provision(spec=spec)
         life.steps["provision"] += " ok"
         return True
     except Exception as again:  # noqa: BLE001
+        life.provision_errors.append(str(again))
         life.steps["provision"] += f" failed too ({first_line(again)})"
         life.broke.append(f"provision failed twice: {first_line(again)}")
         return False
 
 
 def live(
-    twin: ChaosTwin, spec: EnvironmentSpec, *, expected: Counter[str] | None, verify_too: bool
+    twin: ChaosTwin,
+    spec: EnvironmentSpec,
+    *,
+    expected: Counter[str] | None,
+    verify_too: bool,
+    provision_fails_with: str | None = None,
 ) -> Life:
-    """Run the environment's whole life and return what happened (teardown runs whatever came)."""
+    """Run the environment's whole life and return what happened (teardown runs whatever came).
+
+    ``provision_fails_with``: a fault no retry overcomes; provision must then fail both times
+    with an error naming it (and the teardown still leave nothing).
+    """
     life = Life()
-    if _provision(spec, life):
+    provisioned = _provision(spec, life)
+    if provision_fails_with is not None:
+        judge_expected_failure(life, provisioned, provision_fails_with)
+    elif provisioned:
         life.after_provision = census(twin, spec)
         try:
             provision(spec=spec)
@@ -85,6 +100,18 @@ def live(
                 life.broke.append(f"verify failed: {first_line(exc)}")
     tear_down(spec, life)
     return life
+
+
+def judge_expected_failure(life: Life, provisioned: bool, wording: str) -> None:
+    """Hold the row only if provision failed, each time with an error naming `wording`."""
+    if provisioned:
+        life.broke.append(f"provision passed although the fault ({wording}) leaves no way to")
+        return
+    life.broke = [b for b in life.broke if not b.startswith("provision failed twice")]
+    if all(wording in error for error in life.provision_errors):
+        life.steps["provision"] += f"; as expected, named {wording}"
+    else:
+        life.broke.append(f"provision failed without naming {wording}")
 
 
 def tear_down(spec: EnvironmentSpec, life: Life) -> None:

@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
+from kops_nlb.core.bastion import BastionInfo
 from kops_nlb.core.errors import KopsNlbError, VerificationFailed
 from kops_nlb.core.reports.steps import artifact_key
 from kops_nlb.core.reports.verify import checks_table, evidence_markdown, failure_message
@@ -34,7 +35,9 @@ from kops_nlb.core.verify.in_cluster import (
     in_cluster_markdown,
     judge_run,
 )
+from kops_nlb.core.verify.probe_run import ProbeCommandFailed, ProbeRun
 from kops_nlb.core.verify.probe_script import (
+    ProbeTarget,
     build_probe_script,
     max_script_duration_s,
     new_probe_token,
@@ -106,17 +109,9 @@ def verify(
     timings["discovery"], clock = time.monotonic() - clock, time.monotonic()
 
     # Probe through the DNS name and through each zone's address (the canary's too).
-    token = new_probe_token()
     main_targets = probe_targets(main.nlb, main.interfaces, spec.service_port)
     canary_targets = [] if canary is None else canary_probe_targets(canary, spec.service_port)
     targets = main_targets + canary_targets
-    commands = build_probe_script(
-        token=token,
-        targets=targets,
-        requests_per_target=requests_per_target,
-        source_ip=bastion.private_ip,
-        timeout_s=PROBE_REQUEST_TIMEOUT_S,
-    )
     budget = max_script_duration_s(
         targets=targets, requests_per_target=requests_per_target, timeout_s=PROBE_REQUEST_TIMEOUT_S
     )
@@ -138,13 +133,7 @@ def verify(
         if attempts
         else None
     )
-    probe = run_probe(
-        region=spec.region,
-        instance_id=bastion.instance_id,
-        commands=commands,
-        timeout_s=int(budget) + 30,
-        poll=spec.poll,
-    )
+    token, probe = _probe(spec, bastion, targets, requests_per_target, budget)
     in_cluster_runs = [] if in_cluster_f is None else in_cluster_f.result()
     timings["probe"], clock = time.monotonic() - clock, time.monotonic()
 
@@ -242,6 +231,47 @@ def verify(
         in_cluster=findings,
         timings=timings,
     )
+
+
+def _probe(
+    spec: EnvironmentSpec,
+    bastion: BastionInfo,
+    targets: list[ProbeTarget],
+    requests_per_target: int,
+    budget: float,
+) -> tuple[str, ProbeRun]:
+    """Run the probe script on the bastion; return its token and outcome.
+
+    A command that SSM lost (never delivered, or silent until its timeout) is sent once more
+    with a fresh token: only the requests marked with the returned token are judged, so what
+    the lost one may have sent cannot count twice.
+    """
+
+    def run(token: str) -> ProbeRun:
+        commands = build_probe_script(
+            token=token,
+            targets=targets,
+            requests_per_target=requests_per_target,
+            source_ip=bastion.private_ip,
+            timeout_s=PROBE_REQUEST_TIMEOUT_S,
+        )
+        return run_probe(
+            region=spec.region,
+            instance_id=bastion.instance_id,
+            commands=commands,
+            timeout_s=int(budget) + 30,
+            poll=spec.poll,
+        )
+
+    token = new_probe_token()
+    try:
+        return token, run(token)
+    except ProbeCommandFailed as exc:
+        if not exc.lost:
+            raise
+        get_run_logger().warning("%s; sending the probe again with a new token", exc)
+    token = new_probe_token()
+    return token, run(token)
 
 
 def _discover(spec: EnvironmentSpec, kubeconfig: str) -> ServiceDiscovery:

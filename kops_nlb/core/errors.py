@@ -80,8 +80,17 @@ class KopsCommandError(KopsNlbError):
         self.exit_code = exit_code
         self.stderr_tail = stderr_tail
         super().__init__(
-            f"`{' '.join(argv[:3])} ...` exited {exit_code}: {stderr_tail.strip() or '(no stderr)'}"
+            f"`{' '.join(argv[:3])} ...` exited {exit_code}: {kops_error_line(stderr_tail)}"
+            + (f"\n{stderr_tail.strip()}" if "\n" in stderr_tail.strip() else "")
         )
+
+
+def kops_error_line(stderr_tail: str) -> str:
+    """The line that says why kops failed: its last ``Error:`` line (cobra prints the command's
+    error last, after the log lines), else the last line it printed."""
+    lines = [line.strip() for line in stderr_tail.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    return (errors or lines or ["(no stderr)"])[-1]
 
 
 class TransientKopsCommandError(KopsCommandError, TransientError):

@@ -16,11 +16,35 @@ def test_every_fault_knob_is_tried_alone_and_all_of_them_together() -> None:
     knobs = {f.name for f in fields(Faults)} - {"seed"}
     tried = {name for knob in faults.KNOBS for name in knob.low}
     assert tried == knobs
-    labels = [label for label, _ in faults.cases()]
+    labels = [case.label for case in faults.cases()]
     assert labels[0].startswith("none")
     assert labels[-2].startswith("all low") and labels[-1].startswith("all high")
-    every_high = faults.cases()[-1][1]
+    every_high = faults.cases()[-1].faults
     assert every_high.aws_throttle_rate == 0.3 and every_high.validate_flaps == 3
+
+
+def test_a_fault_no_retry_overcomes_is_judged_by_its_failure_and_left_out_of_the_mix() -> None:
+    capacity = [c for c in faults.cases() if c.faults.insufficient_capacity_zone]
+    assert [c.fails_with for c in capacity] == ["InsufficientInstanceCapacity"]  # alone only
+    assert all(c.fails_with is None for c in faults.cases() if c.label.startswith("all "))
+
+
+def test_an_expected_failure_holds_only_when_provision_fails_naming_it() -> None:
+    from chaos.lifecycle import Life, judge_expected_failure
+
+    named = Life(steps={"provision": "failed (...)"}, broke=["provision failed twice: x"])
+    named.provision_errors = ["Error: api error InsufficientInstanceCapacity: none"] * 2
+    judge_expected_failure(named, False, "InsufficientInstanceCapacity")
+    assert named.held and "as expected" in named.steps["provision"]
+
+    vague = Life(steps={"provision": "failed (...)"}, broke=["provision failed twice: x"])
+    vague.provision_errors = ["Error: something else"] * 2
+    judge_expected_failure(vague, False, "InsufficientInstanceCapacity")
+    assert vague.broke == ["provision failed without naming InsufficientInstanceCapacity"]
+
+    passed = Life(steps={"provision": "ok"})
+    judge_expected_failure(passed, True, "InsufficientInstanceCapacity")
+    assert not passed.held
 
 
 def test_duplicates_are_kinds_above_the_baseline() -> None:

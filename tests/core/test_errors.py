@@ -53,3 +53,20 @@ def test_transient_classification(exc: BaseException, transient: bool) -> None:
 def test_kops_error_carries_the_stderr_tail() -> None:
     err = KopsCommandError(["kops", "create", "cluster", "x"], 1, "Error: boom\n")
     assert "exited 1" in str(err) and "Error: boom" in str(err)
+
+
+def test_a_kops_failure_says_why_on_its_first_line_and_keeps_the_log_below() -> None:
+    tail = (
+        "I1205 07:51:08.241454   24219 executor.go:113] Tasks: 0 done / 86 total; 46 can run\n"
+        "Error: operation error EC2: RunInstances, api error InsufficientInstanceCapacity: "
+        "no t3.medium capacity in ap-northeast-1a\n"
+    )
+    err = KopsCommandError(["kops", "update", "cluster", "x.k8s.local", "--yes"], 1, tail)
+    first, *rest = str(err).splitlines()
+    assert first == (
+        "`kops update cluster ...` exited 1: Error: operation error EC2: RunInstances, api error "
+        "InsufficientInstanceCapacity: no t3.medium capacity in ap-northeast-1a"
+    )
+    assert rest[0].startswith("I1205 07:51:08")  # the log follows
+    assert str(KopsCommandError(["kops", "get"], 2, "")).endswith("exited 2: (no stderr)")
+    assert str(KopsCommandError(["kops", "get"], 2, "just this")).endswith("exited 2: just this")

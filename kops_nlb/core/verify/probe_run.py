@@ -46,10 +46,25 @@ ERROR_EXCERPT_CHARS = 1000
 
 
 _FINISHED_BADLY = frozenset({"Failed", "TimedOut", "Cancelled"})
+# SSM's StatusDetails of a command it lost: not delivered, or no word from the agent in time.
+LOST_DETAILS = frozenset({"DeliveryTimedOut", "ExecutionTimedOut"})
 
 
 class ProbeCommandFailed(KopsNlbError):
-    """The probe command ran (or was sent) but did not end in Success; never retried."""
+    """The probe command ran (or was sent) but did not end in Success; never sent again as is.
+
+    ``lost``: SSM never delivered it or heard nothing back before its timeout, so whether (and
+    how far) it ran is unknown; a new probe with a new token may replace it.
+    """
+
+    def __init__(self, message: str, *, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+    @property
+    def lost(self) -> bool:
+        """Whether the command was lost in SSM rather than failed by the script."""
+        return self.details in LOST_DETAILS
 
 
 @dataclass(frozen=True)
@@ -164,7 +179,10 @@ def invocation_observation(
     if status == "Success":
         return Observation(ready=True, value=invocation)
     if status in _FINISHED_BADLY:
-        raise ProbeCommandFailed(probe_failure_message(invocation, command_id, instance_id))
+        raise ProbeCommandFailed(
+            probe_failure_message(invocation, command_id, instance_id),
+            details=str(invocation.get("StatusDetails") or status),
+        )
     details = invocation.get("StatusDetails") or status
     return Observation(ready=False, failing=(f"status {status or 'unknown'} ({details})",))
 
