@@ -32,6 +32,7 @@ from sandbox.aws import (
     set_instance_online_predicate,
     set_target_health_provider,
 )
+from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
 from sandbox.aws.target_groups import instance_cluster, instance_running, registered_targets
 from sandbox.cloud import ServiceController
 from sandbox.cloud.data_path import DataPath
@@ -214,10 +215,13 @@ class World:
 
     @functools.cached_property
     def _ec2(self) -> Any:
-        """One EC2 client for the agent's look-ups (building one parses the service model)."""
+        """One EC2 client for the agent's look-ups (building one parses the service model).
+
+        It signs with the twin's own key: an agent knows its instance's address without asking
+        EC2, so these look-ups are never throttled."""
         session: Any = boto3.session.Session(
             region_name=self.config.region,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_access_key_id=INFRASTRUCTURE_ACCESS_KEY_ID,
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
         return session.client("ec2", endpoint_url=self.aws.url)

@@ -95,16 +95,18 @@ def read_access_log(
     *,
     pod: PodInfo,
     node_ip: str | None,
-    window_s: int,
+    started: datetime,
     token: str,
 ) -> PodLog:
     """Return one nginx pod's access-log records of this run (lines carrying `token`).
 
-    The log of the last `window_s` seconds is streamed and searched for the token; only the
-    lines with it are parsed, the others are counted.
+    The log since `started` is streamed and searched for the token; only the lines with it are
+    parsed, the others are counted. The window is measured at each attempt (the API takes it in
+    seconds before now), so a retry reads as far back as the first try.
     """
+    window = since_seconds(started, datetime.now(UTC))
     chunks = kube.stream_pod_log(
-        kube_api(kubeconfig), spec.namespace, pod.name, container="nginx", since_seconds=window_s
+        kube_api(kubeconfig), spec.namespace, pod.name, container="nginx", since_seconds=window
     )
     scan = scan_for_token(chunks, token)
     return PodLog(
@@ -133,14 +135,13 @@ def collect_access_logs(
     own, so a flaky API costs a retry of that read, not of all of them.
     """
     node_ips = {n.name: n.internal_ip for n in nodes}
-    window = since_seconds(started, datetime.now(UTC))
     reads = [
         read_access_log.submit(
             spec,
             kubeconfig,
             pod=pod,
             node_ip=node_ips.get(pod.node or ""),
-            window_s=window,
+            started=started,
             token=token,
         )
         for pod in pods

@@ -165,10 +165,9 @@ def test_access_logs_are_read_since_the_probe_and_scanned_for_the_runs_token(
                 check=True,
             )
     node_ips = {n.name: n.internal_ip for n in list_nodes.fn(kubeconfig)}
-    window = int((datetime.now(UTC) - started).total_seconds()) + 1
     logs = [
         read_access_log.fn(
-            spec, kubeconfig, pod=pod, node_ip=node_ips[str(pod.node)], window_s=window, token=TOKEN
+            spec, kubeconfig, pod=pod, node_ip=node_ips[str(pod.node)], started=started, token=TOKEN
         )
         for pod in pods
     ]
