@@ -80,7 +80,6 @@ class ServiceController:
         self._nlb_active_delay = nlb_active_delay
         self._on_created = on_load_balancer_created
         self._balancers: dict[str, _Balancer] = {}
-        self._tg_owner: dict[str, str] = {}  # TG arn -> service key
         self._clients: dict[str, Any] = {}
         self.aws_calls = 0
 
@@ -273,7 +272,6 @@ class ServiceController:
                     **health,
                 )["TargetGroups"][0]["TargetGroupArn"]
                 balancer.target_groups[service_port] = tg_arn
-                self._tg_owner[tg_arn] = balancer.service_key
                 listener = self._call(
                     "elbv2",
                     "create_listener",
@@ -291,7 +289,6 @@ class ServiceController:
             self._call("elbv2", "delete_listener", ListenerArn=balancer.listeners.pop(service_port))
             tg_arn = balancer.target_groups.pop(service_port)
             self._call("elbv2", "delete_target_group", TargetGroupArn=tg_arn)
-            self._tg_owner.pop(tg_arn, None)
 
     def _sync_targets(
         self, balancer: _Balancer, tg_arn: str, node_port: int, workers: list[str]
@@ -370,8 +367,4 @@ class ServiceController:
             )
 
     def _forget(self, key: str) -> None:
-        balancer = self._balancers.pop(key, None)
-        if balancer is None:
-            return
-        for tg_arn in balancer.target_groups.values():
-            self._tg_owner.pop(tg_arn, None)
+        self._balancers.pop(key, None)

@@ -15,9 +15,8 @@ from typing import Any
 Call = Callable[..., Any]
 
 
-def sync_attributes(call: Call, target_group_arn: str, wanted: Mapping[str, str]) -> dict[str, str]:
-    """Apply the attributes the Service's annotations ask for (none when they are absent);
-    return the target group's attributes as AWS has them afterwards."""
+def sync_attributes(call: Call, target_group_arn: str, wanted: Mapping[str, str]) -> None:
+    """Apply the attributes the Service's annotations ask for (none when they are absent)."""
     current = read_attributes(call, target_group_arn)
     changed = {k: v for k, v in wanted.items() if current.get(k) != v}
     if changed:
@@ -27,8 +26,6 @@ def sync_attributes(call: Call, target_group_arn: str, wanted: Mapping[str, str]
             TargetGroupArn=target_group_arn,
             Attributes=[{"Key": k, "Value": v} for k, v in sorted(changed.items())],
         )
-        current = read_attributes(call, target_group_arn)
-    return current
 
 
 def read_attributes(call: Call, target_group_arn: str) -> dict[str, str]:
