@@ -53,9 +53,17 @@ class AwsServer:
     knobs); ``reset`` clears it for both.
     """
 
-    def __init__(self, *, region: str = "ap-northeast-1", faults: AwsFaults | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        region: str = "ap-northeast-1",
+        faults: AwsFaults | None = None,
+        nlb_provisioning_seconds: float = 0.0,
+    ) -> None:
         self.region = region
         self.faults = faults or AwsFaults()
+        self.nlb_provisioning_seconds = nlb_provisioning_seconds
+        """How long a new network load balancer stays ``provisioning`` (0: active at once)."""
         self.call_counts: Counter[tuple[str, str]] = Counter()
         """Every API call (``/moto-api`` excluded) by (service, operation), throttled ones too."""
         self.throttled_counts: Counter[tuple[str, str]] = Counter()
@@ -135,6 +143,11 @@ class AwsServer:
         if self._server is not None:
             self._configure_gaps()
 
+    def set_nlb_provisioning_seconds(self, seconds: float) -> None:
+        """Keep each network load balancer created from now on ``provisioning`` this long."""
+        self.nlb_provisioning_seconds = seconds
+        gaps.set_nlb_provisioning_seconds(seconds)
+
     def write_counts(self) -> Counter[tuple[str, str]]:
         """Return the call counts of mutating operations only."""
         with self._counts_lock:
@@ -173,6 +186,7 @@ class AwsServer:
         self.stop()
 
     def _configure_gaps(self) -> None:
+        gaps.set_nlb_provisioning_seconds(self.nlb_provisioning_seconds)
         gaps.configure(
             invocation_visible_after=self.faults.invocation_visible_after,
             command_pickup_delay=self.faults.command_pickup_delay,

@@ -43,8 +43,9 @@ ELBv2
     ``TargetGroupNotFound`` -> ``[]``.
 10. Registered targets are always ``healthy`` -> asked of the ``hooks`` health provider when
     one is installed.
-11. A load balancer is ``active`` from the first Describe -> ``activate_load_balancer_after``
-    keeps one ``provisioning`` for a while (the cloud controller sets the twin's NLB delay).
+11. A load balancer is ``active`` from the first Describe -> every network load balancer stays
+    ``provisioning`` for ``set_nlb_provisioning_seconds`` (the twin's NLB delay);
+    ``activate_load_balancer_after`` sets one's time.
 12. TCP/UDP/TLS target groups lack the NLB attributes -> ``preserve_client_ip.enabled``
     (true for instance targets), ``proxy_protocol_v2.enabled`` and
     ``deregistration_delay.connection_termination.enabled`` (false) are present by default.
@@ -87,6 +88,11 @@ Real kops 1.36 (found by running it against the twin; each has a test that fails
     controller skips them -> both are applied, unless the launch names its own.
 25. (EC2) ``DescribeInstanceTopology`` is not implemented (HTTP 500; the AWS cloud controller asks
     it for every node) -> an empty list, AWS's answer for instance types without a topology.
+26. (ELBv2) ``ModifyListener`` to another target group leaves the groups' ``LoadBalancerArns`` as
+    they were, so the new group is nobody's and ``DescribeTargetGroups(LoadBalancerArn=...)``
+    misses it (the AWS cloud controller moves a listener to a new group when a Service's traffic
+    policy changes the health check) -> a group belongs to the load balancers whose listeners
+    forward to it.
 
 Speed (no behaviour the flows see)
 17. Every EC2 backend (so every ``reset``) builds ~1,300 ECS-optimised AMIs with a volume and a
@@ -116,7 +122,7 @@ from sandbox.aws.gaps import (
     ssm,
     ssm_listing,
 )
-from sandbox.aws.gaps.elbv2 import activate_load_balancer_after
+from sandbox.aws.gaps.elbv2 import activate_load_balancer_after, set_nlb_provisioning_seconds
 from sandbox.aws.gaps.ssm import default_instance_online, instance_has_managed_policy
 from sandbox.aws.gaps.ssm_faults import configure
 
@@ -126,6 +132,7 @@ __all__ = [
     "configure",
     "default_instance_online",
     "instance_has_managed_policy",
+    "set_nlb_provisioning_seconds",
 ]
 
 _apply_lock = threading.Lock()

@@ -89,14 +89,21 @@ def _make_network(
 _activation_lock = threading.Lock()
 _active_after: dict[str, float] = {}
 """load balancer arn -> monotonic time before which it stays ``provisioning``"""
+_provisioning = {"seconds": 0.0}
+"""how long every new network load balancer stays ``provisioning`` (process-wide, like moto)"""
+
+
+def set_nlb_provisioning_seconds(seconds: float) -> None:
+    """Keep every network load balancer created from now on ``provisioning`` for ``seconds``.
+
+    AWS takes minutes to turn an NLB ``active`` (moto does it at once), so whoever waits on
+    ``State.Code`` (the product, a controller) really waits.
+    """
+    _provisioning["seconds"] = seconds
 
 
 def activate_load_balancer_after(arn: str, seconds: float) -> None:
-    """Keep a load balancer ``provisioning`` for ``seconds`` from now (moto activates at once).
-
-    AWS takes minutes to turn an NLB ``active``; the twin's cloud controller calls this right
-    after creating one, so waiters on ``State.Code`` really wait.
-    """
+    """Keep one load balancer ``provisioning`` for ``seconds`` from now."""
     with _activation_lock:
         _active_after[arn] = time.monotonic() + seconds
     _, _, _, region, account_id, _ = arn.split(":", 5)
@@ -139,6 +146,8 @@ def _patched_create_load_balancer(original: Callable[..., Any]) -> Callable[...,
         lb: FakeLoadBalancer = original(self, *args, **kwargs)
         if lb.type == "network":
             _make_network(self, lb, list(arguments.get("subnet_mappings") or []))
+            if _provisioning["seconds"] > 0:
+                activate_load_balancer_after(lb.arn, _provisioning["seconds"])
         return lb
 
     return create_load_balancer
@@ -261,6 +270,28 @@ def _patched_target_group_init(original: Callable[..., Any]) -> Callable[..., An
     return __init__
 
 
+def _patched_modify_listener(original: Callable[..., Any]) -> Callable[..., Any]:
+    def modify_listener(self: ELBv2Backend, *args: Any, **kwargs: Any) -> Any:
+        listener = original(self, *args, **kwargs)
+        lb_arn = listener.load_balancer_arn
+        balancer = self.load_balancers.get(lb_arn)
+        forwarded = {
+            arn
+            for each in (balancer.listeners.values() if balancer is not None else [listener])
+            for action in each.default_actions
+            if action.type == "forward"
+            for arn in self._get_target_group_arns_from(action_data=action.data)
+        }
+        for arn, group in self.target_groups.items():
+            if arn in forwarded and lb_arn not in group.load_balancer_arns:
+                group.load_balancer_arns.append(lb_arn)
+            elif arn not in forwarded and lb_arn in group.load_balancer_arns:
+                group.load_balancer_arns.remove(lb_arn)
+        return listener
+
+    return modify_listener
+
+
 def apply() -> None:
     """Install the ELBv2 patches."""
     wrap(ELBv2Backend, "create_load_balancer", _patched_create_load_balancer)
@@ -268,5 +299,6 @@ def apply() -> None:
     wrap(ELBv2Backend, "delete_load_balancer", _patched_delete_load_balancer)
     wrap(ELBv2Backend, "create_target_group", _patched_create_target_group)
     wrap(ELBv2Backend, "describe_target_groups", _patched_describe_target_groups)
+    wrap(ELBv2Backend, "modify_listener", _patched_modify_listener)
     wrap(FakeTargetGroup, "health_for", _patched_health_for)
     wrap(FakeTargetGroup, "__init__", _patched_target_group_init)

@@ -269,6 +269,53 @@ def test_load_balancer_stays_provisioning_for_the_given_time(
     assert time.monotonic() - started >= 0.5
 
 
+def test_every_new_nlb_provisions_for_the_servers_delay(
+    aws: AwsServer, client: ClientFactory, network: Any
+) -> None:
+    """Gap 11: whoever creates the NLB (a real controller over HTTP, kops), it is not active at
+    once; an ALB is not held."""
+    elbv2 = client("elbv2")
+    aws.set_nlb_provisioning_seconds(30)
+    try:
+        held = create_nlb(elbv2, network, name="held")
+    finally:
+        aws.set_nlb_provisioning_seconds(0)
+    after = create_nlb(elbv2, network, name="after")
+
+    def state(lb: dict[str, Any]) -> str:
+        found = elbv2.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])
+        return str(found["LoadBalancers"][0]["State"]["Code"])
+
+    assert state(held) == "provisioning"
+    assert state(after) == "active"
+
+
+def test_a_listener_moved_to_another_group_takes_the_group_with_it(
+    client: ClientFactory, network: Any
+) -> None:
+    """Gap 26: the cloud controller swaps a listener's group when the health check changes."""
+    elbv2 = client("elbv2")
+    lb_arn = create_nlb(elbv2, network)["LoadBalancerArn"]
+    first = create_tcp_target_group(elbv2, network, name="first")
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="TCP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": first}],
+    )["Listeners"][0]["ListenerArn"]
+    second = create_tcp_target_group(elbv2, network, name="second")
+
+    elbv2.modify_listener(
+        ListenerArn=listener, DefaultActions=[{"Type": "forward", "TargetGroupArn": second}]
+    )
+
+    groups = elbv2.describe_target_groups(LoadBalancerArn=lb_arn)["TargetGroups"]
+    assert [g["TargetGroupArn"] for g in groups] == [second]
+    [left] = elbv2.describe_target_groups(TargetGroupArns=[first])["TargetGroups"]
+    assert left["LoadBalancerArns"] == []
+    elbv2.delete_target_group(TargetGroupArn=first)  # nobody's now: AWS lets it go
+
+
 def test_a_target_group_name_may_hold_a_double_hyphen(client: ClientFactory, network: Any) -> None:
     """Gap 20: kops names its kops-controller group `kops-controller-<cluster>--<hash>`."""
     elbv2 = client("elbv2")
