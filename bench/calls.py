@@ -26,19 +26,21 @@ class Call:
     operation: str  # AWS operation, or the HTTP method
     write: bool
     ended: float | None = None  # end of the call, where the caller itself is wrapped
+    wrapped: bool = False  # reported by the caller's wrapper, not by the endpoint
 
 
 def attribute(calls: Iterable[Call]) -> list[Call]:
     """Return the calls with every AWS call's origin settled, oldest first.
 
     The endpoint labels what the product sent (``product``), the benchmark's own look-ups
-    (``bench``, dropped here) and everything else (``other``). The twin's controller and SSM
-    agent are wrapped and report their calls themselves; each such report takes the place of
-    the matching ``other`` record (same service and operation, at the same moment). What is
-    left of ``other`` was sent by the kops executable and becomes ``kops``.
+    (``bench``) and the twin's machinery (``twin``), both dropped here, the real cloud
+    controller (``controller``) and everything else (``other``). The twin's other controller
+    and SSM agent are wrapped and report their calls themselves; each such report takes the
+    place of the matching ``other`` record (same service and operation, at the same moment).
+    What is left of ``other`` was sent by the kops executable and becomes ``kops``.
     """
     ordered = sorted(calls, key=lambda c: c.at)
-    reports = [c for c in ordered if c.api == "aws" and c.origin in TWIN_ORIGINS]
+    reports = [c for c in ordered if c.api == "aws" and c.wrapped]
     pending: dict[tuple[str, str], list[Call]] = defaultdict(list)
     for call in ordered:
         if call.api == "aws" and call.origin == "other":
@@ -54,7 +56,7 @@ def attribute(calls: Iterable[Call]) -> list[Call]:
             break
     settled = []
     for call in ordered:
-        if call.origin == "bench" or id(call) in matched:
+        if call.origin in ("bench", "twin") or id(call) in matched:
             continue
         settled.append(replace(call, origin="kops") if call.origin == "other" else call)
     return settled

@@ -1,8 +1,8 @@
 """One environment of the fleet on a twin of its own: ``python -m bench.fleet_twin HOME INDEX``.
 
-The twin's cloud controller and NLB data plane follow one cluster at a time, and moto's state is
-process-wide, so each environment of the fleet gets a twin in a process of its own. This one
-starts an instant twin, provisions the environment through the product's flow (setup, not
+The twin's NLB data plane follows one cluster at a time, and moto's state is process-wide, so
+each environment of the fleet gets a twin in a process of its own. This one starts an instant
+twin, provisions the environment through the product's flow (setup, not
 measured), prints one JSON line (the spec, and the environment a flow run needs to reach the
 twin) and then answers each ``calls START END`` line with the product's API calls the twin
 served in that window, counted by operation. It stops at the end of its input.

@@ -73,14 +73,16 @@ def _method(f: dict[str, Any]) -> list[str]:
         ),
         (
             "Every API call the twin serves is logged with a timestamp. AWS calls whose "
-            "User-Agent carries `kops-nlb-flows` (`kops_nlb/aws/client.py`) are the product's. The twin's "
-            "cloud controller and SSM agent are wrapped and report their own calls, which are "
-            "taken out of the rest; what remains came from the `kops` executable the product "
-            "runs (counted as product). Kubernetes Node registration and Node status writes "
+            "User-Agent carries `kops-nlb-flows` (`kops_nlb/aws/client.py`) are the product's. "
+            "The real cloud controller's are told by the twin's own key and the Go SDK's "
+            "User-Agent; the rest of the twin's machinery (same key) is left out. The Load "
+            "Balancer Controller's stand-in and the SSM agent are wrapped and report their own "
+            "calls, which are taken out of the rest; what remains came from the `kops` "
+            "executable the product runs (counted as product). Kubernetes Node registration and Node status writes "
             "are the twin's kubelet; other Kubernetes calls are the product's or kops's."
         ),
         (
-            "Ready times come from the twin: the Nodes' ready-at annotation set by kops; the "
+            "Ready times come from the twin: the Nodes' Ready transitions; the "
             "cloud controller's CreateLoadBalancer and RegisterTargets plus the NLB and health "
             "delays; the first SSM DescribeInstanceInformation plus the SSM delay (the twin "
             "starts the agent's clock then). Detection latency = end of the wait task minus "

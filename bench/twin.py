@@ -7,7 +7,11 @@ AWS call is told apart like this:
 
 - ``product``: the flows' boto3 clients, which send ``kops-nlb-flows`` in their User-Agent
   (``kops_nlb/aws/client.py``);
-- ``controller``: the twin's cloud controller, counted by wrapping its one AWS helper;
+- ``controller``: the real AWS cloud controller on each control plane (the Go SDK, signing
+  with the twin's own key), and the AWS Load Balancer Controller's stand-in, counted by
+  wrapping its one AWS helper;
+- ``twin``: the rest of the twin's machinery (signing with its own key: the simulated
+  instances' look-ups), left out;
 - ``agent``: the twin's SSM agent looking up an instance's private address;
 - ``kops``: everything else the endpoint served (the emulated kops executable the product runs);
 - ``bench``: this package's own look-ups (their User-Agent carries ``kops-nlb-bench``), left out.
@@ -35,6 +39,7 @@ from botocore.config import Config
 from bench.calls import Call
 from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.aws import wire
+from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
 from sandbox.config import Delays, SandboxConfig
 from sandbox.loopback import LoopbackRange
 from sandbox.world import World
@@ -45,6 +50,7 @@ REALISTIC_DELAYS = Delays(
 )
 PRODUCT_USER_AGENT = "kops-nlb-flows"
 BENCH_USER_AGENT = "kops-nlb-bench"
+GO_SDK_USER_AGENT = "aws-sdk-go-v2/"
 CLUSTER_NAME = "bench.k8s.local"
 KUBE_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -159,18 +165,22 @@ def _tap_aws(world: World, calls: CallLog) -> None:
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(body)
         call = wire.identify(environ, body)
-        agent = str(environ.get("HTTP_USER_AGENT", ""))
-        origin = (
-            "product"
-            if PRODUCT_USER_AGENT in agent
-            else "bench"
-            if BENCH_USER_AGENT in agent
-            else "other"
-        )
+        origin = _aws_origin(environ)
         calls.add(Call(time.time(), "aws", origin, call.service, call.operation, call.is_write))
         return inner(environ, start_response)
 
     server.app = serve
+
+
+def _aws_origin(environ: Mapping[str, Any]) -> str:
+    agent = str(environ.get("HTTP_USER_AGENT", ""))
+    if PRODUCT_USER_AGENT in agent:
+        return "product"
+    if BENCH_USER_AGENT in agent:
+        return "bench"
+    if f"Credential={INFRASTRUCTURE_ACCESS_KEY_ID}/" in str(environ.get("HTTP_AUTHORIZATION", "")):
+        return "controller" if GO_SDK_USER_AGENT in agent else "twin"
+    return "other"
 
 
 def _wrap_controller(world: World, calls: CallLog) -> None:
@@ -184,7 +194,8 @@ def _wrap_controller(world: World, calls: CallLog) -> None:
             return inner(service, operation, **kwargs)
         finally:
             write = wire.is_write_operation(name)
-            calls.add(Call(started, "aws", "controller", service, name, write, time.time()))
+            ended = time.time()
+            calls.add(Call(started, "aws", "controller", service, name, write, ended, wrapped=True))
 
     controller._call = counted
 
@@ -193,7 +204,9 @@ def _wrap_agent(world: World, calls: CallLog) -> None:
     inner = world._private_ip
 
     def counted(instance_id: str) -> str | None:
-        calls.add(Call(time.time(), "aws", "agent", "ec2", "DescribeInstances", False))
+        calls.add(
+            Call(time.time(), "aws", "agent", "ec2", "DescribeInstances", False, wrapped=True)
+        )
         return inner(instance_id)
 
     world._private_ip = counted  # type: ignore[method-assign]

@@ -1,10 +1,11 @@
-"""One local world: AWS (moto), kops, real Kubernetes control planes, the cloud controller and the
-data path.
+"""One local world: AWS (moto), kops, real Kubernetes control planes with the real AWS cloud
+controller, the AWS Load Balancer Controller's stand-in and the data path.
 
-AWS, the simulated kubelets, the cloud controller and the data path run in this process
-(threads). Each cluster's control plane (etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler) runs as real child processes, booted when kops launches the cluster's
-control-plane instance, and each pod as a real nginx. The emulated `kops` is an executable the
+AWS, the simulated kubelets, the Load Balancer Controller's stand-in and the data path run in
+this process (threads). Each cluster's control plane (etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler, aws-cloud-controller-manager) runs as real child
+processes, booted when kops launches the cluster's control-plane instance, and each pod as a real
+nginx. The emulated `kops` is an executable the
 product calls like the real one. A client reaches the world only through standard switches:
 `AWS_ENDPOINT_URL` (+ dummy credentials), a kubeconfig (written by `kops export kubecfg`, its
 server the API front proxy), and the `kops` executable under `<home>/bin`.
@@ -34,7 +35,7 @@ from sandbox.aws import (
 )
 from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
 from sandbox.aws.target_groups import instance_cluster, instance_running, registered_targets
-from sandbox.cloud import ServiceController
+from sandbox.cloud import LoadBalancerController
 from sandbox.cloud.data_path import DataPath
 from sandbox.cloud.kube_inputs import CloudControllerLoop
 from sandbox.config import SandboxConfig
@@ -84,6 +85,7 @@ class World:
         self.aws = AwsServer(
             region=config.region,
             faults=config.faults.aws(),
+            nlb_provisioning_seconds=config.delays.nlb_active,
         )
         self.pods = PodServers(real_nginx=True, workdir=home / "pods")
         self.api_proxy = FrontProxy(
@@ -96,7 +98,7 @@ class World:
             second=config.delays.health_check_second(),
         )
         self.agent = ShellAgent()
-        self.controller: ServiceController | None = None
+        self.controller: LoadBalancerController | None = None
         self.hosts: InstanceHosts | None = None
         self._cloud_loop: CloudControllerLoop | None = None
         self.endpoints: Endpoints | None = None
@@ -115,12 +117,7 @@ class World:
         bin_dir = self.home / "bin"
         bin_dir.mkdir(exist_ok=True)
         install_executable(bin_dir, kube_api_url=kube_url, config_path=config_path)
-        self.controller = ServiceController(
-            aws_url=aws_url,
-            region=self.config.region,
-            nlb_active_delay=self.config.delays.nlb_active,
-            on_load_balancer_created=self.aws.activate_load_balancer_after,
-        )
+        self.controller = LoadBalancerController(aws_url=aws_url, region=self.config.region)
         data_path = DataPath(
             region=self.config.region,
             target_health=self.health_checks.health,

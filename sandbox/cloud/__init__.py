@@ -1,5 +1,6 @@
-"""The twin's cloud controller: what aws-cloud-controller-manager does for LoadBalancer Services."""
+"""The twin's cloud around the clusters: the AWS Load Balancer Controller's stand-in and the data
+path that follows what AWS has configured."""
 
-from sandbox.cloud.service_controller import ServiceController
+from sandbox.cloud.load_balancer_controller import LoadBalancerController
 
-__all__ = ["ServiceController"]
+__all__ = ["LoadBalancerController"]

@@ -20,7 +20,6 @@ from typing import Any
 
 from sandbox.aws.load_balancers import ConfiguredBalancer, configured_balancers
 from sandbox.cloud import naming
-from sandbox.cloud.flavours import LBC_CLUSTER_TAG, LBC_STACK_TAG
 from sandbox.cloud.target_group_attributes import preserves_client_ip, sends_proxy_v2
 from sandbox.dataplane.nlb import Endpoint, LoadBalancerPlan, TargetNode
 from sandbox.dataplane.node_ports import NodePorts, ServiceHealth
@@ -110,8 +109,8 @@ def owning_service(tags: Mapping[str, str], cluster: str) -> str | None:
     AWS Load Balancer Controller's (``service.k8s.aws/stack`` and ``elbv2.k8s.aws/cluster``)."""
     if naming.cluster_owned_tag(cluster) in tags and naming.SERVICE_NAME_TAG in tags:
         return tags[naming.SERVICE_NAME_TAG]
-    if tags.get(LBC_CLUSTER_TAG) == cluster and LBC_STACK_TAG in tags:
-        return tags[LBC_STACK_TAG]
+    if tags.get(naming.LBC_CLUSTER_TAG) == cluster and naming.LBC_STACK_TAG in tags:
+        return tags[naming.LBC_STACK_TAG]
     return None
 
 

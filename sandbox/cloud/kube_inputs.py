@@ -1,6 +1,6 @@
 """The cloud controller's view of a cluster: watch caches on the real apiserver.
 
-``WatchedCluster`` gives the reconcilers (``ServiceController``, ``DataPath``) what they read
+``WatchedCluster`` gives the reconcilers (``LoadBalancerController``, ``DataPath``) what they read
 (Services, Nodes, Pods, from informers kept by list-then-watch with the official client) and
 carries out what the controller writes (the cleanup finalizer on a Service, and its
 ``.status.loadBalancer``) as merge patches. ``CloudControllerLoop`` runs a pass of each

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pwd
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 
 KUBERNETES_VERSION = "1.36.3"
 ETCD_VERSION = "3.6.16"
+CLOUD_CONTROLLER_VERSION = "1.36.2"  # cloud-provider-aws
 BIN_DIR_ENV = "KOPS_NLB_UPSTREAM_BIN"
 
 
@@ -28,12 +30,13 @@ def bin_dir() -> Path:
 
 @dataclass(frozen=True)
 class Binaries:
-    """The four programs of a control plane."""
+    """The programs of a control plane."""
 
     etcd: Path
     kube_apiserver: Path
     kube_controller_manager: Path
     kube_scheduler: Path
+    cloud_controller_manager: Path
 
     @classmethod
     def find(cls, directory: Path | None = None) -> Binaries:
@@ -44,13 +47,10 @@ class Binaries:
             kube_apiserver=where / f"kube-apiserver-{KUBERNETES_VERSION}",
             kube_controller_manager=where / f"kube-controller-manager-{KUBERNETES_VERSION}",
             kube_scheduler=where / f"kube-scheduler-{KUBERNETES_VERSION}",
+            cloud_controller_manager=where
+            / f"aws-cloud-controller-manager-{CLOUD_CONTROLLER_VERSION}",
         )
-        for path in (
-            found.etcd,
-            found.kube_apiserver,
-            found.kube_controller_manager,
-            found.kube_scheduler,
-        ):
+        for path in dataclasses.astuple(found):
             if not os.access(path, os.X_OK):
                 raise MissingBinary(f"{path} is missing: run `make upstream` to build it")
         return found

@@ -1,6 +1,6 @@
 """A control-plane instance booted the way nodeup boots one: etcd, kube-apiserver,
-kube-controller-manager and kube-scheduler, real programs on loopback, from the cluster's spec and
-keysets in the state store.
+kube-controller-manager, kube-scheduler and (given the instance's cloud) the AWS cloud controller
+manager, real programs on loopback, from the cluster's spec and keysets in the state store.
 
 The apiserver is set up as kops sets it up: client-certificate authentication, ``Node,RBAC``
 authorization, kops's admission plugins, service-account keys from the ``service-account``
@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -22,6 +23,12 @@ from pathlib import Path
 
 from sandbox.controlplane.binaries import Binaries
 from sandbox.controlplane.certificates import LOOPBACK, ControlPlaneFiles
+from sandbox.controlplane.cloud_controller import (
+    KOPS_CLOUD_CONFIG,
+    CloudSettings,
+    cloud_controller_argv,
+    cloud_controller_env,
+)
 from sandbox.controlplane.processes import Child, StartFailed
 from sandbox.kops.pki import Keypair
 
@@ -55,7 +62,11 @@ def service_cidr_of(cluster_spec: dict[str, object]) -> str:
 
 
 class ControlPlane:
-    """The four programs of one cluster's control plane; ``start()`` returns when all are up."""
+    """The programs of one cluster's control plane; ``start()`` returns when all are up.
+
+    With ``cloud`` (the AWS the control-plane instance lives in) it runs the AWS cloud
+    controller manager as well, which makes the cluster's load balancers.
+    """
 
     def __init__(
         self,
@@ -66,8 +77,10 @@ class ControlPlane:
         service_cidr: str = DEFAULT_SERVICE_CIDR,
         binaries: Binaries | None = None,
         apiserver_flags: tuple[str, ...] = (),
+        cloud: CloudSettings | None = None,
     ) -> None:
         self.cluster = cluster
+        self.cloud = cloud
         self.apiserver_flags = apiserver_flags  # added to kops's (tests that stress watches)
         self.home = home
         self.service_cidr = service_cidr
@@ -87,7 +100,7 @@ class ControlPlane:
         return f"https://{LOOPBACK}:{self.apiserver_port}"
 
     def start(self) -> None:
-        """Write the files, then start etcd, the apiserver, the controller manager and scheduler."""
+        """Write the files, then start etcd, the apiserver, and the controllers and scheduler."""
         began = time.monotonic()
         self.files = files = ControlPlaneFiles.write(
             self.home / "pki",
@@ -118,8 +131,8 @@ class ControlPlane:
                     log.warning("%s exited; starting it again: %s", child.name, child.tail(3))
                     child.start()
 
-    def _child(self, name: str, argv: list[str]) -> Child:
-        child = Child(name, argv, logs=self.home / "logs", pids=self.home / "pids")
+    def _child(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+        child = Child(name, argv, logs=self.home / "logs", pids=self.home / "pids", env=env)
         child.start()
         self._children.append(child)
         return child
@@ -184,7 +197,11 @@ class ControlPlane:
         apiserver.wait_until(lambda: _answers(f"{self.url}/readyz", context), START_TIMEOUT)
 
     def _start_controllers(self, files: ControlPlaneFiles) -> None:
-        ports = {"kube-controller-manager": free_port(), "kube-scheduler": free_port()}
+        ports = {
+            "kube-controller-manager": free_port(),
+            "kube-scheduler": free_port(),
+            "aws-cloud-controller-manager": free_port(),
+        }
         manager = files.kubeconfig_for("kube-controller-manager", self.url)
         scheduler = files.kubeconfig_for("kube-scheduler", self.url)
         common = ["--leader-elect=false", f"--bind-address={LOOPBACK}"]
@@ -218,11 +235,28 @@ class ControlPlane:
                 ],
             ),
         ]
+        if self.cloud is not None:
+            started.append(self._start_cloud_controller(files, self.cloud, ports))
         insecure = ssl.create_default_context()
         insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
         for child in started:
             health = f"https://{LOOPBACK}:{ports[child.name]}/healthz"
             child.wait_until(functools.partial(_answers, health, insecure), START_TIMEOUT)
+
+    def _start_cloud_controller(
+        self, files: ControlPlaneFiles, cloud: CloudSettings, ports: dict[str, int]
+    ) -> Child:
+        name = "aws-cloud-controller-manager"
+        cloud_config = self.home / "cloud.config"
+        cloud_config.write_text(KOPS_CLOUD_CONFIG)
+        argv = cloud_controller_argv(
+            self._binaries.cloud_controller_manager,
+            cluster=self.cluster,
+            cloud_config=cloud_config,
+            kubeconfig=files.kubeconfig_for("cloud-controller-manager", self.url),
+            port=ports[name],
+        )
+        return self._child(name, argv, cloud_controller_env(cloud, os.environ.get("PATH", "")))
 
     def admin_ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts the cluster CA and presents the admin certificate."""

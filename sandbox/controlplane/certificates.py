@@ -3,7 +3,8 @@
 nodeup writes them from the keysets in the state store; the twin issues the same identities
 from the same CAs: the apiserver's serving certificate (``api.internal.<cluster>``,
 ``api.<cluster>``, the in-cluster names and the loopback address), its clients towards the
-kubelets and as the front proxy, and the controller manager's and scheduler's users.
+kubelets and as the front proxy, and the users of the controller manager, the scheduler and the
+cloud controller.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class ControlPlaneFiles:
     admin: Credentials
     controller_manager: Path  # kubeconfigs
     scheduler: Path
+    cloud_controller: Path
 
     @classmethod
     def write(
@@ -96,6 +98,13 @@ class ControlPlaneFiles:
                 directory, "kube-controller-manager", controller_manager
             ),
             scheduler=_kubeconfig(directory, "kube-scheduler", scheduler),
+            # kops's addon binds the cloud controller's own ClusterRole; the twin installs no
+            # addons, so its cloud controller's user is in system:masters instead.
+            cloud_controller=_kubeconfig(
+                directory,
+                "cloud-controller-manager",
+                issue(ca, "system:cloud-controller-manager", organizations=["system:masters"]),
+            ),
         )
 
     def kubeconfig_for(self, name: str, server: str) -> Path:

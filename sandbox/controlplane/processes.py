@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 
@@ -18,9 +18,18 @@ class StartFailed(RuntimeError):
 class Child:
     """One long-running program: its output goes to ``<logs>/<name>.log``, its pid to ``<pids>``."""
 
-    def __init__(self, name: str, argv: Sequence[str], *, logs: Path, pids: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        logs: Path,
+        pids: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = [str(a) for a in argv]
+        self.env = dict(env) if env is not None else None  # None: the twin's own environment
         self.log_path = logs / f"{name}.log"
         self.pid_path = pids / f"{name}.pid"
         self._process: subprocess.Popen[bytes] | None = None
@@ -36,7 +45,11 @@ class Child:
         self.pid_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
             )
         self.pid_path.write_text(f"{self._process.pid} {self.argv[0]}\n")
 

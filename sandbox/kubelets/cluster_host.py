@@ -18,6 +18,7 @@ from typing import Any
 
 from sandbox.controlplane.boot import ControlPlane, service_cidr_of
 from sandbox.controlplane.client import api_client
+from sandbox.controlplane.cloud_controller import CloudSettings
 from sandbox.dataplane.pods import PodServers
 from sandbox.kops.pki import KUBERNETES_CA, ensure_keysets, issue
 from sandbox.kops.state import StateStore
@@ -78,8 +79,10 @@ class ClusterHost:
         pods: PodServers,
         region: str,
         ready_delay: float,
+        cloud: CloudSettings | None = None,
     ) -> ClusterHost:
-        """Boot the cluster's control plane from its state store (a fresh data directory)."""
+        """Boot the cluster's control plane from its state store (a fresh data directory); with
+        ``cloud``, its cloud controller too."""
         spec = store.cluster(cluster)
         if spec is None:
             raise RuntimeError(f"no cluster {cluster!r} in {store.url}")
@@ -89,6 +92,7 @@ class ClusterHost:
             keysets=ensure_keysets(store, cluster),
             home=home,
             service_cidr=service_cidr_of(spec),
+            cloud=cloud,
         )
         control_plane.start()
         log.info("control plane of %s up in %.1fs", cluster, control_plane.started_in)

@@ -2,13 +2,15 @@
 
 Every half second it looks at the running instances (as kwok's node provider would). A cluster
 whose control-plane instance runs gets its control plane booted from the state store in the
-instance's user data (``ClusterHost.boot``) and routed through the API front proxy; every running
-instance of a booted cluster gets a simulated kubelet. When the control-plane instance is gone,
-so is the control plane.
+instance's user data (``ClusterHost.boot``) and routed through the API front proxy; its cloud
+controller learns who it is from the metadata endpoint the twin serves for that instance. Every
+running instance of a booted cluster gets a simulated kubelet. When the control-plane instance is
+gone, so is the control plane.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import threading
@@ -18,7 +20,9 @@ from typing import Any
 
 import boto3
 
+from sandbox.aws.instance_metadata import InstanceMetadataServer
 from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
+from sandbox.controlplane.cloud_controller import CloudSettings
 from sandbox.controlplane.front_proxy import FrontProxy
 from sandbox.dataplane.pods import PodServers
 from sandbox.kops.state import StateStore
@@ -48,6 +52,7 @@ class InstanceHosts:
         serves: Callable[[str], bool] = lambda _cluster: True,
     ) -> None:
         self._region = region
+        self._aws_url = aws_url
         self._home = home
         self._proxy = proxy
         self._pods = pods
@@ -66,6 +71,7 @@ class InstanceHosts:
         )
         self._pod_cidrs: dict[str, str] = {}
         self.clusters: dict[str, ClusterHost] = {}
+        self._metadata: dict[str, InstanceMetadataServer] = {}  # per cluster: its control plane's
         self._failed: set[str] = set()  # control-plane instances whose boot failed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -136,6 +142,9 @@ class InstanceHosts:
         if base is None:
             return  # not launched by kops: nothing boots
         store_url, _, cluster = base.rstrip("/").rpartition("/")
+        metadata = InstanceMetadataServer(
+            functools.partial(self._describe, control["InstanceId"]), self._region
+        ).start()
         try:
             host = ClusterHost.boot(
                 store=StateStore.from_url(store_url, self._s3),
@@ -144,12 +153,15 @@ class InstanceHosts:
                 pods=self._pods,
                 region=self._region,
                 ready_delay=self._ready_delay,
+                cloud=self._cloud(metadata.url),
             )
         except Exception:
+            metadata.stop()
             self._failed.add(control["InstanceId"])
             log.exception("the control plane of %s did not boot", name)
             return
         self.clusters[name] = host
+        self._metadata[name] = metadata
         self._proxy.add(host.control_plane)
         self._on_change()
 
@@ -157,8 +169,24 @@ class InstanceHosts:
         host = self.clusters.pop(name)
         self._proxy.remove(host.cluster)
         host.stop()
+        self._metadata.pop(name).stop()
         self._on_change()
         log.info("control plane of %s stopped", name)
+
+    def _describe(self, instance_id: str) -> dict[str, Any]:
+        found = self._ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        return dict(found[0]["Instances"][0])
+
+    def _cloud(self, metadata_url: str) -> CloudSettings:
+        """The twin's AWS as the cloud controller sees it; it signs with the twin's own key, so
+        the fault knobs (which stand for what the product meets) leave it alone."""
+        return CloudSettings(
+            aws_url=self._aws_url,
+            region=self._region,
+            metadata_url=metadata_url,
+            access_key_id=INFRASTRUCTURE_ACCESS_KEY_ID,
+            secret_access_key="twin",
+        )
 
     def _pod_cidr_for(self, instance_id: str) -> str:
         if instance_id not in self._pod_cidrs:

@@ -55,7 +55,7 @@ def test_sequential_latency(latencies: Latencies, expected: float) -> None:
 
 def aws(at: float, origin: str, operation: str, *, ended: float | None = None) -> Call:
     write = not operation.startswith("Describe")
-    return Call(at, "aws", origin, "elbv2", operation, write, ended)
+    return Call(at, "aws", origin, "elbv2", operation, write, ended, wrapped=ended is not None)
 
 
 def test_attribute_replaces_wrapped_reports_and_labels_the_rest_kops() -> None:
@@ -65,6 +65,9 @@ def test_attribute_replaces_wrapped_reports_and_labels_the_rest_kops() -> None:
         aws(11.0, "other", "CreateLoadBalancer"),  # nobody reported it: kops
         aws(12.0, "product", "DescribeLoadBalancers"),
         aws(12.5, "bench", "DescribeLoadBalancers"),
+        aws(12.6, "twin", "DescribeLoadBalancers"),  # the simulated instances' own look-ups
+        aws(12.7, "controller", "RegisterTargets"),  # the real cloud controller, by its key
+        aws(12.8, "other", "RegisterTargets"),  # not the real controller's call: kops
         Call(13.0, "kube", "kubelet", "v1/nodes/status", "PATCH", True),
     ]
     settled = attribute(calls)
@@ -72,11 +75,13 @@ def test_attribute_replaces_wrapped_reports_and_labels_the_rest_kops() -> None:
         (9.99, "controller"),
         (11.0, "kops"),
         (12.0, "product"),
+        (12.7, "controller"),
+        (12.8, "kops"),
         (13.0, "kubelet"),
     ]
-    assert product_writes(settled) == 1
-    assert twin_writes(settled) == 2
-    assert writes_by_origin(settled) == {"aws:controller": 1, "aws:kops": 1, "kube:kubelet": 1}
+    assert product_writes(settled) == 2
+    assert twin_writes(settled) == 3
+    assert writes_by_origin(settled) == {"aws:controller": 2, "aws:kops": 2, "kube:kubelet": 1}
 
 
 def test_critical_chain_walks_back_from_the_end() -> None:

@@ -24,10 +24,17 @@ from kubernetes import client
 
 from kops_nlb.aws.elbv2 import find_service_nlb, target_group_settings
 from kops_nlb.core.manifests import nlb_service
+from kops_nlb.core.naming import nlb_name_for_service_uid
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kube.client import kube_api
 from sandbox.aws import AwsServer
 from sandbox.aws.instance_metadata import InstanceMetadataServer
+from sandbox.controlplane.cloud_controller import (
+    KOPS_CLOUD_CONFIG,
+    CloudSettings,
+    cloud_controller_argv,
+    cloud_controller_env,
+)
 from sandbox.kubelets.cluster_host import ClusterHost
 from tests.twin_kube import loopback_prefix, running_cluster, write_admin_kubeconfig
 
@@ -36,7 +43,6 @@ pytestmark = pytest.mark.contract
 REGION = "ap-northeast-1"
 CLUSTER = "ccm.k8s.local"
 CCM_VERSION = "1.36.2"
-KOPS_CLOUD_CONFIG = "[global]\nNodeIPFamilies = ipv4\n"  # what nodeup writes for AWS
 
 
 def ccm_binary() -> Path:
@@ -176,23 +182,21 @@ class _controller:
         self.imds.start()
         config = self.home / "cloud.config"
         config.write_text(KOPS_CLOUD_CONFIG)
-        argv = [
-            str(ccm_binary()),
-            "--cloud-provider=aws",
-            f"--cluster-name={CLUSTER}",
-            "--configure-cloud-routes=false",
-            "--allocate-node-cidrs=false",  # the twin's kubelets already hold their pod ranges
-            "--leader-elect=false",
-            "--use-service-account-credentials=false",
-            f"--cloud-config={config}",
-            f"--kubeconfig={self.kubeconfig}",
-            f"--authentication-kubeconfig={self.kubeconfig}",
-            f"--authorization-kubeconfig={self.kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={free_port()}",
-            "--v=2",
-        ]
-        env = {**os.environ, "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url}
+        argv = cloud_controller_argv(
+            ccm_binary(),
+            cluster=CLUSTER,
+            cloud_config=config,
+            kubeconfig=Path(self.kubeconfig),
+            port=free_port(),
+        )
+        settings = CloudSettings(
+            aws_url=os.environ["AWS_ENDPOINT_URL"],
+            region=REGION,
+            metadata_url=self.imds.url,
+            access_key_id="twin",
+            secret_access_key="twin",
+        )
+        env = cloud_controller_env(settings, os.environ.get("PATH", ""))
         self.log = (self.home / "ccm.log").open("wb")
         self.process = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         return self.process
@@ -237,6 +241,7 @@ def test_the_products_service_becomes_the_internal_nlb_the_product_finds(
         hostname=dns_name,
     )
     assert nlb is not None, "the product does not find the NLB the real controller made"
+    assert nlb.name == nlb_name_for_service_uid(made.metadata.uid)
     assert (nlb.scheme, nlb.type, nlb.dns_name) == ("internal", "network", dns_name)
     described = world.elbv2.describe_load_balancers(Names=[nlb.name])["LoadBalancers"][0]
     assert sorted(z["SubnetId"] for z in described["AvailabilityZones"]) == sorted(

@@ -1,7 +1,7 @@
 """The AWS Load Balancer Controller's NLB with ip and with instance targets, on the twin.
 
 The controller itself cannot be built here; the twin simulates it from its documentation
-(``sandbox/cloud/flavours.py``). With ip targets client IP preservation is off by default for
+(``sandbox/cloud/lbc_naming.py``). With ip targets client IP preservation is off by default for
 TCP, so nginx logs the NLB's own private addresses and verify fails naming them; asking for
 ``preserve_client_ip: true`` delivers the bastion's address, and so does proxy protocol v2
 (``aws-load-balancer-proxy-protocol: "*"``) in its header. With instance targets (the

@@ -1,32 +1,25 @@
-"""The service controller of the twin's cloud-controller-manager.
+"""The twin's stand-in for the AWS Load Balancer Controller (which cannot be built here).
 
-It watches LoadBalancer Services annotated for an NLB and does what aws-cloud-controller-manager
-does: an NLB named after the Service UID in the cluster's subnets, one instance target group per
-port (health per traffic policy, attributes from the target-group-attributes annotation), every
-worker node registered, a TCP listener, the Service's ingress hostname, and a finalizer that
-holds the Service until all of it is deleted. It talks to the twin's AWS through boto3 like the
-real controller; the data path (``data_path``) follows what it configured there.
+It watches LoadBalancer Services typed ``external`` and does what the controller documents: an
+NLB named ``k8s-<ns>-<svc>-<hash>`` in the cluster's subnets, one target group per port
+(``instance`` targets on the node port, or ``ip`` targets on the pods), the health check per
+traffic policy, attributes from the annotations, a TCP listener, the Service's ingress hostname,
+and a finalizer that holds the Service until all of it is deleted. It talks to the twin's AWS
+through boto3; the data path (``data_path``) follows what it configured there. Services typed
+``nlb`` are the real aws-cloud-controller-manager's, on each cluster's control plane.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
 
-from sandbox.cloud import naming
+from sandbox.cloud import lbc_naming, naming
 from sandbox.cloud.data_path import ClusterNode, cluster_nodes, service_endpoints, service_key
-from sandbox.cloud.flavours import (
-    CLOUD_CONTROLLER,
-    FINALIZERS,
-    Flavour,
-    flavour_by_finalizer,
-    flavour_of,
-)
 from sandbox.cloud.target_group_attributes import sync_attributes
 
 log = logging.getLogger(__name__)
@@ -60,25 +53,15 @@ class _Balancer:
     target_groups: dict[int, str] = field(default_factory=dict)  # service port -> TG arn
     listeners: dict[int, str] = field(default_factory=dict)  # service port -> listener arn
     fingerprint: tuple[Any, ...] = ()
-    flavour: Flavour = CLOUD_CONTROLLER
     target_type: str = "instance"
 
 
-class ServiceController:
-    """Reconciles NLB Services against the twin's AWS; call `reconcile` periodically."""
+class LoadBalancerController:
+    """Reconciles ``external`` Services against the twin's AWS; call `reconcile` periodically."""
 
-    def __init__(
-        self,
-        *,
-        aws_url: str,
-        region: str,
-        nlb_active_delay: float,
-        on_load_balancer_created: Callable[[str, float], None] | None = None,
-    ) -> None:
+    def __init__(self, *, aws_url: str, region: str) -> None:
         self._aws_url = aws_url
         self._region = region
-        self._nlb_active_delay = nlb_active_delay
-        self._on_created = on_load_balancer_created
         self._balancers: dict[str, _Balancer] = {}
         self._clients: dict[str, Any] = {}
         self.aws_calls = 0
@@ -102,7 +85,7 @@ class ServiceController:
 
     # -- the loop ------------------------------------------------------------------------------
     def reconcile(self, kube: KubeStore) -> None:
-        """One pass: bring every NLB Service's load balancer in line."""
+        """One pass: bring every ``external`` Service's load balancer in line."""
         services = kube.list("v1/services")
         nodes = cluster_nodes(kube.list("v1/nodes"))
         pods = kube.list("v1/pods")
@@ -110,11 +93,10 @@ class ServiceController:
         for svc in services:
             key = service_key(svc)
             deleting = bool(svc["metadata"].get("deletionTimestamp"))
-            flavour = flavour_of(svc)
-            if flavour is not None and not deleting:
+            if lbc_naming.takes(svc) and not deleting:
                 seen.add(key)
-                self._ensure(kube, svc, nodes, pods, flavour)
-            elif flavour_by_finalizer(svc) is not None or key in self._balancers:
+                self._ensure(kube, svc, nodes, pods)
+            elif lbc_naming.holds(svc) or key in self._balancers:
                 self._delete(kube, svc)
         for key in [k for k in self._balancers if k not in seen]:
             self._forget(key)
@@ -139,16 +121,15 @@ class ServiceController:
         svc: dict[str, Any],
         nodes: list[ClusterNode],
         pods: list[dict[str, Any]],
-        flavour: Flavour,
     ) -> None:
         meta, spec = svc["metadata"], svc["spec"]
         key = service_key(svc)
         ns = meta.get("namespace", "default")
-        if flavour.finalizer not in (meta.get("finalizers") or []):
-            finalizers = [*(meta.get("finalizers") or []), flavour.finalizer]
+        if not lbc_naming.holds(svc):
+            finalizers = [*(meta.get("finalizers") or []), lbc_naming.FINALIZER]
             kube.patch("v1/services", meta["name"], {"metadata": {"finalizers": finalizers}}, ns)
         # Instance targets are the worker nodes; ip targets the Service's pods.
-        if flavour.target_type(svc) == "ip":
+        if lbc_naming.target_type(svc) == "ip":
             target_ids = sorted(e.ip for e in service_endpoints(svc, pods))
         else:
             target_ids = sorted(n.instance_id for n in nodes if n.worker)
@@ -157,16 +138,16 @@ class ServiceController:
             spec.get("healthCheckNodePort"),
             tuple((p.get("port"), p.get("nodePort")) for p in spec.get("ports") or []),
             tuple(target_ids),
-            flavour.internal(svc),
-            flavour.target_type(svc),
-            tuple(sorted(flavour.attributes(svc).items())),
+            lbc_naming.internal(svc),
+            lbc_naming.target_type(svc),
+            tuple(sorted(lbc_naming.attributes(svc).items())),
         )
         balancer = self._balancers.get(key)
         if balancer is None:
             cluster = self._cluster_name(nodes)
             if cluster is None:
                 return  # no nodes yet: nothing to put behind a load balancer
-            balancer = self._create_balancer(svc, cluster, flavour)
+            balancer = self._create_balancer(svc, cluster)
             self._balancers[key] = balancer
         if balancer.fingerprint != fingerprint:
             self._sync_target_groups(svc, balancer, target_ids)
@@ -196,13 +177,13 @@ class ServiceController:
             per_zone.setdefault(subnet["AvailabilityZone"], subnet["SubnetId"])
         return [per_zone[z] for z in sorted(per_zone)]
 
-    def _create_balancer(self, svc: dict[str, Any], cluster: str, flavour: Flavour) -> _Balancer:
+    def _create_balancer(self, svc: dict[str, Any], cluster: str) -> _Balancer:
         key = service_key(svc)
-        name = flavour.lb_name(svc)
-        tags = flavour.tags(svc, cluster)
+        name = lbc_naming.lb_name(svc)
+        tags = lbc_naming.tags(svc, cluster)
         found = self._find_balancer(name)
         if found is None:
-            internal = flavour.internal(svc)
+            internal = lbc_naming.internal(svc)
             found = self._call(
                 "elbv2",
                 "create_load_balancer",
@@ -213,15 +194,12 @@ class ServiceController:
                 Tags=tags,
             )["LoadBalancers"][0]
             log.info("created NLB %s for %s", name, key)
-            if self._on_created is not None:
-                self._on_created(found["LoadBalancerArn"], self._nlb_active_delay)
         return _Balancer(
             service_key=key,
             arn=found["LoadBalancerArn"],
             name=name,
             dns_name=found["DNSName"],
-            flavour=flavour,
-            target_type=flavour.target_type(svc),
+            target_type=lbc_naming.target_type(svc),
         )
 
     def _find_balancer(self, name: str) -> dict[str, Any] | None:
@@ -255,7 +233,7 @@ class ServiceController:
             target_port = int(port.get("targetPort", service_port)) if ip_targets else node_port
             wanted_ports.add(service_port)
             tg_arn = balancer.target_groups.get(service_port)
-            tg_name = balancer.flavour.target_group_name(svc, service_port, node_port)
+            tg_name = lbc_naming.target_group_name(svc, service_port)
             if tg_arn is None:
                 tg_arn = self._call(
                     "elbv2",
@@ -283,7 +261,7 @@ class ServiceController:
                 balancer.listeners[service_port] = listener["ListenerArn"]
             else:
                 self._call("elbv2", "modify_target_group", TargetGroupArn=tg_arn, **health)
-            sync_attributes(self._call, tg_arn, balancer.flavour.attributes(svc))
+            sync_attributes(self._call, tg_arn, lbc_naming.attributes(svc))
             self._sync_targets(balancer, tg_arn, target_port, target_ids)
         for service_port in [p for p in balancer.target_groups if p not in wanted_ports]:
             self._call("elbv2", "delete_listener", ListenerArn=balancer.listeners.pop(service_port))
@@ -329,8 +307,7 @@ class ServiceController:
         meta = svc["metadata"]
         key = service_key(svc)
         balancer = self._balancers.get(key)
-        flavour = flavour_by_finalizer(svc) or flavour_of(svc) or CLOUD_CONTROLLER
-        name = balancer.name if balancer else flavour.lb_name(svc)
+        name = balancer.name if balancer else lbc_naming.lb_name(svc)
         found = self._find_balancer(name)
         if found is not None:
             arn = found["LoadBalancerArn"]
@@ -348,7 +325,7 @@ class ServiceController:
                 self._call("elbv2", "delete_target_group", TargetGroupArn=tg_arn)
             log.info("deleted NLB %s of %s", name, key)
         self._forget(key)
-        finalizers = [f for f in meta.get("finalizers") or [] if f not in FINALIZERS]
+        finalizers = [f for f in meta.get("finalizers") or [] if f != lbc_naming.FINALIZER]
         if finalizers != (meta.get("finalizers") or []):
             kube.patch(
                 "v1/services",
