@@ -1,9 +1,10 @@
 """The verification's alerts, as synthetic monitoring pages: on a failing streak, on a breached
 objective, and on silence. Created (or updated in place, by name) by `make up`.
 
-- failing: `failures_in_a_row` `verify` runs ended Failed, Crashed or TimedOut within that many
-  schedule intervals (with one scheduled run per interval: that many in a row), never one
-  flaky run;
+- failing: a cluster's `verify` runs failed `failures_in_a_row` times in a row (a passing run
+  resets the streak; each completed event carries the cluster's streak), never one flaky run;
+  a run that crashed or timed out says nothing, and the silence alert covers a run that never
+  completes;
 - SLO breached: a run found the objective missed over its window (`kops-nlb.verify.slo-breached`,
   emitted by `verify` from the trend of its runs);
 - silent: no verification completed (`kops-nlb.verify.completed`) within twice the schedule
@@ -25,14 +26,16 @@ from prefect.automations import DoNothing, EventTrigger, Posture, SendNotificati
 from prefect.client.orchestration import get_client
 from prefect.events.schemas.automations import AutomationCore
 
-from kops_nlb.core.verify.slo import BREACHED_EVENT, COMPLETED_EVENT, RESOURCE_PREFIX
+from kops_nlb.core.verify.slo import (
+    BREACHED_EVENT,
+    COMPLETED_EVENT,
+    RESOURCE_PREFIX,
+    STREAK_LABEL,
+)
 
 FAILING = "kops-nlb-flows: verification failing"
 SLO_BREACHED = "kops-nlb-flows: verification SLO breached"
 SILENT = "kops-nlb-flows: verification silent"
-RUN_FAILED = frozenset(
-    {"prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.TimedOut"}
-)
 MIN_PROACTIVE_WITHIN_S = 10.0  # Prefect's floor for an absence window
 
 
@@ -70,20 +73,20 @@ def verification_alerts(
     return [
         AutomationCore(
             name=FAILING,
-            description=f"{streak} `{flow}` runs failed within {streak} schedule intervals.",
+            description=f"A cluster's `{flow}` runs failed {streak} times in a row.",
             trigger=EventTrigger(
-                expect=set(RUN_FAILED),
-                match={"prefect.resource.id": "prefect.flow-run.*"},
-                match_related={"prefect.resource.role": "flow", "prefect.resource.name": flow},
+                expect={COMPLETED_EVENT},
+                match={"prefect.resource.id": f"{RESOURCE_PREFIX}*", STREAK_LABEL: str(streak)},
+                for_each={"prefect.resource.id"},
                 posture=Posture.Reactive,
-                threshold=streak,
-                within=interval * streak,
+                threshold=1,
+                within=timedelta(0),
             ),
             actions=_actions(
                 block_document_id,
                 f"{flow} failed {streak} times in a row",
-                f"{streak} `{flow}` runs in a row did not prove client-IP preservation; the "
-                "last: {{ flow_run.name }} ({{ flow_run|ui_url }}). {{ flow_run.state.message }}",
+                "{{ event.resource['prefect.resource.name'] }}: "
+                f"{streak} `{flow}` runs in a row did not prove client-IP preservation.",
             ),
         ),
         AutomationCore(

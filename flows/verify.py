@@ -91,8 +91,45 @@ def verify(
     """Probe the NLB from the bastion and check what nginx logged; fails when any check fails.
 
     With `in_cluster_probe`, a Job on a node that is a target of the NLB and one on a node that
-    is not also request it once each (about 10 s more); the report says what they got.
+    is not also request it once each (about 10 s more); the report says what they got. A run
+    that fails before its checks (no NLB, no bastion, a lost probe) is on record as a failed
+    run too, so it counts in the trend and the failing streak.
     """
+    try:
+        return _verify(spec, requests_per_target, slo, in_cluster_probe)
+    except VerificationFailed:
+        raise  # judged by the checks, and on record already
+    except Exception:
+        _record_failed_run(spec, slo)
+        raise
+
+
+def _record_failed_run(spec: EnvironmentSpec, slo: SloPolicy) -> None:
+    """Record a run that ended before its checks; never masks the run's own error."""
+    try:
+        trend = record_verification(
+            cluster_name=spec.cluster_name,
+            token=new_probe_token(),
+            passed=False,
+            probes=[],
+            policy=slo,
+        )
+        _publish_trend(spec, trend.markdown)
+    except Exception as exc:  # noqa: BLE001 - the run's own error is the one to raise
+        get_run_logger().warning("this failed run could not be put on record: %s", exc)
+
+
+def _publish_trend(spec: EnvironmentSpec, markdown: str) -> None:
+    create_markdown_artifact(
+        key=artifact_key("verify-trend", spec.cluster_name),
+        markdown=markdown,
+        description=f"Success ratio and latency of the last verification runs of {spec.cluster_name}",
+    )
+
+
+def _verify(
+    spec: EnvironmentSpec, requests_per_target: int, slo: SloPolicy, in_cluster_probe: bool
+) -> VerifyResult:
     logger = get_run_logger()
     timings: dict[str, float] = {}
     clock = time.monotonic()
@@ -212,11 +249,7 @@ def verify(
         probes=list(facts.probes),
         policy=slo,
     )
-    create_markdown_artifact(
-        key=artifact_key("verify-trend", spec.cluster_name),
-        markdown=trend.markdown,
-        description=f"Success ratio and latency of the last verification runs of {spec.cluster_name}",
-    )
+    _publish_trend(spec, trend.markdown)
     logger.info("verification %s (token %s)", "passed" if passed else "FAILED", token)
     if not passed:
         raise VerificationFailed(failure_message(results))

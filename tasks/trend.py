@@ -21,12 +21,14 @@ from kops_nlb.core.verify.evidence import ProbeResult
 from kops_nlb.core.verify.slo import (
     BREACHED_EVENT,
     COMPLETED_EVENT,
+    STREAK_LABEL,
     RunRecord,
     SloPolicy,
     WindowVerdict,
     breached_payload,
     cluster_resource_id,
     completed_payload,
+    failing_streak,
     judge_window,
     merge_runs,
     record_from_event,
@@ -52,21 +54,23 @@ def record_verification(
 ) -> TrendReport:
     """Emit this run's indicators, judge the objective over the window, return the trend.
 
-    Emits `kops-nlb.verify.completed` for every run that got this far, and
-    `kops-nlb.verify.slo-breached` when the window misses the objective.
+    Emits `kops-nlb.verify.completed` for every run (a run that failed before probing has no
+    requests), labelled with the cluster's failing streak, and `kops-nlb.verify.slo-breached`
+    when the window misses the objective.
     """
     logger = get_run_logger()
     now = datetime.now(UTC)
     slis = run_slis(probes)
     payload = completed_payload(token=token, passed=passed, slis=slis)
-    resource = {
-        "prefect.resource.id": cluster_resource_id(cluster_name),
-        "prefect.resource.name": cluster_name,
-    }
-    emit_event(COMPLETED_EVENT, resource=resource, occurred=now, payload=payload)
     current = record_from_event(now, payload)
     assert current is not None  # written by completed_payload just above
     runs = merge_runs(_history(cluster_name, since=now - timedelta(days=HISTORY_DAYS)), current)
+    resource = {
+        "prefect.resource.id": cluster_resource_id(cluster_name),
+        "prefect.resource.name": cluster_name,
+        STREAK_LABEL: str(failing_streak(runs)),
+    }
+    emit_event(COMPLETED_EVENT, resource=resource, occurred=now, payload=payload)
     verdict = judge_window(runs, now=now, policy=policy)
     if verdict.breached:
         emit_event(

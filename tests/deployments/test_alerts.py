@@ -13,7 +13,6 @@ from prefect.client.orchestration import get_client
 
 from deployments.alerts import (
     FAILING,
-    RUN_FAILED,
     SILENT,
     SLO_BREACHED,
     AlertSettings,
@@ -21,7 +20,7 @@ from deployments.alerts import (
     verification_alerts,
 )
 from deployments.stack.prefect_file import local_schedule_interval
-from kops_nlb.core.verify.slo import BREACHED_EVENT, COMPLETED_EVENT
+from kops_nlb.core.verify.slo import BREACHED_EVENT, COMPLETED_EVENT, STREAK_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,13 +29,13 @@ def by_name(settings: AlertSettings) -> dict[str, Any]:
     return {a.name: a for a in verification_alerts(settings)}
 
 
-def test_a_failing_streak_needs_that_many_failures_within_that_many_intervals() -> None:
+def test_a_failing_streak_pages_once_a_clusters_streak_reaches_its_length() -> None:
     failing = by_name(AlertSettings(schedule_interval_s=300, failures_in_a_row=4))[FAILING]
     trigger = failing.trigger
-    assert set(trigger.expect) == RUN_FAILED
-    assert (trigger.posture, trigger.threshold) == ("Reactive", 4)
-    assert trigger.within == timedelta(seconds=1200)
-    assert trigger.match_related.get("prefect.resource.name") == ["verify"]
+    assert set(trigger.expect) == {COMPLETED_EVENT}
+    assert trigger.match.get(STREAK_LABEL) == ["4"]
+    assert trigger.for_each == {"prefect.resource.id"}
+    assert (trigger.posture, trigger.threshold) == ("Reactive", 1)
 
 
 def test_a_breach_pages_per_cluster_and_silence_is_twice_the_interval() -> None:

@@ -25,7 +25,7 @@ from deployments.alerts import FAILING, SILENT, SLO_BREACHED, AlertSettings, ens
 from flows.provision import provision
 from flows.verify import verify
 from kops_nlb.core.spec import EnvironmentSpec
-from kops_nlb.core.verify.slo import COMPLETED_EVENT, SloPolicy, cluster_resource_id
+from kops_nlb.core.verify.slo import COMPLETED_EVENT, STREAK_LABEL, SloPolicy, cluster_resource_id
 from sandbox.world import World
 from tests.e2e.environments import torn_down
 from tests.e2e.prefect_runs import artifact, automation_fired, wait_for_firing
@@ -110,17 +110,30 @@ def test_each_run_emits_its_indicators_and_the_trend_shows_the_last_runs(
     assert "data:image/png;base64," in report
 
 
-def test_failing_runs_in_a_row_page_and_one_failure_does_not(
-    spec: EnvironmentSpec, alerts: Any
+def test_failing_runs_in_a_row_page_and_a_pass_between_starts_again(
+    environment: EnvironmentSpec, alerts: Any
 ) -> None:
     failing = alerts(AlertSettings(schedule_interval_s=120, failures_in_a_row=3))[FAILING]
-    absent = spec.model_copy(update={"cluster_name": "absent.k8s.local"})
-    assert verify(spec=absent, return_state=True).is_failed()
-    time.sleep(10)  # the triggers service has seen the failure by now
-    assert automation_fired(failing) == []
-    for _ in range(2):
-        assert verify(spec=absent, return_state=True).is_failed()
+    # Fails before its checks (no such Service), and is on record as a failed run all the same.
+    broken = environment.model_copy(update={"service_name": "no-such-service"})
+    recorded = len(completed_events(environment.cluster_name))
+
+    def run(spec: EnvironmentSpec, *, fails: bool) -> None:
+        nonlocal recorded
+        assert verify(spec=spec, return_state=True).is_failed() is fails
+        recorded += 1
+        wait_for_completed_events(environment.cluster_name, recorded)  # the next run reads it
+
+    for fails in (True, True, False, True, True):
+        run(broken if fails else environment, fails=fails)
+    time.sleep(10)  # the triggers service has seen every event by now
+    assert automation_fired(failing) == []  # four failures, never three in a row
+    run(broken, fails=True)
     wait_for_firing(failing)
+    streaks = sorted(
+        int(e.resource[STREAK_LABEL]) for e in completed_events(environment.cluster_name)
+    )
+    assert streaks.count(3) == 1 and max(streaks) == 3
 
 
 def test_an_objective_missed_over_the_window_pages(

@@ -23,6 +23,8 @@ from kops_nlb.core.verify.evidence import ProbeResult
 COMPLETED_EVENT = "kops-nlb.verify.completed"
 BREACHED_EVENT = "kops-nlb.verify.slo-breached"
 RESOURCE_PREFIX = "kops-nlb.cluster."
+STREAK_LABEL = "kops-nlb.failing-streak"
+"""Resource label of a completed event: how many runs in a row, this one last, failed."""
 ZONE_LABEL_PREFIX = "az:"
 
 
@@ -180,6 +182,16 @@ def merge_runs(history: Iterable[RunRecord], current: RunRecord) -> list[RunReco
     """Return the runs oldest first, the current one last and never twice."""
     earlier = {r.token: r for r in history if r.token != current.token}
     return [*sorted(earlier.values(), key=lambda r: r.occurred), current]
+
+
+def failing_streak(runs: Sequence[RunRecord]) -> int:
+    """Return how many of the runs (oldest first), counted back from the last, failed in a row."""
+    streak = 0
+    for run in reversed(runs):
+        if run.passed:
+            break
+        streak += 1
+    return streak
 
 
 def judge_window(runs: Sequence[RunRecord], *, now: datetime, policy: SloPolicy) -> WindowVerdict:

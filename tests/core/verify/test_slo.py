@@ -12,6 +12,7 @@ from kops_nlb.core.verify.slo import (
     Sli,
     SloPolicy,
     completed_payload,
+    failing_streak,
     judge_window,
     merge_runs,
     percentile,
@@ -114,3 +115,29 @@ def test_merge_keeps_each_run_once_oldest_first() -> None:
     current = run(0, 30, token="now")
     merged = merge_runs([run(5, 30, token="b"), current, run(10, 30, token="a")], current)
     assert [r.token for r in merged] == ["a", "b", "now"]
+
+
+@pytest.mark.parametrize(
+    ("succeeded", "streak"),
+    [
+        ([], 0),
+        ([30], 0),
+        ([0], 1),
+        ([0, 0, 0], 3),
+        ([0, 0, 30, 0, 0], 2),  # a pass in between starts the streak again
+        ([0, 0, 0, 30], 0),
+    ],
+)
+def test_the_failing_streak_counts_back_from_the_last_run(
+    succeeded: list[int], streak: int
+) -> None:
+    runs = [run(len(succeeded) - i, ok) for i, ok in enumerate(succeeded)]
+    assert failing_streak(runs) == streak
+
+
+def test_a_run_that_failed_before_probing_is_a_failed_run_without_requests() -> None:
+    payload = completed_payload(token="early", passed=False, slis=run_slis([]))
+    record = record_from_event(NOW, payload)
+    assert record is not None
+    assert (record.passed, record.requests, record.p95_s) == (False, 0, None)
+    assert failing_streak([run(5, 30), record]) == 1
