@@ -8,16 +8,26 @@ verify/local through the worker. Checked through the Prefect API; torn down leav
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
 
+from deployments.alerts import FAILING, SILENT, SLO_BREACHED, AlertSettings, ensure_alerts
 from deployments.stack import procs
+from kops_nlb.core.spec import EnvironmentSpec
+from kops_nlb.kube.client import kube_api
+from tests.e2e.prefect_runs import wait_for_firing
 from tests.stack.harness import (
     CLUSTER_SLUG,
     ROOT,
@@ -63,6 +73,33 @@ def test_demo_provisions_and_verifies_the_twin(stack: StackUnderTest) -> None:
     assert f"Prefect UI: {stack.stack.ui_url}" in text
     # Nothing of the user's own stack was touched.
     assert str(ROOT / ".prefect") not in text
+
+
+def test_the_demo_runs_a_real_apiserver_and_real_nginx(stack: StackUnderTest) -> None:
+    """What `make demo` leaves: the kubeconfig's server is a real kube-apiserver (its version,
+    its own 422 for an invalid Service), each pod answers as nginx itself, and what `pods/log`
+    returns is the access line nginx wrote for that very request."""
+    spec = EnvironmentSpec(cluster_name="nlb-local.k8s.local")
+    api = kube_api(str(stack.stack.sandbox_home / "kube" / f"{spec.cluster_name}.yaml"))
+    assert client.VersionApi(api).get_code().git_version.startswith("v1.36.")
+    core = client.CoreV1Api(api)
+    invalid = {"metadata": {"name": "invalid"}, "spec": {"ports": [{"port": 70000}]}}
+    with pytest.raises(client.ApiException) as rejected:
+        core.create_namespaced_service(spec.namespace, invalid, dry_run="All")
+    assert rejected.value.status == 422
+    assert "Invalid value: 70000" in json.loads(rejected.value.body)["message"]
+    pods = core.list_namespaced_pod(spec.namespace, label_selector="app=" + spec.deployment_name)
+    assert len(pods.items) == spec.nginx_replicas
+    for pod in pods.items:
+        marker = f"stack-test-{pod.metadata.name}"
+        request = urllib.request.Request(
+            f"http://{pod.status.pod_ip}/", headers={"User-Agent": marker}
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert re.fullmatch(r"nginx/[\d.]+", answer.headers["Server"])
+        logged = core.read_namespaced_pod_log(pod.metadata.name, spec.namespace, tail_lines=20)
+        [line] = [line for line in logged.splitlines() if marker in line]
+        assert re.fullmatch(rf'\S+ - - \[[^]]+\] "GET / HTTP/1.1" 200 \d+ "-" "{marker}" "-"', line)
 
 
 def test_deploy_all_registers_every_deployment(stack: StackUnderTest) -> None:
@@ -187,6 +224,27 @@ def test_up_again_reuses_everything_and_provision_changes_nothing(stack: StackUn
             )
         )
     assert "Nothing changed" in str(summary.data)
+
+
+def test_up_made_the_alerts_and_a_stopped_worker_pages_for_silence(
+    stack: StackUnderTest,
+) -> None:
+    """`up` created the three alerts once; with the worker stopped no verification completes,
+    and the silence alert fires (its schedule tuned down to 6 s here: silence after 12 s)."""
+    worker = procs.owned(stack.stack.worker_pid_file, stack.stack, procs.is_worker)
+    assert worker is not None
+    with stack.client() as client:
+        for name in (FAILING, SLO_BREACHED, SILENT):
+            assert len(client.read_automations_by_name(name)) == 1, name
+        os.kill(worker.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while procs.alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not procs.alive(worker)
+        stopped = datetime.now(UTC)
+        (silent, _) = ensure_alerts(AlertSettings(schedule_interval_s=6))[SILENT]
+        fired = wait_for_firing(silent)
+    assert fired >= stopped + timedelta(seconds=12)
 
 
 def test_down_stops_what_it_started_and_nothing_else(stack: StackUnderTest) -> None:
