@@ -144,6 +144,37 @@ def test_provision_builds_the_environment(twin: World, spec: EnvironmentSpec) ->
     assert result.nlb_dns_name in summary and result.bastion_instance_id in summary
 
 
+def health_check(twin: World, spec: EnvironmentSpec) -> tuple[str, str]:
+    """The protocol and port of the health check of the Service's NLB's target group."""
+    elbv2 = aws("elbv2", twin)
+    [lb] = [
+        lb
+        for lb in elbv2.describe_load_balancers()["LoadBalancers"]
+        if lb["DNSName"] == provisioned_hostname(spec)
+    ]
+    [group] = elbv2.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]
+    return group["HealthCheckProtocol"], group["HealthCheckPort"]
+
+
+def provisioned_hostname(spec: EnvironmentSpec) -> str:
+    api = config.new_client_from_config(config_file=kubeconfig_of(spec))
+    service = client.CoreV1Api(api).read_namespaced_service(spec.service_name, spec.namespace)
+    return str(service.status.load_balancer.ingress[0].hostname)
+
+
+def test_the_real_cloud_controller_made_the_nlb(twin: World, spec: EnvironmentSpec) -> None:
+    host = twin.hosts.host(spec.cluster_name) if twin.hosts is not None else None
+    assert host is not None and "aws-cloud-controller-manager" in host.control_plane.pids()
+    api = config.new_client_from_config(config_file=kubeconfig_of(spec))
+    events = client.CoreV1Api(api).list_namespaced_event(
+        spec.namespace, field_selector=f"involvedObject.name={spec.service_name}"
+    )
+    assert {"EnsuringLoadBalancer", "EnsuredLoadBalancer"} <= {e.reason for e in events.items}
+    protocol, port = health_check(twin, spec)
+    service = client.CoreV1Api(api).read_namespaced_service(spec.service_name, spec.namespace)
+    assert (protocol, port) == ("HTTP", str(service.spec.health_check_node_port))
+
+
 def test_second_provision_changes_nothing(twin: World, spec: EnvironmentSpec) -> None:
     instances = {i["InstanceId"] for i in live_instances(twin)}
     writes_before = twin.aws.write_counts()
@@ -179,6 +210,10 @@ def test_verify_fails_under_cluster_policy_and_names_node_ips(
     twin: World, spec: EnvironmentSpec
 ) -> None:
     set_policy(twin, spec, "Cluster")
+    deadline = time.monotonic() + 30  # the real controller's switch of the health check
+    while health_check(twin, spec) != ("TCP", "traffic-port"):
+        assert time.monotonic() < deadline, health_check(twin, spec)
+        time.sleep(0.5)
     state = verify(spec=spec, return_state=True)
     assert state.is_failed()
     # The state's message is cut in the middle when long; the exception carries every check.
