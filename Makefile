@@ -138,7 +138,7 @@ contract-record: setup upstream
 unit: setup upstream
 	$(RUN) pytest $(PARALLEL) -m "not e2e and not stack"
 
-e2e: setup
+e2e: setup upstream
 	$(RUN) pytest $(PARALLEL) -m "e2e or stack"
 
 # The chaos run (not part of `make test`): the procedure on the twin under every fault knob, kills
@@ -147,7 +147,7 @@ e2e: setup
 chaos: setup upstream
 	$(RUN) python -m chaos --out RELIABILITY.md
 
-sandbox-up: setup
+sandbox-up: setup upstream
 	$(RUN) python -m sandbox up --config sandbox.toml
 
 sandbox-down:
@@ -184,7 +184,7 @@ browser:
 demo: setup upstream
 	$(STACK) demo
 
-up: setup
+up: setup upstream
 	$(STACK) up
 
 status: setup
@@ -196,7 +196,7 @@ logs: setup
 down:
 	@if [ -x .venv/bin/python ]; then $(STACK) down; else echo "nothing to stop (no .venv)"; fi
 
-bench: setup
+bench: setup upstream
 	$(RUN) python -m bench $(BENCH_ARGS)
 
 clean: down

@@ -106,8 +106,9 @@ def _managed_policies() -> str:
 
 @pytest.fixture(scope="session")
 def _twin_server() -> Iterator[Any]:
-    twin = pytest.importorskip("sandbox.aws", reason="the local twin's AWS is not there")
-    server = twin.AwsServer()
+    from sandbox.aws import AwsServer
+
+    server = AwsServer()
     server.start()
     yield server
     server.stop()

@@ -66,4 +66,4 @@ def nlb(net: Net) -> Iterator[NlbDataPlane]:
 @pytest.fixture(scope="session", autouse=True)
 def _curl() -> None:
     if shutil.which("curl") is None:
-        pytest.skip("curl is needed for the data-path tests")
+        pytest.fail("curl is missing: `make setup` installs Debian's curl for the data-path tests")
