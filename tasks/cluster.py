@@ -10,9 +10,11 @@ import time
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from kops_nlb.aws import ec2_network
 from kops_nlb.core import kops
 from kops_nlb.core.errors import KopsCommandError, SpecError
 from kops_nlb.core.kops import ValidationReport
+from kops_nlb.core.kops.instance_groups import is_partial
 from kops_nlb.core.plan import PlanItem
 from kops_nlb.core.plan_cluster import (
     cluster_preview_failed,
@@ -70,6 +72,16 @@ def ensure_cluster(spec: EnvironmentSpec, state_store: str) -> StepResult:
     logger = get_run_logger()
     ids = {"cluster": spec.cluster_name, "state_store": state_store}
     exists = commands.cluster_exists(spec, state_store)
+    if exists and _half_written(spec, state_store):
+        logger.warning(
+            "kops cluster %s in %s lacks instance groups the spec asks for, and nothing of it "
+            "is in the cloud: a create that failed while writing the spec. Deleting that spec "
+            "to create the cluster again",
+            spec.cluster_name,
+            state_store,
+        )
+        commands.run(spec, state_store, kops.delete_cluster_argv(spec, state_store), logger=logger)
+        exists = False
     if not decide_cluster(spec, exists=exists).create:
         logger.info(
             "kops cluster %s exists in %s; applying it again", spec.cluster_name, state_store
@@ -100,10 +112,24 @@ def plan_cluster(spec: EnvironmentSpec, state_store: str, *, store_exists: bool)
         if exists:
             preview = summarize_update_preview(kops_preview.update_preview(spec, state_store))
         else:
-            preview = summarize_dry_run(kops_preview.dry_run_create(spec, state_store))
+            preview = summarize_dry_run(
+                kops_preview.dry_run_create(spec, state_store, store_exists=store_exists)
+            )
     except (KopsCommandError, ValueError) as exc:
         return cluster_preview_failed(spec, exists=exists, error=str(exc))
     return decide_cluster(spec, exists=exists, preview=preview).item
+
+
+def _half_written(spec: EnvironmentSpec, state_store: str) -> bool:
+    """Whether the state store's cluster is a spec kops never finished writing.
+
+    kops writes every instance group before it touches the cloud, so such a spec has no cloud
+    resources: deleting it loses nothing. A cluster whose VPC exists is never taken for one
+    (its groups may have been resized by hand); `kops update cluster` applies it as it is.
+    """
+    if not is_partial(commands.group_sizes(spec, state_store), spec):
+        return False
+    return ec2_network.find_cluster_vpc_and_subnets(spec.region, spec.cluster_name) is None
 
 
 @task(cache_policy=NO_CACHE)

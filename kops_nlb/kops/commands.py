@@ -11,6 +11,11 @@ import os
 from kops_nlb.core import kops
 from kops_nlb.core.kops import KopsResult
 from kops_nlb.core.kops.failures import kops_command_error
+from kops_nlb.core.kops.instance_groups import (
+    GroupSizes,
+    get_instancegroups_argv,
+    parse_group_sizes,
+)
 from kops_nlb.core.logs import Logger
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kops import worker
@@ -65,6 +70,12 @@ def cluster_exists(
     if kops.is_cluster_not_found(result.stderr, spec.cluster_name):
         return False
     raise kops_command_error(argv, result.exit_code, result.stderr)
+
+
+def group_sizes(spec: EnvironmentSpec, state_store: str) -> GroupSizes:
+    """Return what the cluster's instance groups in the state store ask for, per role."""
+    argv = get_instancegroups_argv(spec, state_store)
+    return parse_group_sizes(run(spec, state_store, argv, logger=None).stdout)
 
 
 def delete_cluster(spec: EnvironmentSpec, state_store: str, logger: Logger) -> bool:

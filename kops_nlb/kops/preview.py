@@ -40,11 +40,20 @@ def cluster_known(spec: EnvironmentSpec, state_store: str) -> bool:
         return commands.cluster_exists(spec, state_store, kubeconfig=str(directory / "k"))
 
 
-def dry_run_create(spec: EnvironmentSpec, state_store: str) -> str:
-    """Return what ``kops create cluster ... --dry-run -o json`` prints for the spec."""
+def dry_run_create(spec: EnvironmentSpec, state_store: str, *, store_exists: bool = True) -> str:
+    """Return what ``kops create cluster ... --dry-run -o json`` prints for the spec.
+
+    kops reads the state store first (is there such a cluster?) and fails on a bucket that does
+    not exist yet; the preview of a new cluster then runs against an empty private directory,
+    which kops only reads.
+    """
     with _private_dir() as directory:
-        argv = create_cluster_dry_run_argv(spec, state_store)
-        return _run(spec, state_store, argv, str(directory / "kubeconfig")).stdout
+        store = state_store
+        if not store_exists:
+            (directory / "state").mkdir(mode=0o700)
+            store = (directory / "state").as_uri()
+        argv = create_cluster_dry_run_argv(spec, store)
+        return _run(spec, store, argv, str(directory / "kubeconfig")).stdout
 
 
 def update_preview(spec: EnvironmentSpec, state_store: str) -> str:

@@ -65,6 +65,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "dns-private": {"dns": "private", "cluster_name": f"nlb-demo.{PRIVATE_ZONE}"},
     "network-cidr": {"network_cidr": IPv4Network("10.42.0.0/16")},
     "tags": {"extra_tags": {"cost-center": "a=b", "owner": 'J "D" Doe', "team": "platform"}},
+    "load-balancer-controller": {"load_balancer_controller": "aws-load-balancer-controller"},
 }
 
 
@@ -130,6 +131,9 @@ def test_the_cluster_is_the_specs(case: Case) -> None:
     assert out.spec["cloudLabels"] == cloud_labels(spec)
     if spec.network_cidr is not None:
         assert out.spec["networkCIDR"] == str(spec.network_cidr)
+    addon = spec.load_balancer_controller == "aws-load-balancer-controller"
+    assert out.spec.get("awsLoadBalancerController") == ({"enabled": True} if addon else None)
+    assert out.spec.get("certManager") == ({"enabled": True} if addon else None)
 
 
 def test_the_subnets_follow_zones_and_topology(case: Case) -> None:

@@ -8,6 +8,7 @@ import json
 import pytest
 import yaml
 
+from kops_nlb.core.kops.instance_groups import GroupSizes, is_partial, parse_group_sizes
 from tests.contract.product import (
     EnvironmentSpec,
     is_cluster_not_found,
@@ -108,6 +109,18 @@ def test_the_spec_holds_one_node_group_per_zone() -> None:
         "Master": [f"control-plane-{spec.zones[0]}"],
         "Node": [f"nodes-{zone}" for zone in spec.zones],
     }
+
+
+def test_the_recorded_groups_are_the_whole_spec_and_one_missing_is_partial() -> None:
+    stdout = load("get-instancegroups").stdout
+    spec = EnvironmentSpec()
+    assert parse_group_sizes(stdout) == GroupSizes(control_plane=1, nodes=2)
+    assert not is_partial(parse_group_sizes(stdout), spec)
+    without_a_node_group = json.dumps(
+        [g for g in json.loads(stdout) if g["metadata"]["name"] != f"nodes-{spec.zones[1]}"]
+    )
+    assert parse_group_sizes(without_a_node_group) == GroupSizes(control_plane=1, nodes=1)
+    assert is_partial(parse_group_sizes(without_a_node_group), spec)
 
 
 def test_create_on_an_existing_spec_refuses_and_names_update() -> None:

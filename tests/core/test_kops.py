@@ -119,7 +119,7 @@ def test_the_load_balancer_controller_is_asked_of_kops_as_its_addon_with_cert_ma
     sets = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--set"]
     assert sets == [
         "spec.certManager.enabled=true",
-        "spec.awsLoadBalancerController.enabled=true",
+        "spec.cloudProvider.aws.loadBalancerController.enabled=true",
     ]
     assert argv[-1] == "--yes"
 

@@ -117,9 +117,12 @@ def create_cluster_argv(spec: EnvironmentSpec, state_store: str) -> list[str]:
     if labels:
         argv += ["--cloud-labels", labels]
     if spec.load_balancer_controller == "aws-load-balancer-controller":
-        # kops's managed addon; its validation requires cert-manager.
+        # kops's managed addon; its validation requires cert-manager. `--set` names fields as
+        # kops's internal API does: the addon is `spec.awsLoadBalancerController` in the
+        # cluster's YAML but `spec.cloudProvider.aws.loadBalancerController` here (kops refuses
+        # the YAML name: "field ... not found in *Cluster").
         argv += ["--set", "spec.certManager.enabled=true"]
-        argv += ["--set", "spec.awsLoadBalancerController.enabled=true"]
+        argv += ["--set", "spec.cloudProvider.aws.loadBalancerController.enabled=true"]
     argv.append("--yes")
     return argv
 
