@@ -110,10 +110,22 @@ def test_recorded_real_kops_failures_are_permanent(name: str) -> None:
             ),
             "RequestLimitExceeded",
         ),
+        (
+            # Seen from real kops 1.36.2 under S3 throttling: a klog fatal, then a stack dump.
+            (
+                "I1205 11:23:12.325018   21316 executor.go:113] Tasks: 0 done / 141 total\n"
+                "F1205 11:23:23.019018   21316 vfs_secretstore.go:150] unable to load secret "
+                "immediately after creation s3://kops-state/c.k8s.local/secrets/system:dns: "
+                "error fetching s3://kops-state/c.k8s.local/secrets/system:dns\n"
+                "goroutine 1 [running]:\n"
+                "k8s.io/klog/v2.stacks(0x1)\n"
+            ),
+            "immediately after creation",
+        ),
     ],
 )
 def test_throttling_5xx_and_timeouts_are_transient(stderr: str, reason: str) -> None:
-    failure = classify_kops_failure(stderr, 1)
+    failure = classify_kops_failure(stderr, 255 if "F1205" in stderr else 1)
     assert failure.transient
     assert reason in failure.reason
 

@@ -90,6 +90,9 @@ TRANSIENT_WORDING = (
     "timeout awaiting response headers",
     "deadline exceeded executing task",
     "unexpected EOF",
+    # kops reads back what it has just written to the state store and stops (a klog fatal,
+    # exit 255) when that read fails: an S3 hiccup, gone when kops runs again.
+    "immediately after creation",
 )
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -102,12 +105,17 @@ class KopsFailure:
     reason: str
 
 
+_KLOG_FATAL = re.compile(r"^F\d{4} ")
+
+
 def deciding_line(stderr: str) -> str:
-    """Return the last ``Error:`` line of kops's stderr, else its last non-empty line."""
+    """Return the last ``Error:`` line of kops's stderr, else its last fatal log line (klog's
+    ``F1205 ...``, followed by a stack dump), else its last non-empty line."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    if errors:
-        return errors[-1]
+    for wanted in (lambda line: line.startswith("Error:"), _KLOG_FATAL.match):
+        found = [line for line in lines if wanted(line)]
+        if found:
+            return found[-1]
     return lines[-1] if lines else ""
 
 
