@@ -93,8 +93,10 @@ def running_twin(home: Path) -> Iterator[ChaosTwin]:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             raise SystemExit(f"another chaos run holds {LOCK_FILE}") from exc
+        # The emulated kops: the fault rows were written against it (with real kops, Auto
+        # Scaling launches the instances inside moto, where the capacity knob never reaches).
         config = SandboxConfig.instant(
-            vpc_cidr=f"127.{OCTET}.0.0/16", pod_cidr=f"127.{OCTET + 1}.0.0/16"
+            vpc_cidr=f"127.{OCTET}.0.0/16", pod_cidr=f"127.{OCTET + 1}.0.0/16", kops="emulated"
         )
         world = World(config, home)
         endpoints = world.start()

@@ -80,8 +80,15 @@ class SandboxConfig:
     kube_port: int = 6443
     vpc_cidr: str = "127.20.0.0/16"
     pod_cidr: str = "127.96.0.0/12"
+    # "real": the twin's `kops` runs real kops 1.36 (`make upstream`) for every command but
+    # `validate cluster` and `export kubecfg`; "emulated": sandbox/kops for all of them.
+    kops: str = "real"
     delays: Delays = field(default_factory=Delays)
     faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        if self.kops not in ("real", "emulated"):
+            raise ValueError(f'kops = "{self.kops}": the twin runs "real" or "emulated" kops')
 
     @classmethod
     def instant(cls, **overrides: Any) -> SandboxConfig:
@@ -98,7 +105,7 @@ class SandboxConfig:
         """Render as TOML (the format `load` reads)."""
         lines = [f'region = "{self.region}"', f"aws_port = {self.aws_port}"]
         lines += [f"kube_port = {self.kube_port}", f'vpc_cidr = "{self.vpc_cidr}"']
-        lines += [f'pod_cidr = "{self.pod_cidr}"', "", "[delays]"]
+        lines += [f'pod_cidr = "{self.pod_cidr}"', f'kops = "{self.kops}"', "", "[delays]"]
         lines += [f"{k} = {v}" for k, v in asdict(self.delays).items()]
         lines += ["", "[faults]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(self.faults).items()]

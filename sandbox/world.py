@@ -5,8 +5,9 @@ AWS, the simulated kubelets, the Load Balancer Controller's stand-in and the dat
 this process (threads). Each cluster's control plane (etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler, aws-cloud-controller-manager) runs as real child
 processes, booted when kops launches the cluster's control-plane instance, and each pod as a real
-nginx. The emulated `kops` is an executable the
-product calls like the real one. A client reaches the world only through standard switches:
+nginx. The twin's `kops` runs real kops (``sandbox.kops.launcher``; or the emulated one, as the
+config says), an executable the product calls as it would anywhere. A client reaches the world
+only through standard switches:
 `AWS_ENDPOINT_URL` (+ dummy credentials), a kubeconfig (written by `kops export kubecfg`, its
 server the API front proxy), and the `kops` executable under `<home>/bin`.
 """
@@ -48,6 +49,9 @@ from sandbox.dataplane.node_ports import NodePortServers
 from sandbox.dataplane.pods import PodServers
 from sandbox.dataplane.ssm_agent import RunRequest, ShellAgent
 from sandbox.kops import install_executable
+from sandbox.kops.assets import AssetServer
+from sandbox.kops.executable import RealKopsLaunch
+from sandbox.kops.real import RealKops
 from sandbox.kubelets.instances import InstanceHosts
 
 log = logging.getLogger(__name__)
@@ -98,6 +102,7 @@ class World:
             second=config.delays.health_check_second(),
         )
         self.agent = ShellAgent()
+        self.assets = AssetServer()  # kops's download site, for real kops
         self.controller: LoadBalancerController | None = None
         self.hosts: InstanceHosts | None = None
         self._cloud_loop: CloudControllerLoop | None = None
@@ -106,6 +111,7 @@ class World:
     def start(self) -> Endpoints:
         """Start every part and return the endpoints (control planes boot with their clusters)."""
         Binaries.find()  # fail now, loudly, when `make upstream` has not built them
+        real_kops = RealKops.find() if self.config.kops == "real" else None
         if not self.pods.uses_real_nginx:
             raise RuntimeError("nginx is not installed: `make setup` installs Debian's nginx-light")
         self.home.mkdir(parents=True, exist_ok=True)
@@ -116,7 +122,10 @@ class World:
         kube_url = self.api_proxy.start(port=self.config.kube_port)
         bin_dir = self.home / "bin"
         bin_dir.mkdir(exist_ok=True)
-        install_executable(bin_dir, kube_api_url=kube_url, config_path=config_path)
+        launch = None
+        if real_kops is not None:
+            launch = RealKopsLaunch(real_kops, self.assets.start(), self.config.vpc_cidr)
+        install_executable(bin_dir, kube_api_url=kube_url, config_path=config_path, real=launch)
         self.controller = LoadBalancerController(aws_url=aws_url, region=self.config.region)
         data_path = DataPath(
             region=self.config.region,
@@ -166,6 +175,7 @@ class World:
         self.node_ports.stop()
         self.pods.stop_all()
         self.agent.close()
+        self.assets.stop()
         self.aws.stop()
 
     def kube_api(self, cluster: str | None = None) -> Any:

@@ -27,7 +27,8 @@ ARGV_LOG_ENV = "SANDBOX_KOPS_ARGV_LOG"
 DEBUG_ENV = "SANDBOX_KOPS_DEBUG"
 
 
-def _log_argv(argv: Sequence[str], env: Mapping[str, str]) -> None:
+def log_argv(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """Append the command line to ``$SANDBOX_KOPS_ARGV_LOG`` (tests count kops runs by it)."""
     target = env.get(ARGV_LOG_ENV)
     if target:
         with open(target, "a", encoding="utf-8") as handle:
@@ -47,7 +48,7 @@ def main(
     environment = os.environ if env is None else env
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    _log_argv(args, environment)
+    log_argv(args, environment)
     deprecations: list[str] = []
     command = ""
     try:

@@ -1,18 +1,46 @@
-"""Install the emulated kops as an executable named ``kops``, for a PATH the product searches."""
+"""Install the twin's kops as an executable named ``kops``, for a PATH the product searches."""
 
 from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import sandbox
+from sandbox.kops import real as launch
+from sandbox.kops.real import RealKops
 
 PROJECT_ROOT = Path(sandbox.__file__).resolve().parent.parent
 
 
-def install_executable(bin_dir: Path, *, kube_api_url: str, config_path: Path | None) -> Path:
-    """Write ``bin_dir/kops`` running ``python -m sandbox.kops`` with the twin's settings baked in.
+@dataclass(frozen=True)
+class RealKopsLaunch:
+    """What the launcher needs to run real kops in the twin (``sandbox.kops.launcher``)."""
+
+    kops: RealKops
+    asset_url: str
+    vpc_cidr: str
+
+    def variables(self) -> dict[str, str]:
+        """The launcher's settings, as environment variables."""
+        return {
+            launch.LAUNCH_BINARY_ENV: str(self.kops.binary),
+            launch.LAUNCH_CHANNEL_ENV: self.kops.channel.resolve().as_uri(),
+            launch.LAUNCH_BASE_URL_ENV: self.asset_url,
+            launch.LAUNCH_VPC_CIDR_ENV: self.vpc_cidr,
+        }
+
+
+def install_executable(
+    bin_dir: Path,
+    *,
+    kube_api_url: str,
+    config_path: Path | None,
+    real: RealKopsLaunch | None = None,
+) -> Path:
+    """Write ``bin_dir/kops`` with the twin's settings baked in: the emulated kops
+    (``python -m sandbox.kops``), or with ``real`` the launcher of real kops.
 
     The script uses this interpreter (``sys.executable``) and sets ``SANDBOX_KUBE_API_URL`` and
     ``SANDBOX_CONFIG``; everything else (AWS endpoint and credentials, ``KOPS_STATE_STORE``,
@@ -27,10 +55,13 @@ def install_executable(bin_dir: Path, *, kube_api_url: str, config_path: Path | 
     ]
     if config_path is not None:
         lines += [f"SANDBOX_CONFIG={shlex.quote(str(config_path))}", "export SANDBOX_CONFIG"]
+    for name, value in (real.variables() if real is not None else {}).items():
+        lines += [f"{name}={shlex.quote(value)}", f"export {name}"]
+    module = "sandbox.kops.launcher" if real is not None else "sandbox.kops"
     lines += [
         f"PYTHONPATH={shlex.quote(str(PROJECT_ROOT))}${{PYTHONPATH:+:$PYTHONPATH}}",
         "export PYTHONPATH",
-        f'exec {shlex.quote(sys.executable)} -m sandbox.kops "$@"',
+        f'exec {shlex.quote(sys.executable)} -m {module} "$@"',
     ]
     path = bin_dir / "kops"
     path.write_text("\n".join(lines) + "\n")

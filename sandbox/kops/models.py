@@ -2,7 +2,8 @@
 
 ``KopsBackend`` keeps no state of its own: clusters and instance groups live in the state-store
 bucket as kops keeps them (``s3://bucket/NAME/config``, ``NAME/instancegroup/<ig>``), what the
-twin built and its counters in ``NAME/sandbox-state``, the cloud in AWS (``cloud.ClusterCloud``)
+emulated create built in ``NAME/sandbox-state``, the injected validation flaps' counters beside
+the twin's config, the cloud in AWS (``cloud.ClusterCloud``)
 and the Nodes in the cluster's own Kubernetes API (``kube.HttpKube``), which the twin boots when
 the control-plane instance runs. Each process invocation builds a fresh backend, like each real
 ``kops`` run.
@@ -10,6 +11,7 @@ the control-plane instance runs. Each process invocation builds a fresh backend,
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +67,9 @@ class KopsBackend:
         self.clock = clock
         config_path = env.get(CONFIG_ENV)
         self.config: SandboxConfig = load(Path(config_path) if config_path else None)
+        # Injected faults' bookkeeping stays beside the twin's config: the state store holds
+        # only what kops itself writes (real kops refuses to delete a cluster with more).
+        self.faults_dir = Path(config_path).parent / "kops-faults" if config_path else None
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or self.config.region
         self.store = StateStore.from_url(state_url, aws_session(region).client("s3"))
         self.kube_url = env.get(KUBE_API_ENV, "")
@@ -293,20 +298,20 @@ class KopsBackend:
         state = self.store.sandbox_state(name)
         result = evaluate(groups, instances, nodes, pods, applied=bool(state.get("applied")))
         if not result.failures:
-            result = self._apply_flap(name, state, result)
+            result = self._apply_flap(name, result)
         return result
 
-    def _apply_flap(
-        self, name: str, state: dict[str, Any], result: ValidationResult
-    ) -> ValidationResult:
+    def _apply_flap(self, name: str, result: ValidationResult) -> ValidationResult:
         """Turn a pass into a failure while injected flaps remain (after the first pass)."""
-        if not self.config.faults.validate_flaps:
+        if not self.config.faults.validate_flaps or self.faults_dir is None:
             return result  # nothing injected: no bookkeeping, so validation writes nothing
+        record = self.faults_dir / f"{name}.json"
+        state = json.loads(record.read_text()) if record.exists() else {}
         passes = int(state.get("validate_passes", 0))
         flapped = int(state.get("validate_flaps_done", 0))
         if passes >= 1 and flapped < self.config.faults.validate_flaps and result.nodes:
             state["validate_flaps_done"] = flapped + 1
-            self.store.save_sandbox_state(name, state)
+            _save_json(record, state)
             workers = [n for n in result.nodes if n["role"] == "node"] or result.nodes
             victim = workers[flapped % len(workers)]
             victim["status"] = "False"
@@ -330,7 +335,7 @@ class KopsBackend:
             )
             return result
         state["validate_passes"] = passes + 1
-        self.store.save_sandbox_state(name, state)
+        _save_json(record, state)
         return result
 
     # -- kubeconfig ----------------------------------------------------------------------------
@@ -383,3 +388,8 @@ class KopsBackend:
 
 
 __all__ = ["ApplyResult", "KopsBackend"]
+
+
+def _save_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, sort_keys=True))

@@ -34,12 +34,7 @@ from tests.contract.product import (
 )
 from tests.contract.realkops import REGION, RealKops
 
-pytestmark = [
-    pytest.mark.contract,
-    # moto's serializer warns when kops's delete asks ELBv2 about a subnet already gone; the
-    # answer (InvalidSubnetID.NotFound) is right, only moto's error-shape lookup complains.
-    pytest.mark.filterwarnings("ignore:Exception\\(InvalidSubnetIdError\\):UserWarning"),
-]
+pytestmark = pytest.mark.contract
 
 CLOSED_PORT = "http://127.0.0.1:9/"
 

@@ -63,9 +63,17 @@ def instance_states(world: World, cluster: str = "resil.k8s.local") -> dict[str,
     }
 
 
-def service_target_group(world: World) -> str:
-    groups = aws("elbv2", world).describe_target_groups()["TargetGroups"]
-    (group,) = [g for g in groups if g["Port"] != 443]  # not the API server's
+def service_target_group(world: World, spec: EnvironmentSpec) -> str:
+    """The target group of the Service's NLB (kops has groups of its own: the API's, its
+    controller's)."""
+    api = config.new_client_from_config(config_file=str(worker.kubeconfig_file(spec.cluster_name)))
+    service = client.CoreV1Api(api).read_namespaced_service(spec.service_name, spec.namespace)
+    hostname = service.status.load_balancer.ingress[0].hostname
+    elbv2 = aws("elbv2", world)
+    (lb,) = [
+        b for b in elbv2.describe_load_balancers()["LoadBalancers"] if b["DNSName"] == hostname
+    ]
+    (group,) = elbv2.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]
     return str(group["TargetGroupArn"])
 
 
@@ -108,7 +116,7 @@ def test_the_target_groups_thresholds_set_the_reroute_time(
     twin: World, environment: EnvironmentSpec
 ) -> None:
     elbv2 = aws("elbv2", twin)
-    group = service_target_group(twin)
+    group = service_target_group(twin, environment)
     quick = resilience(spec=environment, max_recovery_s=20.0, **NODE_LOSS_ONLY)
     # Ten failed checks 30 s apart instead of two 10 s apart: 300 s of AWS time (6 s here) instead
     # of 20 s (0.4 s) before the lost node stops getting traffic.

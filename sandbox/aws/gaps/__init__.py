@@ -93,6 +93,9 @@ Real kops 1.36 (found by running it against the twin; each has a test that fails
     misses it (the AWS cloud controller moves a listener to a new group when a Service's traffic
     policy changes the health check) -> a group belongs to the load balancers whose listeners
     forward to it.
+27. (EC2) ``ModifySubnetAttribute`` ignores ``PrivateDnsHostnameTypeOnLaunch``, so the subnets kops
+    asks for resource-based names keep ``ip-name`` and every ``kops update cluster --yes`` sets
+    them again (two writes per subnet) -> the subnet keeps the hostname type it was given.
 
 Speed (no behaviour the flows see)
 17. Every EC2 backend (so every ``reset``) builds ~1,300 ECS-optimised AMIs with a volume and a
@@ -110,6 +113,8 @@ checks on ``/healthz`` and a custom port; ELBv2 ``DescribeTags``.
 from __future__ import annotations
 
 import threading
+
+from moto.moto_api._internal.models import moto_api_backend
 
 from sandbox.aws.gaps import (
     autoscaling,
@@ -140,7 +145,12 @@ _applied = False
 
 
 def apply() -> None:
-    """Install every patch, one service module at a time; later calls do nothing."""
+    """Install every patch, one service module at a time; later calls do nothing.
+
+    Backends moto built before (another moto server of this process started first) lack what
+    the patches add when a backend is built (the Canonical images, the managed policies): they
+    are dropped, so every backend is built anew with the patches.
+    """
     global _applied
     with _apply_lock:
         if _applied:
@@ -157,4 +167,5 @@ def apply() -> None:
             autoscaling,
         ):
             service.apply()
+        moto_api_backend.reset()
         _applied = True

@@ -1,6 +1,7 @@
 """EC2 gaps: RunInstances idempotency (13), a lighter AMI catalogue (17), rules for protocols
-without ports (18), the Canonical Ubuntu images real kops boots its nodes from (19), and
-route-table associations that go with their subnet (22), DHCP options that outlive their VPC (23)."""
+without ports (18), the Canonical Ubuntu images real kops boots its nodes from (19),
+route-table associations that go with their subnet (22), DHCP options that outlive their VPC (23),
+and a subnet's hostname type on launch that ModifySubnetAttribute sets (27)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from moto.ec2.models.security_groups import SecurityGroupRule
 from moto.ec2.models.subnets import Subnet, SubnetBackend
 from moto.ec2.models.vpcs import VPC, VPCBackend
 from moto.ec2.responses.instances import InstanceResponse
+from moto.ec2.responses.subnets import Subnets
 from moto.utilities.utils import load_resource as _moto_load_resource
 
 from sandbox.aws.exceptions import IdempotentParameterMismatch
@@ -182,10 +184,23 @@ def _patched_delete_vpc(original: Callable[..., Any]) -> Callable[..., Any]:
     return delete_vpc
 
 
+def _patched_modify_subnet_attribute(original: Callable[..., Any]) -> Callable[..., Any]:
+    def modify_subnet_attribute(self: Subnets) -> ActionResult:
+        hostname_type = self._get_param("PrivateDnsHostnameTypeOnLaunch")
+        result = cast(ActionResult, original(self))
+        if hostname_type:  # gap 27: moto drops it, so kops sets it again on every update
+            subnet = self.ec2_backend.get_subnet(self._get_param("SubnetId"))
+            subnet.private_dns_name_options_on_launch["HostnameType"] = hostname_type
+        return result
+
+    return modify_subnet_attribute
+
+
 def apply() -> None:
     """Install the EC2 patches."""
     wrap(VPCBackend, "delete_vpc", _patched_delete_vpc)
     wrap(SubnetBackend, "delete_subnet", _patched_delete_subnet)
+    wrap(Subnets, "modify_subnet_attribute", _patched_modify_subnet_attribute)
     wrap(InstanceResponse, "run_instances", _patched_run_instances)
     wrap(SecurityGroupRule, "__init__", _patched_rule_init)
     wrap(AmiBackend, "_load_amis", _patched_load_amis)

@@ -183,6 +183,23 @@ def test_deleting_a_subnet_frees_its_route_table(client: ClientFactory, network:
     ]
 
 
+def test_a_subnets_hostname_type_is_kept(client: ClientFactory, network: Any) -> None:
+    """Gap 27: kops sets resource-based names on its subnets; moto forgot, so every
+    `kops update cluster --yes` set them again (two writes per subnet)."""
+    ec2 = client("ec2")
+    subnet = network.subnet_ids[0]
+    ec2.modify_subnet_attribute(SubnetId=subnet, PrivateDnsHostnameTypeOnLaunch="resource-name")
+    ec2.modify_subnet_attribute(
+        SubnetId=subnet, EnableResourceNameDnsARecordOnLaunch={"Value": True}
+    )
+    [described] = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"]
+    assert described["PrivateDnsNameOptionsOnLaunch"] == {
+        "HostnameType": "resource-name",
+        "EnableResourceNameDnsARecord": True,
+        "EnableResourceNameDnsAAAARecord": False,
+    }
+
+
 def test_dhcp_options_outlive_their_vpc(client: ClientFactory) -> None:
     """Gap 23: `kops delete cluster` deletes the VPC, then the DHCP options it made."""
     ec2 = client("ec2")

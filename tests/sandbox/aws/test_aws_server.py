@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import textwrap
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -187,3 +190,38 @@ def test_a_second_server_in_the_process_serves_the_same_state(
         assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["shared"]
     with pytest.raises(RuntimeError):
         _ = other.url
+
+
+def test_backends_built_before_the_gaps_are_built_again_with_them() -> None:
+    """Another moto server of the same process may build a region's backends first; the twin's
+    AWS must still have what its gaps add when a backend is built (here: the Canonical image
+    real kops boots from). Run in a process of its own: the gaps are applied once per process."""
+    script = textwrap.dedent(
+        """
+        import boto3
+        from moto.server import ThreadedMotoServer
+        from sandbox.aws import AwsServer
+        from sandbox.aws.gaps.ec2 import CANONICAL_IMAGES
+
+        def canonical(url):
+            ec2 = boto3.client("ec2", endpoint_url=url, region_name="ap-northeast-1",
+                               aws_access_key_id="x", aws_secret_access_key="x")
+            names = [name for name, _ in CANONICAL_IMAGES]
+            found = ec2.describe_images(Filters=[{"Name": "name", "Values": names}])
+            return len(found["Images"])
+
+        other = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        other.start()
+        host, port = other.get_host_and_port()
+        before = canonical(f"http://127.0.0.1:{port}")  # builds the region's EC2 backend
+        twin = AwsServer()
+        print(before, canonical(twin.start()))
+        twin.stop()
+        other.stop()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "2"]  # amd64 and arm64

@@ -1,0 +1,88 @@
+"""The twin's ``kops`` with real kops inside: ``python -m sandbox.kops.launcher ARGS``.
+
+Real kops 1.36.2 (``make upstream``) runs every command it can here: ``create cluster``,
+``update cluster``, ``get``, ``delete cluster``, ``version``. It builds the cluster's VPC, subnets,
+roles, launch templates and Auto Scaling groups in the twin's AWS, whose instances boot the
+control plane and the kubelets. Two commands stay emulated (``sandbox.kops.cli``): ``validate
+cluster`` and ``export kubecfg`` dial the API load balancer's AWS DNS name, which resolves nowhere
+on this machine; the emulated ones check the same cluster through the twin's API front proxy.
+
+What the launcher adds is only what this machine lacks: the state store's S3 endpoint and
+credentials (kops reads S3 through ``S3_*``, taken from the caller's ``AWS_*``), the loopback
+asset site in place of kops's download site, proxies that lead nowhere for anything else kops
+would fetch, and, for ``create cluster``, the local copy of the ``stable`` channel and the twin's
+VPC range in place of kops's 172.20.0.0/16 (the twin's addresses are loopback addresses) unless
+the caller named a range.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from sandbox.kops import cli
+from sandbox.kops.real import (
+    LAUNCH_BASE_URL_ENV,
+    LAUNCH_BINARY_ENV,
+    LAUNCH_CHANNEL_ENV,
+    LAUNCH_VPC_CIDR_ENV,
+)
+
+EMULATED = frozenset({"validate", "export"})
+DEAD_PROXY = "http://127.0.0.1:9"  # a closed port: nothing kops fetches leaves the machine
+
+
+def _names(argv: Sequence[str], flag: str) -> bool:
+    return any(arg == flag or arg.startswith(f"{flag}=") for arg in argv)
+
+
+def real_argv(argv: Sequence[str], *, channel: str, vpc_cidr: str) -> list[str]:
+    """The command line real kops gets: ``create cluster`` with the twin's channel and range."""
+    args = list(argv)
+    if args[:2] != ["create", "cluster"]:
+        return args
+    if not _names(args, "--channel"):
+        args += ["--channel", channel]
+    if not _names(args, "--network-cidr"):
+        args += ["--network-cidr", vpc_cidr]
+    return args
+
+
+def real_env(env: Mapping[str, str], *, base_url: str) -> dict[str, str]:
+    """The environment real kops gets: the caller's, plus the S3 endpoint, assets and proxies."""
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    return {
+        **env,
+        "S3_ENDPOINT": env.get("AWS_ENDPOINT_URL", ""),
+        "S3_REGION": region,
+        "S3_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", ""),
+        "KOPS_BASE_URL": base_url,
+        "HTTPS_PROXY": DEAD_PROXY,
+        "HTTP_PROXY": DEAD_PROXY,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Run the emulated kops for ``validate`` and ``export``; become real kops otherwise."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    environment = dict(os.environ if env is None else env)
+    if args and args[0] in EMULATED:
+        return cli.main(args, env=environment)
+    cli.log_argv(args, environment)
+    binary = environment[LAUNCH_BINARY_ENV]
+    command = real_argv(
+        args, channel=environment[LAUNCH_CHANNEL_ENV], vpc_cidr=environment[LAUNCH_VPC_CIDR_ENV]
+    )
+    os.execve(
+        binary,
+        [binary, *command],
+        real_env(environment, base_url=environment[LAUNCH_BASE_URL_ENV]),
+    )
+    return 127  # not reached: execve replaces this process
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The twin's ``kops`` with real kops inside: which commands run real kops, and with what."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.kops import cli, install_executable, launcher
+from sandbox.kops.executable import RealKopsLaunch
+from sandbox.kops.real import RealKops
+
+CHANNEL = "file:///cache/channels/stable"
+TWIN_VPC = "127.20.0.0/16"
+
+
+def test_create_cluster_gets_the_twins_channel_and_range() -> None:
+    argv = ["create", "cluster", "c.k8s.local", "--yes"]
+    assert launcher.real_argv(argv, channel=CHANNEL, vpc_cidr=TWIN_VPC) == [
+        *argv,
+        "--channel",
+        CHANNEL,
+        "--network-cidr",
+        TWIN_VPC,
+    ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["create", "cluster", "c", "--network-cidr", "127.30.0.0/16", "--channel", "stable"],
+        ["create", "cluster", "c", "--network-cidr=127.30.0.0/16", "--channel=stable"],
+        ["update", "cluster", "c", "--yes"],  # the spec keeps the channel create was given
+        ["delete", "cluster", "c", "--yes"],
+        ["version", "--short"],
+    ],
+)
+def test_what_the_caller_names_and_other_commands_pass_unchanged(argv: list[str]) -> None:
+    assert launcher.real_argv(argv, channel=CHANNEL, vpc_cidr=TWIN_VPC) == argv
+
+
+def test_real_kops_reads_the_state_store_with_the_callers_aws_settings() -> None:
+    caller = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        "AWS_REGION": "ap-northeast-1",
+        "AWS_ACCESS_KEY_ID": "key",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "KOPS_STATE_STORE": "s3://state",
+    }
+    env = launcher.real_env(caller, base_url="http://127.0.0.1:9999")
+    assert env.items() >= caller.items()
+    assert (env["S3_ENDPOINT"], env["S3_REGION"]) == ("http://127.0.0.1:4566", "ap-northeast-1")
+    assert (env["S3_ACCESS_KEY_ID"], env["S3_SECRET_ACCESS_KEY"]) == ("key", "secret")
+    assert env["KOPS_BASE_URL"] == "http://127.0.0.1:9999"
+    assert env["HTTPS_PROXY"] == env["HTTP_PROXY"] == launcher.DEAD_PROXY
+
+
+@pytest.mark.parametrize("command", ["validate", "export"])
+def test_validate_and_export_stay_emulated(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+    monkeypatch.setattr(cli, "main", lambda argv, env: ran.append(list(argv)) or 3)
+    monkeypatch.setattr(os, "execve", lambda *_: pytest.fail("real kops ran"))
+    assert launcher.main([command, "cluster"], env={}) == 3
+    assert ran == [[command, "cluster"]]
+
+
+def test_the_installed_kops_runs_real_kops_and_logs_its_command_line(tmp_path: Path) -> None:
+    launch = RealKopsLaunch(RealKops.find(), "http://127.0.0.1:9", TWIN_VPC)
+    path = install_executable(tmp_path / "bin", kube_api_url="", config_path=None, real=launch)
+    script = path.read_text()
+    assert "-m sandbox.kops.launcher" in script
+    log = tmp_path / "argv.jsonl"
+    env: dict[str, Any] = {
+        "PATH": f"{path.parent}{os.pathsep}/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SANDBOX_KOPS_ARGV_LOG": str(log),
+    }
+    done = subprocess.run(
+        ["kops", "version"], env=env, capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    # The emulated kops adds a git id (`(git-v1.36.2)`); this build of real kops has none.
+    assert (done.returncode, done.stdout) == (0, "Client version: 1.36.2\n"), done.stderr
+    assert json.loads(log.read_text()) == ["version"]
