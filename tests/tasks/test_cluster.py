@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from kops_nlb.core import kops as kops_cli
 from kops_nlb.core.errors import KopsCommandError, SpecError, WaitTimeout, is_transient
+from kops_nlb.core.kops.instance_groups import get_instancegroups_argv
 from kops_nlb.core.spec import EnvironmentSpec, Timeouts
 from kops_nlb.kops import worker
 from sandbox.config import Delays, SandboxConfig
@@ -209,15 +210,16 @@ def test_cluster_lifecycle_against_the_twin(
 
     again = cluster.ensure_cluster.fn(spec, state)
     assert (again.changed, again.created) == (False, frozenset())
-    assert twin.argv()[3:5] == [
+    assert twin.argv()[3:6] == [
         kops_cli.get_cluster_argv(spec, state),
+        get_instancegroups_argv(spec, state),  # a whole spec: applied again as it is
         kops_cli.update_cluster_argv(spec, state),
     ]
 
     report = cluster.wait_for_cluster_valid.fn(spec, state)
     assert report.ok
     assert (report.nodes_ready, report.nodes_expected) == (3, 3)
-    validations = twin.argv()[5:]
+    validations = twin.argv()[6:]
     assert validations and all(
         argv == kops_cli.validate_cluster_argv(spec, state) for argv in validations
     )
@@ -379,6 +381,9 @@ HALF_CREATE = """case "$1 $2" in
     echo 'I1205 00:00:00.000000 1 executor.go:113] Tasks: 0 done / 86 total; 46 can run' >&2
     echo 'Error: error reading cluster configuration "'$3'": operation error S3: GetObject, https response error StatusCode: 503, RequestID: r-1, HostID: h-1, api error SlowDown: Please reduce your request rate.' >&2
     exit 1;;
+  "get instancegroups")
+    echo '[{"kind":"InstanceGroup","spec":{"role":"Master","minSize":1}},'
+    echo '{"kind":"InstanceGroup","spec":{"role":"Node","minSize":2}}]'; exit 0;;
   "update cluster") echo "$@" > applied; exit 0;;
 esac
 exit 3
