@@ -10,6 +10,7 @@ them; going back to the defaults removes the annotation, but the target group ke
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -84,8 +85,16 @@ def test_the_attribute_outlives_its_annotation(modes: EnvironmentSpec) -> None:
     assert "preserve_client_ip.enabled is false" in (state.message or "")
 
 
-def test_asking_for_preservation_restores_the_client_address(modes: EnvironmentSpec) -> None:
+def test_asking_for_preservation_restores_the_client_address(
+    twin: World, modes: EnvironmentSpec
+) -> None:
     provision(spec=modes.model_copy(update={"preserve_client_ip": True}))
+    # provision waited for the target group's attribute; the data path follows it a moment
+    # later (on AWS too, an attribute change takes a while to reach the NLB's nodes).
+    deadline = time.monotonic() + 30
+    while not all(plan.preserve_client_ip for plan in twin.nlb.plans()):
+        assert time.monotonic() < deadline, "the data path never followed the attribute"
+        time.sleep(0.2)
     result = verify(spec=modes)
     assert set(result.client_addresses) == {result.bastion_private_ip}
     groups = next(c for c in result.checks if c.name == "target_groups_deliver_client_ip")
