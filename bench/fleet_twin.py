@@ -18,10 +18,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
-# What a flow run needs to reach this twin: its AWS endpoint and dummy credentials, `kops` on
-# PATH, where admin kubeconfigs go (the same switches the `local` deployments set).
+# What a flow run needs to reach this twin: its AWS endpoint and dummy credentials, its VPC
+# proxy, `kops` on PATH, where admin kubeconfigs go (the same switches the `local` deployments set).
 RUN_ENVIRONMENT = (
     "AWS_ENDPOINT_URL",
+    "HTTPS_PROXY",
+    "NO_PROXY",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
     "AWS_ACCESS_KEY_ID",

@@ -78,10 +78,11 @@ class SandboxConfig:
     region: str = "ap-northeast-1"
     aws_port: int = 4566
     kube_port: int = 6443
+    proxy_port: int = 3128  # the VPC proxy (HTTPS_PROXY), the way in to internal API NLBs
     vpc_cidr: str = "127.20.0.0/16"
     pod_cidr: str = "127.96.0.0/12"
-    # "real": the twin's `kops` runs real kops 1.36 (`make upstream`) for every command but
-    # `validate cluster` and `export kubecfg`; "emulated": sandbox/kops for all of them.
+    # "real": the twin's `kops` runs real kops 1.36 (`make upstream`) for every command;
+    # "emulated": sandbox/kops for all of them.
     kops: str = "real"
     delays: Delays = field(default_factory=Delays)
     faults: Faults = field(default_factory=Faults)
@@ -94,7 +95,9 @@ class SandboxConfig:
     def instant(cls, **overrides: Any) -> SandboxConfig:
         """A config with every delay zero and no faults, for tests (ports picked freely)."""
         zero = Delays(**{f.name: 0.0 for f in fields(Delays)})
-        return replace(cls(aws_port=0, kube_port=0, delays=zero, faults=Faults()), **overrides)
+        return replace(
+            cls(aws_port=0, kube_port=0, proxy_port=0, delays=zero, faults=Faults()), **overrides
+        )
 
     def scaled(self, factor: float) -> SandboxConfig:
         """The same config with every delay multiplied by `factor`."""
@@ -104,7 +107,8 @@ class SandboxConfig:
     def to_toml(self) -> str:
         """Render as TOML (the format `load` reads)."""
         lines = [f'region = "{self.region}"', f"aws_port = {self.aws_port}"]
-        lines += [f"kube_port = {self.kube_port}", f'vpc_cidr = "{self.vpc_cidr}"']
+        lines += [f"kube_port = {self.kube_port}", f"proxy_port = {self.proxy_port}"]
+        lines += [f'vpc_cidr = "{self.vpc_cidr}"']
         lines += [f'pod_cidr = "{self.pod_cidr}"', f'kops = "{self.kops}"', "", "[delays]"]
         lines += [f"{k} = {v}" for k, v in asdict(self.delays).items()]
         lines += ["", "[faults]"]

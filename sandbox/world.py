@@ -7,9 +7,10 @@ kube-controller-manager, kube-scheduler, aws-cloud-controller-manager) runs as r
 processes, booted when kops launches the cluster's control-plane instance, and each pod as a real
 nginx. The twin's `kops` runs real kops (``sandbox.kops.launcher``; or the emulated one, as the
 config says), an executable the product calls as it would anywhere. A client reaches the world
-only through standard switches:
-`AWS_ENDPOINT_URL` (+ dummy credentials), a kubeconfig (written by `kops export kubecfg`, its
-server the API front proxy), and the `kops` executable under `<home>/bin`.
+only through standard switches: `AWS_ENDPOINT_URL` (+ dummy credentials), a kubeconfig (written
+by `kops export kubecfg`; its server is the API load balancer's AWS DNS name), `HTTPS_PROXY`
+(the VPC proxy, the way in to that internal load balancer, as a VPN or a proxy in the VPC is on
+AWS; loopback addresses bypass it), and the `kops` executable under `<home>/bin`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sandbox.aws import (
 from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
 from sandbox.aws.target_groups import instance_cluster, instance_running, registered_targets
 from sandbox.cloud import LoadBalancerController
+from sandbox.cloud.api_endpoints import api_route
 from sandbox.cloud.data_path import DataPath
 from sandbox.cloud.kube_inputs import CloudControllerLoop
 from sandbox.config import SandboxConfig
@@ -48,6 +50,7 @@ from sandbox.dataplane.nlb import NlbDataPlane
 from sandbox.dataplane.node_ports import NodePortServers
 from sandbox.dataplane.pods import PodServers
 from sandbox.dataplane.ssm_agent import RunRequest, ShellAgent
+from sandbox.dataplane.vpc_proxy import VpcProxy
 from sandbox.kops import install_executable
 from sandbox.kops.assets import AssetServer
 from sandbox.kops.executable import RealKopsLaunch
@@ -57,6 +60,7 @@ from sandbox.kubelets.instances import InstanceHosts
 log = logging.getLogger(__name__)
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "twin", "AWS_SECRET_ACCESS_KEY": "twin"}
+NO_PROXY = "127.0.0.1,localhost"  # the twin's own endpoints (AWS, Prefect) are reached directly
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Endpoints:
 
     aws: str
     kubernetes: str
+    proxy: str
     region: str
     bin_dir: str
 
@@ -74,6 +79,8 @@ class Endpoints:
             "AWS_ENDPOINT_URL": self.aws,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
+            "HTTPS_PROXY": self.proxy,
+            "NO_PROXY": NO_PROXY,
             **DUMMY_CREDENTIALS,
         }
 
@@ -94,6 +101,11 @@ class World:
         self.pods = PodServers(real_nginx=True, workdir=home / "pods")
         self.api_proxy = FrontProxy(
             fault_5xx_rate=config.faults.kube_5xx_rate, seed=config.faults.seed
+        )
+        self.vpc_proxy = VpcProxy(
+            api_route(
+                config.region, front=lambda: self.api_proxy.address, serves=self.api_proxy.serves
+            )
         )
         self.nlb = NlbDataPlane()
         self.node_ports = NodePortServers()
@@ -120,11 +132,14 @@ class World:
         config_path.write_text(self.config.to_toml())
         aws_url = self.aws.start(port=self.config.aws_port)
         kube_url = self.api_proxy.start(port=self.config.kube_port)
+        proxy_url = self.vpc_proxy.start(port=self.config.proxy_port)
         bin_dir = self.home / "bin"
         bin_dir.mkdir(exist_ok=True)
         launch = None
         if real_kops is not None:
-            launch = RealKopsLaunch(real_kops, self.assets.start(), self.config.vpc_cidr)
+            launch = RealKopsLaunch(
+                real_kops, self.assets.start(), self.config.vpc_cidr, proxy_url=proxy_url
+            )
         install_executable(bin_dir, kube_api_url=kube_url, config_path=config_path, real=launch)
         self.controller = LoadBalancerController(aws_url=aws_url, region=self.config.region)
         data_path = DataPath(
@@ -154,7 +169,11 @@ class World:
         set_command_executor(self._run_command)
         set_instance_online_predicate(self._ssm_online)
         self.endpoints = Endpoints(
-            aws=aws_url, kubernetes=kube_url, region=self.config.region, bin_dir=str(bin_dir)
+            aws=aws_url,
+            kubernetes=kube_url,
+            proxy=proxy_url,
+            region=self.config.region,
+            bin_dir=str(bin_dir),
         )
         self._write_client_files(self.endpoints)
         log.info("twin up: AWS %s, Kubernetes %s", aws_url, kube_url)
@@ -169,6 +188,7 @@ class World:
             self._cloud_loop.stop()
         if self.hosts is not None:
             self.hosts.stop()
+        self.vpc_proxy.stop()
         self.api_proxy.stop()
         self.health_checks.stop()
         self.nlb.stop()
@@ -251,6 +271,7 @@ class World:
                 {
                     "aws": endpoints.aws,
                     "kubernetes": endpoints.kubernetes,
+                    "proxy": endpoints.proxy,
                     "region": endpoints.region,
                     "bin_dir": endpoints.bin_dir,
                     "kops": str(Path(endpoints.bin_dir) / "kops"),

@@ -31,13 +31,19 @@ class Twin:
     """Where a running twin is reached (from its endpoints.json)."""
 
     aws: str
+    proxy: str
     kops: Path
     home: Path
 
     @classmethod
     def from_endpoints(cls, endpoints: dict[str, Any], *, home: Path) -> Twin:
         """Read the fields of the twin's endpoints.json."""
-        return cls(aws=str(endpoints["aws"]), kops=Path(endpoints["kops"]), home=home)
+        return cls(
+            aws=str(endpoints["aws"]),
+            proxy=str(endpoints["proxy"]),
+            kops=Path(endpoints["kops"]),
+            home=home,
+        )
 
 
 def point_at_twin(config: dict[str, Any], twin: Twin, *, root: Path) -> dict[str, Any] | None:
@@ -52,9 +58,10 @@ def point_at_twin(config: dict[str, Any], twin: Twin, *, root: Path) -> dict[str
         env = (
             local.setdefault("work_pool", {}).setdefault("job_variables", {}).setdefault("env", {})
         )
-        if env.get("AWS_ENDPOINT_URL") != twin.aws:
-            env["AWS_ENDPOINT_URL"] = twin.aws
-            changed = True
+        for name, value in (("AWS_ENDPOINT_URL", twin.aws), ("HTTPS_PROXY", twin.proxy)):
+            if env.get(name) != value:
+                env[name] = value
+                changed = True
         kops = Path(env.get(KOPS_ENV, "kops"))
         if (root / kops).resolve() != twin.kops.resolve():
             env[KOPS_ENV] = str(twin.kops)

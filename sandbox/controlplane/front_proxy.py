@@ -66,6 +66,16 @@ class FrontProxy:
         """Where clients connect."""
         return f"https://127.0.0.1:{self.port}"
 
+    @property
+    def address(self) -> tuple[str, int]:
+        """The TLS port's address."""
+        return "127.0.0.1", self.port
+
+    def serves(self, cluster: str) -> bool:
+        """Whether a control plane of ``cluster`` is behind the proxy."""
+        with self._lock:
+            return f"api.internal.{cluster}" in self._backends
+
     def start(self, port: int = 0) -> str:
         """Listen on ``port`` (0: a free one); return the URL."""
         self._loop.run(self._start(port))

@@ -39,7 +39,7 @@ from sandbox.dataplane.lb_plan import (
     validate,
 )
 from sandbox.dataplane.loop import LoopThread
-from sandbox.dataplane.tcp import Handler, TcpListener, reset
+from sandbox.dataplane.tcp import Handler, TcpListener, reset, splice
 
 __all__ = [
     "TRAFFIC_POLICIES",
@@ -315,7 +315,7 @@ class NlbDataPlane:
             self._flows.append(flow.build("forwarded"))
         if plan.proxy_protocol_v2:
             up_writer.write(proxy_v2_header(client=client, listener=key))
-        await _splice(reader, writer, up_reader, up_writer)
+        await splice(reader, writer, up_reader, up_writer)
 
     def _pick(self, key: Hashable, candidates: Sequence[T]) -> T | None:
         if not candidates:
@@ -363,38 +363,3 @@ class _FlowBuilder:
             source_ip=self.source_ip,
             outcome=outcome,
         )
-
-
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    """Copy ``src`` to ``dst`` until EOF, then pass the half-close on."""
-    while data := await src.read(_CHUNK):
-        dst.write(data)
-        await dst.drain()
-    if dst.can_write_eof() and not dst.transport.is_closing():
-        dst.write_eof()
-
-
-async def _splice(
-    client_reader: asyncio.StreamReader,
-    client_writer: asyncio.StreamWriter,
-    up_reader: asyncio.StreamReader,
-    up_writer: asyncio.StreamWriter,
-) -> None:
-    """Copy bytes both ways until both halves closed; a reset on one side resets the other."""
-    inbound = asyncio.create_task(_pipe(client_reader, up_writer))
-    outbound = asyncio.create_task(_pipe(up_reader, client_writer))
-    try:
-        done, _ = await asyncio.wait({inbound, outbound}, return_when=asyncio.FIRST_EXCEPTION)
-        if any(task.exception() is not None for task in done if not task.cancelled()):
-            reset(client_writer)
-            reset(up_writer)
-            return
-        client_writer.close()
-        up_writer.close()
-    finally:
-        for task in (inbound, outbound):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(inbound, outbound, return_exceptions=True)
-        if not up_writer.transport.is_closing():
-            reset(up_writer)

@@ -1,4 +1,5 @@
-"""A TCP listener on the event loop that knows every connection it accepted, and TCP resets.
+"""A TCP listener on the event loop that knows every connection it accepted, TCP resets, and
+splicing two connections together.
 
 Why not ``asyncio.start_server``: on Python 3.11, a connection the loop has accepted but not
 yet wrapped in a transport when ``Server.close()`` runs is neither served nor closed (its
@@ -127,3 +128,38 @@ def reset(writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    """Copy ``src`` to ``dst`` until EOF, then pass the half-close on."""
+    while data := await src.read(STREAM_LIMIT):
+        dst.write(data)
+        await dst.drain()
+    if dst.can_write_eof() and not dst.transport.is_closing():
+        dst.write_eof()
+
+
+async def splice(
+    client_reader: asyncio.StreamReader,
+    client_writer: asyncio.StreamWriter,
+    up_reader: asyncio.StreamReader,
+    up_writer: asyncio.StreamWriter,
+) -> None:
+    """Copy bytes both ways until both halves closed; a reset on one side resets the other."""
+    inbound = asyncio.create_task(_pipe(client_reader, up_writer))
+    outbound = asyncio.create_task(_pipe(up_reader, client_writer))
+    try:
+        done, _ = await asyncio.wait({inbound, outbound}, return_when=asyncio.FIRST_EXCEPTION)
+        if any(task.exception() is not None for task in done if not task.cancelled()):
+            reset(client_writer)
+            reset(up_writer)
+            return
+        client_writer.close()
+        up_writer.close()
+    finally:
+        for task in (inbound, outbound):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(inbound, outbound, return_exceptions=True)
+        if not up_writer.transport.is_closing():
+            reset(up_writer)

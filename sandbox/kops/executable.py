@@ -21,6 +21,7 @@ class RealKopsLaunch:
     kops: RealKops
     asset_url: str
     vpc_cidr: str
+    proxy_url: str  # the VPC proxy: how kops reaches the API load balancer's DNS name
 
     def variables(self) -> dict[str, str]:
         """The launcher's settings, as environment variables."""
@@ -29,6 +30,7 @@ class RealKopsLaunch:
             launch.LAUNCH_CHANNEL_ENV: self.kops.channel.resolve().as_uri(),
             launch.LAUNCH_BASE_URL_ENV: self.asset_url,
             launch.LAUNCH_VPC_CIDR_ENV: self.vpc_cidr,
+            launch.LAUNCH_PROXY_ENV: self.proxy_url,
         }
 
 

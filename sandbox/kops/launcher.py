@@ -1,18 +1,18 @@
 """The twin's ``kops`` with real kops inside: ``python -m sandbox.kops.launcher ARGS``.
 
-Real kops 1.36.2 (``make upstream``) runs every command it can here: ``create cluster``,
-``update cluster``, ``get``, ``delete cluster``, ``version``. It builds the cluster's VPC, subnets,
-roles, launch templates and Auto Scaling groups in the twin's AWS, whose instances boot the
-control plane and the kubelets. Two commands stay emulated (``sandbox.kops.cli``): ``validate
-cluster`` and ``export kubecfg`` dial the API load balancer's AWS DNS name, which resolves nowhere
-on this machine; the emulated ones check the same cluster through the twin's API front proxy.
+Real kops 1.36.2 (``make upstream``) runs every command: ``create cluster``, ``update cluster``,
+``get``, ``validate cluster``, ``export kubecfg``, ``delete cluster``, ``version``. It builds the
+cluster's VPC, subnets, roles, launch templates and Auto Scaling groups in the twin's AWS, whose
+instances boot the control plane and the kubelets, and it reaches the cluster's API at its load
+balancer's AWS DNS name, as on AWS.
 
 What the launcher adds is only what this machine lacks: the state store's S3 endpoint and
 credentials (kops reads S3 through ``S3_*``, taken from the caller's ``AWS_*``), the loopback
-asset site in place of kops's download site, proxies that lead nowhere for anything else kops
-would fetch, and, for ``create cluster``, the local copy of the ``stable`` channel and the twin's
-VPC range in place of kops's 172.20.0.0/16 (the twin's addresses are loopback addresses) unless
-the caller named a range.
+asset site in place of kops's download site, the VPC proxy as ``HTTPS_PROXY`` (the way in to the
+internal API load balancer; it refuses every other destination) and a proxy that leads nowhere
+for plain HTTP, and, for ``create cluster``, the local copy of the ``stable`` channel and the
+twin's VPC range in place of kops's 172.20.0.0/16 (the twin's addresses are loopback addresses)
+unless the caller named a range.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from sandbox.kops.real import (
     LAUNCH_BASE_URL_ENV,
     LAUNCH_BINARY_ENV,
     LAUNCH_CHANNEL_ENV,
+    LAUNCH_PROXY_ENV,
     LAUNCH_VPC_CIDR_ENV,
 )
 
-EMULATED = frozenset({"validate", "export"})
 DEAD_PROXY = "http://127.0.0.1:9"  # a closed port: nothing kops fetches leaves the machine
 
 
@@ -49,7 +49,7 @@ def real_argv(argv: Sequence[str], *, channel: str, vpc_cidr: str) -> list[str]:
     return args
 
 
-def real_env(env: Mapping[str, str], *, base_url: str) -> dict[str, str]:
+def real_env(env: Mapping[str, str], *, base_url: str, proxy_url: str) -> dict[str, str]:
     """The environment real kops gets: the caller's, plus the S3 endpoint, assets and proxies."""
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
     return {
@@ -59,18 +59,16 @@ def real_env(env: Mapping[str, str], *, base_url: str) -> dict[str, str]:
         "S3_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", ""),
         "S3_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", ""),
         "KOPS_BASE_URL": base_url,
-        "HTTPS_PROXY": DEAD_PROXY,
+        "HTTPS_PROXY": proxy_url,
         "HTTP_PROXY": DEAD_PROXY,
         "NO_PROXY": "127.0.0.1,localhost",
     }
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    """Run the emulated kops for ``validate`` and ``export``; become real kops otherwise."""
+    """Become real kops, with the twin's settings."""
     args = list(sys.argv[1:] if argv is None else argv)
     environment = dict(os.environ if env is None else env)
-    if args and args[0] in EMULATED:
-        return cli.main(args, env=environment)
     cli.log_argv(args, environment)
     binary = environment[LAUNCH_BINARY_ENV]
     command = real_argv(
@@ -79,7 +77,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     os.execve(
         binary,
         [binary, *command],
-        real_env(environment, base_url=environment[LAUNCH_BASE_URL_ENV]),
+        real_env(
+            environment,
+            base_url=environment[LAUNCH_BASE_URL_ENV],
+            proxy_url=environment[LAUNCH_PROXY_ENV],
+        ),
     )
     return 127  # not reached: execve replaces this process
 

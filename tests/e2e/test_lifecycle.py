@@ -9,6 +9,7 @@ import base64
 import ipaddress
 import json
 import os
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -142,6 +143,45 @@ def test_provision_builds_the_environment(twin: World, spec: EnvironmentSpec) ->
     assert Path(kubeconfig_of(spec)).stat().st_mode & 0o777 == 0o600
     summary = artifact("provision-e2e-k8s-local")
     assert result.nlb_dns_name in summary and result.bastion_instance_id in summary
+
+
+def api_load_balancer_dns_name(twin: World, cluster: str) -> str:
+    """The DNS name of the API load balancer kops made for ``cluster`` (by kops's Name tag)."""
+    elbv2 = aws("elbv2", twin)
+    for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
+        tags = elbv2.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"][0]
+        if {"Key": "Name", "Value": f"api.{cluster}"} in tags["Tags"]:
+            return str(lb["DNSName"])
+    raise AssertionError(f"no API load balancer of {cluster}")
+
+
+def test_real_kops_validates_through_the_api_load_balancer(
+    twin: World, spec: EnvironmentSpec
+) -> None:
+    # The kubeconfig is real kops's: its server is the internal API load balancer's AWS name,
+    # which only the VPC proxy (HTTPS_PROXY) leads to.
+    kubeconfig = yaml.safe_load(Path(kubeconfig_of(spec)).read_text())
+    (entry,) = kubeconfig["clusters"]
+    api_name = api_load_balancer_dns_name(twin, spec.cluster_name)
+    assert entry["cluster"]["server"] == f"https://{api_name}"
+    assert entry["cluster"]["tls-server-name"] == f"api.internal.{spec.cluster_name}"
+    tunnels = twin.vpc_proxy.tunnels
+    # Real `kops validate cluster` (the product's command line, run again) reads the real
+    # apiserver's Nodes and kube-system Pods and the instance groups from the twin's AWS.
+    *_, argv = (a for a in kops_commands(twin) if a[:2] == ["validate", "cluster"])
+    assert spec.cluster_name in argv
+    done = subprocess.run(
+        ["kops", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert not report.get("failures")
+    assert sorted(n["role"] for n in report["nodes"]) == ["control-plane", "node", "node"]
+    assert twin.vpc_proxy.tunnels > tunnels
 
 
 def health_check(twin: World, spec: EnvironmentSpec) -> tuple[str, str]:

@@ -76,11 +76,18 @@ def test_demo_provisions_and_verifies_the_twin(stack: StackUnderTest) -> None:
 
 
 def test_the_demo_runs_a_real_apiserver_and_real_nginx(stack: StackUnderTest) -> None:
-    """What `make demo` leaves: the kubeconfig's server is a real kube-apiserver (its version,
-    its own 422 for an invalid Service), each pod answers as nginx itself, and what `pods/log`
-    returns is the access line nginx wrote for that very request."""
+    """What `make demo` leaves: the kubeconfig real kops exported leads to a real kube-apiserver
+    (its version, its own 422 for an invalid Service), each pod answers as nginx itself, and what
+    `pods/log` returns is the access line nginx wrote for that very request."""
     spec = EnvironmentSpec(cluster_name="nlb-local.k8s.local")
-    api = kube_api(str(stack.stack.sandbox_home / "kube" / f"{spec.cluster_name}.yaml"))
+    # The server is the internal API load balancer's name: reached through the twin's VPC proxy,
+    # as the worker reaches it.
+    proxy = json.loads(stack.stack.twin_endpoints.read_text())["proxy"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HTTPS_PROXY", proxy)
+        env.setenv("NO_PROXY", "127.0.0.1,localhost")
+        api = kube_api(str(stack.stack.sandbox_home / "kube" / f"{spec.cluster_name}.yaml"))
+    assert api.configuration.host.endswith(".elb.ap-northeast-1.amazonaws.com")
     assert client.VersionApi(api).get_code().git_version.startswith("v1.36.")
     core = client.CoreV1Api(api)
     invalid = {"metadata": {"name": "invalid"}, "spec": {"ports": [{"port": 70000}]}}

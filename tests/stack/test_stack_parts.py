@@ -91,7 +91,10 @@ def test_commands_use_the_projects_interpreter() -> None:
 
 def test_the_default_twin_deploys_prefect_yaml_as_it_is() -> None:
     twin = Twin(
-        aws="http://127.0.0.1:4566", kops=ROOT / ".sandbox/bin/kops", home=ROOT / ".sandbox"
+        aws="http://127.0.0.1:4566",
+        proxy="http://127.0.0.1:3128",
+        kops=ROOT / ".sandbox/bin/kops",
+        home=ROOT / ".sandbox",
     )
     assert point_at_twin(project_config(), twin, root=ROOT) is None
 
@@ -99,7 +102,12 @@ def test_the_default_twin_deploys_prefect_yaml_as_it_is() -> None:
 def test_a_twin_elsewhere_gets_a_copy_pointed_at_it(tmp_path: Path) -> None:
     config = project_config()
     before = copy.deepcopy(config)
-    twin = Twin(aws="http://127.0.0.1:45123", kops=tmp_path / "bin/kops", home=tmp_path)
+    twin = Twin(
+        aws="http://127.0.0.1:45123",
+        proxy="http://127.0.0.1:45124",
+        kops=tmp_path / "bin/kops",
+        home=tmp_path,
+    )
     rendered = point_at_twin(config, twin, root=ROOT)
     assert rendered is not None
     assert config == before  # the input is left alone
@@ -109,6 +117,8 @@ def test_a_twin_elsewhere_gets_a_copy_pointed_at_it(tmp_path: Path) -> None:
             continue
         env = new["work_pool"]["job_variables"]["env"]
         assert env["AWS_ENDPOINT_URL"] == twin.aws
+        assert env["HTTPS_PROXY"] == twin.proxy
+        assert env["NO_PROXY"] == "127.0.0.1,localhost"  # the twin's AWS is reached directly
         assert env["KOPS_NLB_KOPS"] == str(tmp_path / "bin/kops")
         assert env["KOPS_NLB_KUBECONFIG_DIR"] == str(tmp_path / "kube")
         assert new["parameters"] == original["parameters"]  # worker settings, not parameters
@@ -122,7 +132,10 @@ def test_a_twin_elsewhere_gets_a_copy_pointed_at_it(tmp_path: Path) -> None:
 
 def test_only_the_port_differs_keeps_kops_and_kubeconfig() -> None:
     twin = Twin(
-        aws="http://127.0.0.1:4577", kops=ROOT / ".sandbox/bin/kops", home=ROOT / ".sandbox"
+        aws="http://127.0.0.1:4577",
+        proxy="http://127.0.0.1:3128",
+        kops=ROOT / ".sandbox/bin/kops",
+        home=ROOT / ".sandbox",
     )
     rendered = point_at_twin(project_config(), twin, root=ROOT)
     assert rendered is not None

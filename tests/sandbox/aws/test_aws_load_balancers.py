@@ -12,6 +12,7 @@ from test_aws_elbv2 import create_nlb, create_tcp_target_group, nlb_interfaces
 from sandbox.aws import AwsServer
 from sandbox.aws.load_balancers import configured_balancers
 from sandbox.aws.target_groups import instance_cluster
+from sandbox.cloud.api_endpoints import api_route
 
 
 def test_an_nlb_reads_back_as_configured_through_the_api(
@@ -70,3 +71,37 @@ def test_an_instance_tells_its_kops_cluster(client: ClientFactory, launch: Launc
     assert instance_cluster(tagged["InstanceId"], region=REGION) == "x.k8s.local"
     assert instance_cluster(launch()["InstanceId"], region=REGION) is None
     assert instance_cluster("i-0000000000000000f", region=REGION) is None
+
+
+def test_only_an_active_api_load_balancer_leads_to_the_front_proxy(
+    aws: AwsServer, client: ClientFactory, network: Any
+) -> None:
+    elbv2 = client("elbv2")
+    cluster = "x.k8s.local"
+    owner = {"Key": "KubernetesCluster", "Value": cluster}
+    api = create_nlb(
+        elbv2, network, name="api-x", Tags=[{"Key": "Name", "Value": f"api.{cluster}"}, owner]
+    )
+    service = create_nlb(elbv2, network, name="a1b2", Tags=[owner])  # a Service's NLB
+    for lb in (api, service):
+        group = create_tcp_target_group(elbv2, network, name=f"{lb['LoadBalancerName']}-tg")
+        elbv2.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="TCP",
+            Port=443,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
+        )
+    front = ("127.0.0.1", 6443)
+    running = {cluster}
+    route = api_route(REGION, front=lambda: front, serves=running.__contains__)
+
+    assert route(api["DNSName"], 443) == front
+    assert route(api["DNSName"].upper(), 443) == front  # DNS names know no case
+    assert route(api["DNSName"], 80) is None  # no listener there
+    assert route(service["DNSName"], 443) is None  # not the API
+    assert route("example.com", 443) is None
+    running.clear()  # the control plane is down: the balancer has no healthy target
+    assert route(api["DNSName"], 443) is None
+    running.add(cluster)
+    aws.activate_load_balancer_after(api["LoadBalancerArn"], 60)  # still provisioning
+    assert route(api["DNSName"], 443) is None
