@@ -1,24 +1,31 @@
-"""Re-record ``tests/contract/fixtures/`` from real kops against the twin's AWS.
+"""Re-record ``tests/contract/fixtures/`` from real kops against the twin.
 
-Run by ``make contract-record`` (which builds kops first). One scenario, in order: the errors
-kops gives without a cluster, the flags it refuses, a dry run, then a cluster's life with the
-product's own argv: its spec written without ``--yes`` (the half-created state), applied with
-``kops update cluster --yes``, validated while no API answers, exported and deleted. Everything
-runs on loopback: moto with the twin's gaps, and the twin's asset site as ``KOPS_BASE_URL``.
+Run by ``make contract-record`` (which builds kops first). Two scenarios. First, against the
+twin's AWS alone: the errors kops gives without a cluster, the flags it refuses, a dry run, then
+a cluster's life with the product's own argv: its spec written without ``--yes`` (the
+half-created state), applied with ``kops update cluster --yes``, validated while no API answers,
+exported and deleted. Then, in a whole twin whose clusters boot (real control plane, simulated
+kubelets): validate while the machines join, and once the cluster is valid. Everything runs on
+loopback.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
 import yaml
 
 from sandbox.aws import AwsServer
+from sandbox.config import SandboxConfig
 from sandbox.kops.assets import AssetServer
+from sandbox.world import World
+from tests import loopback
 from tests.contract import realkops
 from tests.contract.product import (
     EnvironmentSpec,
@@ -35,9 +42,12 @@ from tests.contract.recordings import FIXTURES, Recording, normalise, save
 REGION = "ap-northeast-1"
 BUCKET = "kops-state-contract"
 MISSING_BUCKET = "kops-state-contract-missing"
+LIVE_BUCKET = "kops-state-contract-live"
 MISSING_CLUSTER = "missing.k8s.local"
 REDACTED = "REDACTED"
 SECRET_KEYS = ("certificate-authority-data", "client-certificate-data", "client-key-data")
+NODES_JOIN_AFTER_S = 10.0  # an instance's node turns Ready this long after its launch
+LIVE_TIMEOUT_S = 180.0
 
 
 class Recorder:
@@ -52,17 +62,21 @@ class Recorder:
         self, name: str, argv: Sequence[str], note: str, *, env: dict[str, str] | None = None
     ) -> realkops.Run:
         run = realkops.run(self.binary, argv, env or self.env)
+        self.save(name, run, note)
+        return run
+
+    def save(self, name: str, run: realkops.Run, note: str) -> None:
+        """Write one run as the fixture ``name``."""
         recording = Recording(
             name=name,
             note=note,
-            argv=[normalise(arg, self.placeholders) for arg in argv],
+            argv=[normalise(arg, self.placeholders) for arg in run.argv],
             exit_code=run.code,
             stdout=normalise(run.out, self.placeholders),
             stderr=normalise(run.err, self.placeholders),
         )
         print(f"{name}: exit {run.code}", file=sys.stderr)
         save(recording)
-        return run
 
 
 def _without(argv: Sequence[str], *flags: str) -> list[str]:
@@ -203,10 +217,76 @@ def record_all(work: Path) -> None:
         kops("get-cluster-deleted", get_cluster_argv(spec, state), "after delete")
 
 
+def _until(check: Callable[[], realkops.Run | None], what: str) -> realkops.Run:
+    """Call ``check`` until it returns a run; fail after ``LIVE_TIMEOUT_S``."""
+    deadline = time.monotonic() + LIVE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if (run := check()) is not None:
+            return run
+        time.sleep(0.5)
+    raise RuntimeError(f"no {what} within {LIVE_TIMEOUT_S:.0f}s")
+
+
+def record_live_validation(work: Path) -> None:
+    """Record validate's reports from a cluster whose API answers, in the twin: real kops, a real
+    control plane and simulated kubelets. First while its machines are joining, then valid."""
+    addresses = loopback.claim()
+    instant = SandboxConfig.instant(vpc_cidr=addresses.vpc_cidr, pod_cidr=addresses.pod_cidr)
+    joining = replace(instant.delays, node_ready=NODES_JOIN_AFTER_S)
+    world = World(replace(instant, delays=joining), work / "twin")
+    endpoints = world.start()
+    try:
+        base = {"PATH": f"{endpoints.bin_dir}:/usr/bin:/bin", "HOME": str(work / "home")}
+        base |= endpoints.client_env()
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoints.aws,
+            region_name=REGION,
+            aws_access_key_id=base["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=base["AWS_SECRET_ACCESS_KEY"],
+        )
+        s3.create_bucket(
+            Bucket=LIVE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        state = f"s3://{LIVE_BUCKET}"
+        env = kops_env(state_store=state, kubeconfig=str(work / "live.kubeconfig"), base=base)
+        placeholders = {
+            "$AWS_ENDPOINT_URL": endpoints.aws,
+            "$HTTPS_PROXY": endpoints.proxy,
+            "$WORK": str(work),
+        }
+        kops = Recorder(binary=Path(endpoints.bin_dir) / "kops", env=env, placeholders=placeholders)
+        spec = EnvironmentSpec()
+        created = realkops.run(kops.binary, create_cluster_argv(spec, state), env)
+        if created.code != 0:
+            raise RuntimeError(created.explain())
+        validate = validate_cluster_argv(spec, state)
+
+        def reports_failures() -> realkops.Run | None:
+            run = realkops.run(kops.binary, validate, env)
+            return run if run.code != 0 and run.out.strip() else None
+
+        def valid() -> realkops.Run | None:
+            run = realkops.run(kops.binary, validate, env)
+            return run if run.code == 0 else None
+
+        kops.save(
+            "validate-cluster-not-ready",
+            _until(reports_failures, "report with failures"),
+            "the API answers; the machines are still joining the cluster",
+        )
+        kops.save("validate-cluster", _until(valid, "valid report"), "every node joined, Ready")
+        kops("delete-cluster-live", delete_cluster_argv(spec, state), "a cluster that ran")
+    finally:
+        world.stop()
+
+
 def main() -> None:
     """Record every fixture into tests/contract/fixtures/."""
     with tempfile.TemporaryDirectory(prefix="kops-contract-") as work:
         record_all(Path(work))
+    with tempfile.TemporaryDirectory(prefix="kops-contract-live-") as work:
+        record_live_validation(Path(work))
     print(f"recorded into {FIXTURES}", file=sys.stderr)
 
 

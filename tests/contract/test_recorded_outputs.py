@@ -161,3 +161,37 @@ def test_a_deprecated_flag_is_accepted_with_a_warning() -> None:
         "Flag --master-count has been deprecated, use --control-plane-count instead"
         in recorded.stderr.splitlines()
     )
+
+
+def test_a_cluster_whose_machines_are_joining_is_reported_not_valid() -> None:
+    """Real validate against a real apiserver while nodes join: a JSON report on stdout, exit 1.
+    The product must read it as "not valid yet" with the failures' kinds and groups."""
+    recorded = load("validate-cluster-not-ready")
+    assert recorded.exit_code == 1
+    assert recorded.error_lines() == ["Error: validation failed: cluster not yet healthy"]
+    report = parse_validation(recorded.stdout)
+    assert not report.ok
+    kinds = {failure.type for failure in report.failures}
+    assert {"Machine", "Node"} <= kinds <= {"Machine", "Node", "Pod", "InstanceGroup"}
+    assert any(f.type == "Machine" and "has not yet joined" in f.message for f in report.failures)
+    assert any(f.type == "Node" and f.message.endswith("is not ready") for f in report.failures)
+    # Machines and Nodes name their instance group; a control-plane Pod (pending) names none.
+    assert {f.instance_group for f in report.failures if f.type in ("Machine", "Node")} <= {
+        "control-plane-ap-northeast-1a",
+        "nodes-ap-northeast-1a",
+        "nodes-ap-northeast-1c",
+    }
+    assert all(f.instance_group is None for f in report.failures if f.type == "Pod")
+    # Every machine kops expects is counted, joined or not: 1 control plane and 2 nodes.
+    assert report.nodes_expected == 3
+    assert report.nodes_ready < 3
+
+
+def test_a_valid_cluster_is_a_report_without_failures() -> None:
+    recorded = load("validate-cluster")
+    assert (recorded.exit_code, recorded.stderr) == (0, "")
+    report = parse_validation(recorded.stdout)
+    assert report.ok
+    assert sorted(node.role for node in report.nodes) == ["control-plane", "node", "node"]
+    assert report.nodes_ready == report.nodes_expected == 3
+    assert {node.zone for node in report.nodes} == {"ap-northeast-1a", "ap-northeast-1c"}
