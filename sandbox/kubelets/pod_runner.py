@@ -138,6 +138,11 @@ class PodRunner:
                         self._start_probe(pod, key, node)
                 elif key not in self._running:
                     self._start_pod(pod, key, node)
+                elif not is_running(pod):
+                    # The API says otherwise than what runs (the node lifecycle controller marks
+                    # a node's pods not ready when its heartbeats lapse): the kubelet's status
+                    # manager reports the pod's status again.
+                    self._report_running(pod, pod_ip=self._running[key][2], host_ip=node.ip)
             except ApiException as exc:
                 log.debug("pod %s/%s: %s", *key, exc.status)
 

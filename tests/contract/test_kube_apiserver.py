@@ -233,6 +233,37 @@ def test_every_rollout_leaves_one_nginx_pod_in_each_zone(
     assert zones_per_rollout == [["ap-northeast-1a", "ap-northeast-1c"]] * 4
 
 
+def test_pods_marked_not_ready_by_the_node_controller_are_reported_ready_again(
+    spec: EnvironmentSpec, kubeconfig: str, cluster: ClusterHost
+) -> None:
+    """When a node's heartbeats lapse (a loaded machine), the node lifecycle controller sets its
+    pods' Ready condition to False. Once the kubelet answers again its status manager reports
+    them Ready: the rollout wait must not hang on a status nobody corrects."""
+    stop = threading.Event()
+
+    def kubelets() -> None:
+        while not stop.wait(0.5):
+            with contextlib.suppress(Exception):  # a slow answer: the next tick retries
+                cluster.sync([instance(0), instance(1, zone="ap-northeast-1c")], pod_cidr_for)
+
+    core = client.CoreV1Api(kube_api(kubeconfig))
+    ticking = threading.Thread(target=kubelets)
+    ticking.start()
+    try:
+        with disable_run_logger():
+            ensure_nginx.fn(spec, kubeconfig)
+            ready = wait_for_nginx_ready.fn(spec, kubeconfig)
+            for pod in ready:
+                marked = {"status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+                core.patch_namespaced_pod_status(pod.name, spec.namespace, marked)
+            again = wait_for_nginx_ready.fn(spec, kubeconfig)
+    finally:
+        stop.set()
+        ticking.join()
+    assert sorted(p.name for p in again) == sorted(p.name for p in ready)  # the same pods
+    assert all(p.ready for p in again)
+
+
 @pytest.fixture(scope="module")
 def expiring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHost]:
     """An apiserver that ends every watch after a few seconds and watches etcd directly, so a
