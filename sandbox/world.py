@@ -176,7 +176,7 @@ class World:
             bin_dir=str(bin_dir),
         )
         self._write_client_files(self.endpoints)
-        log.info("twin up: AWS %s, Kubernetes %s", aws_url, kube_url)
+        log.info("twin up: AWS %s, Kubernetes %s, VPC proxy %s", aws_url, kube_url, proxy_url)
         return self.endpoints
 
     def stop(self) -> None:
