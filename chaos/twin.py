@@ -93,8 +93,9 @@ def running_twin(home: Path) -> Iterator[ChaosTwin]:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             raise SystemExit(f"another chaos run holds {LOCK_FILE}") from exc
-        # The emulated kops: the fault rows were written against it (with real kops, Auto
-        # Scaling launches the instances inside moto, where the capacity knob never reaches).
+        # The emulated kops: the fault rows were last run against it (with real kops, Auto
+        # Scaling launches the cluster's instances inside moto, where the capacity knob reaches
+        # only the product's own bastion launch).
         config = SandboxConfig.instant(
             vpc_cidr=f"127.{OCTET}.0.0/16", pod_cidr=f"127.{OCTET + 1}.0.0/16", kops="emulated"
         )

@@ -12,16 +12,22 @@ asset site in place of kops's download site, the VPC proxy as ``HTTPS_PROXY`` (t
 internal API load balancer; it refuses every other destination) and a proxy that leads nowhere
 for plain HTTP, and, for ``create cluster``, the local copy of the ``stable`` channel and the
 twin's VPC range in place of kops's 172.20.0.0/16 (the twin's addresses are loopback addresses)
-unless the caller named a range.
+unless the caller named a range. With the ``validate_flaps`` fault set, it runs ``validate
+cluster -o json`` itself and turns passes into flaps (``sandbox.kops.flaps``).
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from sandbox.kops import cli
+from sandbox.config import CONFIG_ENV, load
+from sandbox.kops import cli, flaps
 from sandbox.kops.real import (
     LAUNCH_BASE_URL_ENV,
     LAUNCH_BINARY_ENV,
@@ -65,8 +71,38 @@ def real_env(env: Mapping[str, str], *, base_url: str, proxy_url: str) -> dict[s
     }
 
 
+def flap_record(argv: Sequence[str], env: Mapping[str, str]) -> tuple[Path, int] | None:
+    """Where the flaps of this ``validate cluster -o json`` are counted, and how many the twin's
+    config asks for; ``None`` when none are injected (then kops runs untouched)."""
+    config = env.get(CONFIG_ENV)
+    if list(argv[:2]) != ["validate", "cluster"] or not config or "json" not in argv:
+        return None
+    flaps_wanted = load(Path(config)).faults.validate_flaps
+    name = next((b for a, b in itertools.pairwise(argv) if a == "--name"), None)
+    if not flaps_wanted or name is None:
+        return None
+    return flaps.faults_dir(Path(config)) / f"{name}.json", flaps_wanted
+
+
+def validate_with_flaps(
+    command: list[str], env: Mapping[str, str], record: Path, flaps_wanted: int
+) -> int:
+    """Run real ``kops validate cluster -o json``; turn a pass into a flap while any remain."""
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    sys.stderr.write(done.stderr)
+    if done.returncode == 0:
+        report = json.loads(done.stdout)
+        flap = flaps.flap_now(record, flaps_wanted, has_nodes=bool(report.get("nodes")))
+        if flap is not None:
+            sys.stdout.write(json.dumps(flaps.flapped_report(report, flap)) + "\n")
+            sys.stderr.write(flaps.NOT_HEALTHY + "\n")
+            return 1
+    sys.stdout.write(done.stdout)
+    return done.returncode
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    """Become real kops, with the twin's settings."""
+    """Become real kops, with the twin's settings (for an injected validate flap, run it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     environment = dict(os.environ if env is None else env)
     cli.log_argv(args, environment)
@@ -74,15 +110,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     command = real_argv(
         args, channel=environment[LAUNCH_CHANNEL_ENV], vpc_cidr=environment[LAUNCH_VPC_CIDR_ENV]
     )
-    os.execve(
-        binary,
-        [binary, *command],
-        real_env(
-            environment,
-            base_url=environment[LAUNCH_BASE_URL_ENV],
-            proxy_url=environment[LAUNCH_PROXY_ENV],
-        ),
+    kops_env = real_env(
+        environment,
+        base_url=environment[LAUNCH_BASE_URL_ENV],
+        proxy_url=environment[LAUNCH_PROXY_ENV],
     )
+    if (flapping := flap_record(args, environment)) is not None:
+        return validate_with_flaps([binary, *command], kops_env, *flapping)
+    os.execve(binary, [binary, *command], kops_env)
     return 127  # not reached: execve replaces this process
 
 

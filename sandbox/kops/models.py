@@ -11,7 +11,6 @@ the control-plane instance runs. Each process invocation builds a fresh backend,
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.config import CONFIG_ENV, SandboxConfig, load
-from sandbox.kops import kubeconfig
+from sandbox.kops import flaps, kubeconfig
 from sandbox.kops.cloud import ClusterCloud, Slot, aws_session
 from sandbox.kops.cloud_deletion import Resource
 from sandbox.kops.cluster_spec import (
@@ -69,7 +68,7 @@ class KopsBackend:
         self.config: SandboxConfig = load(Path(config_path) if config_path else None)
         # Injected faults' bookkeeping stays beside the twin's config: the state store holds
         # only what kops itself writes (real kops refuses to delete a cluster with more).
-        self.faults_dir = Path(config_path).parent / "kops-faults" if config_path else None
+        self.faults_dir = flaps.faults_dir(Path(config_path)) if config_path else None
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or self.config.region
         self.store = StateStore.from_url(state_url, aws_session(region).client("s3"))
         self.kube_url = env.get(KUBE_API_ENV, "")
@@ -306,36 +305,30 @@ class KopsBackend:
         if not self.config.faults.validate_flaps or self.faults_dir is None:
             return result  # nothing injected: no bookkeeping, so validation writes nothing
         record = self.faults_dir / f"{name}.json"
-        state = json.loads(record.read_text()) if record.exists() else {}
-        passes = int(state.get("validate_passes", 0))
-        flapped = int(state.get("validate_flaps_done", 0))
-        if passes >= 1 and flapped < self.config.faults.validate_flaps and result.nodes:
-            state["validate_flaps_done"] = flapped + 1
-            _save_json(record, state)
-            workers = [n for n in result.nodes if n["role"] == "node"] or result.nodes
-            victim = workers[flapped % len(workers)]
-            victim["status"] = "False"
-            group = next(
-                (
-                    g
-                    for g in result.groups
-                    if g["metadata"]["name"].startswith("nodes-")
-                    and victim["zone"]
-                    and g["metadata"]["name"].endswith(victim["zone"])
-                ),
-                result.groups[0],
-            )
-            result.failures.append(
-                {
-                    "type": "Node",
-                    "name": victim["name"],
-                    "message": f'node "{victim["name"]}" of role "{victim["role"]}" is not ready',
-                    "instanceGroup": internal_group(group),
-                }
-            )
+        flap = flaps.flap_now(
+            record, self.config.faults.validate_flaps, has_nodes=bool(result.nodes)
+        )
+        if flap is None:
             return result
-        state["validate_passes"] = passes + 1
-        _save_json(record, state)
+        victim = flaps.not_ready(result.nodes, flap)
+        group = next(
+            (
+                g
+                for g in result.groups
+                if g["metadata"]["name"].startswith("nodes-")
+                and victim["zone"]
+                and g["metadata"]["name"].endswith(victim["zone"])
+            ),
+            result.groups[0],
+        )
+        result.failures.append(
+            {
+                "type": "Node",
+                "name": victim["name"],
+                "message": f'node "{victim["name"]}" of role "{victim["role"]}" is not ready',
+                "instanceGroup": internal_group(group),
+            }
+        )
         return result
 
     # -- kubeconfig ----------------------------------------------------------------------------
@@ -388,8 +381,3 @@ class KopsBackend:
 
 
 __all__ = ["ApplyResult", "KopsBackend"]
-
-
-def _save_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, sort_keys=True))

@@ -3,6 +3,7 @@ slow Run Command delivery. Same twin, faults switched on for one environment's w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +50,14 @@ def test_provision_verify_teardown_under_faults(faulty_twin: World, spec: Enviro
     )
     provisioned = provision(spec=bad_day)
     assert provisioned.nlb_dns_name
+    # Provisioning again validates again: real kops's report now flaps once (a node reported
+    # not ready right after the cluster validated), and the run waits it out.
+    again = provision(spec=bad_day)
+    assert again.nlb_arn == provisioned.nlb_arn
+    flaps = json.loads(
+        (Path(faulty_twin.home) / "kops-faults" / "faults.k8s.local.json").read_text()
+    )
+    assert flaps["validate_flaps_done"] == 1
     assert verify(spec=bad_day).passed
     assert faulty_twin.aws.throttled_counts  # the faults really happened
     assert faulty_twin.api_proxy.faults_injected > 0

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sandbox.config import Faults, SandboxConfig
 from sandbox.kops import cli, install_executable, launcher
 from sandbox.kops.executable import RealKopsLaunch
 from sandbox.kops.real import RealKops
@@ -98,3 +100,56 @@ def test_the_installed_kops_runs_real_kops_and_logs_its_command_line(tmp_path: P
     # The emulated kops adds a git id (`(git-v1.36.2)`); this build of real kops has none.
     assert (done.returncode, done.stdout) == (0, "Client version: 1.36.2\n"), done.stderr
     assert json.loads(log.read_text()) == ["version"]
+
+
+VALID = {
+    "nodes": [
+        {"name": "ip-cp", "zone": "ap-northeast-1a", "role": "control-plane", "status": "True"},
+        {"name": "ip-a", "zone": "ap-northeast-1a", "role": "node", "status": "True"},
+        {"name": "ip-c", "zone": "ap-northeast-1c", "role": "node", "status": "True"},
+    ]
+}
+
+
+def fake_kops(tmp_path: Path, report: dict[str, Any]) -> Path:
+    """An executable that answers every validation with ``report`` and exit 0."""
+    path = tmp_path / "kops"
+    path.write_text(f"#!/bin/sh\ncat <<'EOF'\n{json.dumps(report)}\nEOF\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_injected_flaps_fail_passes_after_the_first_in_real_kops_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kops = fake_kops(tmp_path, VALID)
+    record = tmp_path / "kops-faults" / "c.k8s.local.json"
+    outcomes = []
+    for _ in range(4):
+        code = launcher.validate_with_flaps([str(kops)], {}, record, flaps_wanted=2)
+        out, err = capsys.readouterr()
+        outcomes.append((code, json.loads(out), err))
+    assert [code for code, _, _ in outcomes] == [0, 1, 1, 0]  # first pass, two flaps, pass
+    assert outcomes[0][1] == outcomes[3][1] == VALID  # passes go through untouched
+    for flap, (_, report, err) in enumerate(outcomes[1:3]):
+        assert err == "Error: validation failed: cluster not yet healthy\n"
+        (failure,) = report["failures"]
+        victim = ["ip-a", "ip-c"][flap]  # worker nodes in turn, never the control plane
+        assert (failure["type"], failure["name"]) == ("Node", victim)
+        assert failure["message"] == f'node "{victim}" of role "node" is not ready'
+        assert failure["instanceGroup"]["metadata"]["name"].startswith("nodes-ap-northeast-1")
+        assert {n["name"]: n["status"] for n in report["nodes"]}[victim] == "False"
+
+
+def test_flaps_are_injected_only_when_the_config_asks(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    argv = ["validate", "cluster", "--name", "c.k8s.local", "--state", "s3://x", "-o", "json"]
+    config.write_text(SandboxConfig.instant().to_toml())
+    assert launcher.flap_record(argv, {"SANDBOX_CONFIG": str(config)}) is None
+    flapping = replace(SandboxConfig.instant(), faults=Faults(validate_flaps=1))
+    config.write_text(flapping.to_toml())
+    env = {"SANDBOX_CONFIG": str(config)}
+    assert launcher.flap_record(argv, env) == (tmp_path / "kops-faults/c.k8s.local.json", 1)
+    assert launcher.flap_record(argv[:-2], env) is None  # a table: not touched
+    assert launcher.flap_record(["get", "cluster", "c.k8s.local"], env) is None
+    assert launcher.flap_record(argv, {}) is None
