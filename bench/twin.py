@@ -13,7 +13,7 @@ AWS call is told apart like this:
 - ``twin``: the rest of the twin's machinery (signing with its own key: the simulated
   instances' look-ups), left out;
 - ``agent``: the twin's SSM agent looking up an instance's private address;
-- ``kops``: everything else the endpoint served (the emulated kops executable the product runs);
+- ``kops``: everything else the endpoint served (the kops the product runs: real kops);
 - ``bench``: this package's own look-ups (their User-Agent carries ``kops-nlb-bench``), left out.
 
 Kubernetes calls are those clients send through the API front proxy (the flows and kops); the
