@@ -41,7 +41,7 @@ from sandbox.cloud import LoadBalancerController
 from sandbox.cloud.api_endpoints import api_route
 from sandbox.cloud.data_path import DataPath
 from sandbox.cloud.kube_inputs import CloudControllerLoop
-from sandbox.config import SandboxConfig
+from sandbox.config import NO_PROXY, SandboxConfig
 from sandbox.controlplane.binaries import Binaries
 from sandbox.controlplane.front_proxy import FrontProxy
 from sandbox.controlplane.processes import stop_recorded_processes
@@ -60,7 +60,6 @@ from sandbox.kubelets.instances import InstanceHosts
 log = logging.getLogger(__name__)
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "twin", "AWS_SECRET_ACCESS_KEY": "twin"}
-NO_PROXY = "127.0.0.1,localhost"  # the twin's own endpoints (AWS, Prefect) are reached directly
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from sandbox.config import CONFIG_ENV, load
+from sandbox.config import CONFIG_ENV, NO_PROXY, load
 from sandbox.kops import cli, flaps
 from sandbox.kops.real import (
     LAUNCH_BASE_URL_ENV,
@@ -67,7 +67,7 @@ def real_env(env: Mapping[str, str], *, base_url: str, proxy_url: str) -> dict[s
         "KOPS_BASE_URL": base_url,
         "HTTPS_PROXY": proxy_url,
         "HTTP_PROXY": DEAD_PROXY,
-        "NO_PROXY": "127.0.0.1,localhost",
+        "NO_PROXY": NO_PROXY,
     }
 
 

@@ -27,6 +27,7 @@ from deployments.alerts import FAILING, SILENT, SLO_BREACHED, AlertSettings, ens
 from deployments.stack import procs
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kube.client import kube_api
+from sandbox.config import NO_PROXY
 from tests.e2e.prefect_runs import wait_for_firing
 from tests.stack.harness import (
     CLUSTER_SLUG,
@@ -85,7 +86,7 @@ def test_the_demo_runs_a_real_apiserver_and_real_nginx(stack: StackUnderTest) ->
     proxy = json.loads(stack.stack.twin_endpoints.read_text())["proxy"]
     with pytest.MonkeyPatch.context() as env:
         env.setenv("HTTPS_PROXY", proxy)
-        env.setenv("NO_PROXY", "127.0.0.1,localhost")
+        env.setenv("NO_PROXY", NO_PROXY)
         api = kube_api(str(stack.stack.sandbox_home / "kube" / f"{spec.cluster_name}.yaml"))
     assert api.configuration.host.endswith(".elb.ap-northeast-1.amazonaws.com")
     assert client.VersionApi(api).get_code().git_version.startswith("v1.36.")
