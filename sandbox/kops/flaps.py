@@ -47,17 +47,19 @@ def not_ready(nodes: list[dict[str, Any]], flap: int) -> dict[str, Any]:
     return victim
 
 
+def node_failure(victim: dict[str, Any], instance_group: dict[str, Any]) -> dict[str, Any]:
+    """Return kops's report entry for a node that is not ready."""
+    return {
+        "type": "Node",
+        "name": victim["name"],
+        "message": f'node "{victim["name"]}" of role "{victim["role"]}" is not ready',
+        "instanceGroup": instance_group,
+    }
+
+
 def flapped_report(report: dict[str, Any], flap: int) -> dict[str, Any]:
     """Return a passing report of real kops turned into this flap's failure."""
     nodes = copy.deepcopy(report.get("nodes") or [])
     victim = not_ready(nodes, flap)
-    failure = {
-        "type": "Node",
-        "name": victim["name"],
-        "message": f'node "{victim["name"]}" of role "{victim["role"]}" is not ready',
-        "instanceGroup": {
-            "metadata": {"name": f"nodes-{victim.get('zone', '')}"},
-            "spec": {"role": "Node"},
-        },
-    }
-    return {"failures": [failure], "nodes": nodes}
+    group = {"metadata": {"name": f"nodes-{victim.get('zone', '')}"}, "spec": {"role": "Node"}}
+    return {"failures": [node_failure(victim, group)], "nodes": nodes}

@@ -321,14 +321,7 @@ class KopsBackend:
             ),
             result.groups[0],
         )
-        result.failures.append(
-            {
-                "type": "Node",
-                "name": victim["name"],
-                "message": f'node "{victim["name"]}" of role "{victim["role"]}" is not ready',
-                "instanceGroup": internal_group(group),
-            }
-        )
+        result.failures.append(flaps.node_failure(victim, internal_group(group)))
         return result
 
     # -- kubeconfig ----------------------------------------------------------------------------
