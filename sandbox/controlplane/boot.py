@@ -10,6 +10,7 @@ InternalIP. Data lives under the given directory; each program's pid is recorded
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -44,11 +45,23 @@ RESTART_CHECK_S = 1.0
 log = logging.getLogger(__name__)
 
 
+def free_ports(count: int) -> list[int]:
+    """Return ``count`` distinct loopback TCP ports nobody listens on now.
+
+    Every probe stays bound until all are chosen: a port released by one probe may be handed
+    straight to the next, and two programs given one port leave the second unable to listen
+    (while the first answers the second's health check)."""
+    with contextlib.ExitStack() as held:
+        probes = [held.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind((LOOPBACK, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
 def free_port() -> int:
     """Return a loopback TCP port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
+    (port,) = free_ports(1)
+    return port
 
 
 def service_cidr_of(cluster_spec: dict[str, object]) -> str:
@@ -138,7 +151,7 @@ class ControlPlane:
         return child
 
     def _start_etcd(self) -> int:
-        client, peer = free_port(), free_port()
+        client, peer = free_ports(2)
         etcd = self._child(
             "etcd",
             [
@@ -197,11 +210,8 @@ class ControlPlane:
         apiserver.wait_until(lambda: _answers(f"{self.url}/readyz", context), START_TIMEOUT)
 
     def _start_controllers(self, files: ControlPlaneFiles) -> None:
-        ports = {
-            "kube-controller-manager": free_port(),
-            "kube-scheduler": free_port(),
-            "aws-cloud-controller-manager": free_port(),
-        }
+        names = ("kube-controller-manager", "kube-scheduler", "aws-cloud-controller-manager")
+        ports = dict(zip(names, free_ports(len(names)), strict=True))
         manager = files.kubeconfig_for("kube-controller-manager", self.url)
         scheduler = files.kubeconfig_for("kube-scheduler", self.url)
         common = ["--leader-elect=false", f"--bind-address={LOOPBACK}"]

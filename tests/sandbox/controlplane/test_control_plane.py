@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import time
 import urllib.error
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.controlplane.boot import ControlPlane
+from sandbox.controlplane.boot import ControlPlane, free_ports
 from sandbox.controlplane.front_proxy import FrontProxy, resource_key
 from sandbox.controlplane.processes import Child, stop_recorded
 from sandbox.kops.pki import KUBERNETES_CA, Keypair, issue, new_keysets
@@ -178,3 +179,12 @@ def test_the_proxy_routes_each_client_to_the_cluster_it_names(
     finally:
         proxy.remove("later.k8s.local")
         later.stop()
+
+
+def test_ports_picked_together_are_distinct_and_free() -> None:
+    """The programs of one control plane get their ports in one pick: no two share one."""
+    ports = free_ports(64)
+    assert len(set(ports)) == 64
+    for port in ports:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", port))  # nobody holds it once the pick returns
