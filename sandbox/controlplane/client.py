@@ -78,11 +78,17 @@ class Informer:
         with self._lock:
             return list(self._cache.values())
 
+    @property
+    def running(self) -> bool:
+        """Whether its thread still lists or watches."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         """Stop watching (closes the open watch)."""
         self._stop.set()
         response = self._response
         if response is not None:
+            response.shutdown()  # wakes the thread blocked reading the watch
             response.release_conn()
         self._thread.join(timeout=5)
 

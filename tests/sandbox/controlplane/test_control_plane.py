@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kubernetes import client
 
 from sandbox.controlplane.boot import ControlPlane, free_ports
+from sandbox.controlplane.client import Informer, api_client
 from sandbox.controlplane.front_proxy import FrontProxy, resource_key
 from sandbox.controlplane.processes import Child, stop_recorded
 from sandbox.kops.pki import KUBERNETES_CA, Keypair, issue, new_keysets
@@ -188,3 +192,29 @@ def test_ports_picked_together_are_distinct_and_free() -> None:
     for port in ports:
         with socket.socket() as listener:
             listener.bind(("127.0.0.1", port))  # nobody holds it once the pick returns
+
+
+def test_an_informer_stops_at_once_while_its_watch_is_open(control_plane: ControlPlane) -> None:
+    """Its watch lasts a minute; stop() closes it rather than waiting it out (a twin's stop and
+    every cluster's teardown stop several informers)."""
+    files = control_plane.files
+    assert files is not None
+    api = api_client(
+        control_plane.url, ca=files.ca.cert, cert=files.admin.cert, key=files.admin.key
+    )
+    core = client.CoreV1Api(api)
+    watched = threading.Event()
+
+    def on_event(kind: str, obj: dict[str, Any]) -> None:
+        if kind == "ADDED" and obj["metadata"]["name"] == "watched":
+            watched.set()
+
+    informer = Informer("namespaces", core.list_namespace, on_event).start()
+    try:
+        assert informer.wait_synced(30)
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="watched")))
+        assert watched.wait(30)  # the watch is open: the namespace came through it
+    finally:
+        informer.stop()
+        api.close()
+    assert not informer.running
