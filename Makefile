@@ -5,6 +5,12 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# The suite, the demo and the twin start dozens of Python processes (test workers, Prefect servers,
+# workers and flow runs, each `kops`). The environment is compiled to bytecode once, at install,
+# and the project's modules are cached as they are first imported, even where the shell sets
+# PYTHONDONTWRITEBYTECODE: otherwise every process compiles Prefect, moto and the Kubernetes client
+# from source again (about 2 CPU-seconds a process).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: debian-packages setup test lint unit e2e contract contract-record upstream demo up down \
 	status logs bench chaos sandbox-up sandbox-down clean postgres browser docs-screenshot
@@ -31,7 +37,7 @@ setup: .venv/.synced
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@$(MAKE) --no-print-directory debian-packages
 	@touch $@
 
