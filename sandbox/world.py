@@ -160,6 +160,7 @@ class World:
             pod_cidr=self.config.pod_cidr,
             ready_delay=self.config.delays.node_ready,
             on_change=self._cloud_loop.poke,
+            machine_writes=self.aws.machine_writes,
         )
         self.hosts.start()
         self._cloud_loop.start()

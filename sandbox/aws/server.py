@@ -46,6 +46,9 @@ class _QuietRequestHandler(MotoRequestHandler):
         log.debug("%s %s %s", self.command, self.path, code)
 
 
+_MACHINE_SERVICES = frozenset({"ec2", "autoscaling"})
+
+
 class AwsServer:
     """moto in-process over HTTP, with the project's gaps filled and faults injectable.
 
@@ -70,6 +73,7 @@ class AwsServer:
         """The calls answered with an injected error, by (service, operation)."""
         self.injected_counts: Counter[str] = Counter()
         """The injected errors, by AWS error code."""
+        self._machine_writes = 0
         self._injector = FaultInjector(self.faults, region=self.region)
         self._counts_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -155,6 +159,12 @@ class AwsServer:
                 {key: n for key, n in self.call_counts.items() if wire.is_write_operation(key[1])}
             )
 
+    def machine_writes(self) -> int:
+        """How many EC2 and Auto Scaling writes it has served: what can start or stop instances
+        (the twin's hosts look at the instances again when this moves)."""
+        with self._counts_lock:
+            return self._machine_writes
+
     def activate_load_balancer_after(self, arn: str, seconds: float) -> None:
         """Keep a load balancer ``provisioning`` for ``seconds`` (as AWS takes a while)."""
         gaps.activate_load_balancer_after(arn, seconds)
@@ -223,6 +233,10 @@ class AwsServer:
                 status, headers, payload = render_error(call, error)
                 start_response(status, headers)
                 return [payload]
-            return self._injector.observe(call, app(environ, start_response))
+            response = self._injector.observe(call, app(environ, start_response))
+            if call.service in _MACHINE_SERVICES and wire.is_write_operation(call.operation):
+                with self._counts_lock:  # counted once served, so a look after it sees it
+                    self._machine_writes += 1
+            return response
 
         return serve

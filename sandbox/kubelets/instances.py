@@ -1,6 +1,8 @@
 """What boots on the twin's EC2 instances, driven by what runs in the twin's AWS.
 
-Every half second it looks at the running instances (as kwok's node provider would). A cluster
+Every half second its kubelets do what is due; it looks at the running instances again (as kwok's
+node provider would) when the twin's AWS has served an EC2 or Auto Scaling write since, and every
+few seconds in any case. A cluster
 whose control-plane instance runs gets its control plane booted from the state store in the
 instance's user data (``ClusterHost.boot``) and routed through the API front proxy; its cloud
 controller learns who it is from the metadata endpoint the twin serves for that instance. Every
@@ -14,6 +16,7 @@ import functools
 import ipaddress
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CLUSTER_TAG = "KubernetesCluster"
 POLL_SECONDS = 0.5
+LOOK_SECONDS = 5.0  # the longest between two looks at the instances
 
 
 class InstanceHosts:
@@ -50,7 +54,10 @@ class InstanceHosts:
         ready_delay: float,
         on_change: Callable[[], None] = lambda: None,
         serves: Callable[[str], bool] = lambda _cluster: True,
+        machine_writes: Callable[[], int] | None = None,
     ) -> None:
+        """``machine_writes`` counts the writes that can start or stop instances (the twin's
+        ``AwsServer.machine_writes``); without it, every poll looks at the instances."""
         self._region = region
         self._aws_url = aws_url
         self._home = home
@@ -73,6 +80,11 @@ class InstanceHosts:
         self.clusters: dict[str, ClusterHost] = {}
         self._metadata: dict[str, InstanceMetadataServer] = {}  # per cluster: its control plane's
         self._failed: set[str] = set()  # control-plane instances whose boot failed
+        self._machine_writes = machine_writes
+        self._seen_writes: int | None = None
+        self._looked_at = 0.0
+        self._running: dict[str, list[dict[str, Any]]] = {}  # by cluster, as last looked at
+        self._stopped: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -107,7 +119,25 @@ class InstanceHosts:
             self._stop.wait(POLL_SECONDS)
 
     def poll(self) -> None:
-        """Look once: boot, sync and stop what the running instances call for."""
+        """Boot, sync and stop what the running instances call for, looking at them again first
+        when they may have changed."""
+        writes = self._machine_writes() if self._machine_writes is not None else None
+        now = time.monotonic()
+        if writes is None or writes != self._seen_writes or now - self._looked_at >= LOOK_SECONDS:
+            self._running, self._stopped = self._look()
+            self._seen_writes, self._looked_at = writes, now
+        with self._lock:
+            by_cluster = self._running
+            for name in [n for n in self.clusters if not _has_control_plane(by_cluster.get(n))]:
+                self._shut_down(name)
+            for name, instances in by_cluster.items():
+                if name not in self.clusters and _has_control_plane(instances):
+                    self._boot(name, instances)
+                if name in self.clusters:
+                    self.clusters[name].sync(instances, self._pod_cidr_for, self._stopped)
+
+    def _look(self) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
+        """The running instances by cluster, and the stopped ones."""
         by_cluster: dict[str, list[dict[str, Any]]] = {}
         stopped: set[str] = set()  # their Nodes stay until the instance is gone
         pages = self._ec2.get_paginator("describe_instances").paginate(
@@ -122,14 +152,7 @@ class InstanceHosts:
                         stopped.add(instance["InstanceId"])
                         continue
                     by_cluster.setdefault(tag(instance, CLUSTER_TAG), []).append(instance)
-        with self._lock:
-            for name in [n for n in self.clusters if not _has_control_plane(by_cluster.get(n))]:
-                self._shut_down(name)
-            for name, instances in by_cluster.items():
-                if name not in self.clusters and _has_control_plane(instances):
-                    self._boot(name, instances)
-                if name in self.clusters:
-                    self.clusters[name].sync(instances, self._pod_cidr_for, stopped)
+        return by_cluster, stopped
 
     def _boot(self, name: str, instances: list[dict[str, Any]]) -> None:
         control = next(i for i in instances if is_control_plane(i))

@@ -225,3 +225,26 @@ def test_backends_built_before_the_gaps_are_built_again_with_them() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0", "2"]  # amd64 and arm64
+
+
+def test_machine_writes_count_the_ec2_and_auto_scaling_writes_served(
+    aws: AwsServer, client: ClientFactory
+) -> None:
+    before = aws.machine_writes()
+    client("ec2").describe_instances()
+    client("autoscaling").describe_auto_scaling_groups()
+    client("s3").create_bucket(
+        Bucket="state", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
+    )
+    assert aws.machine_writes() == before  # reads, and writes that start no machine
+
+    client("ec2").create_vpc(CidrBlock="10.0.0.0/16")
+    client("autoscaling").create_launch_configuration(
+        LaunchConfigurationName="lc", ImageId="ami-12c6146b", InstanceType="t3.medium"
+    )
+    assert aws.machine_writes() == before + 2
+
+    aws.set_faults(AwsFaults(throttle_rate=1.0))
+    with pytest.raises(ClientError):
+        client("ec2").create_vpc(CidrBlock="10.1.0.0/16")
+    assert aws.machine_writes() == before + 2  # refused: nothing changed
