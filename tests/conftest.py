@@ -57,6 +57,19 @@ FIRST_MODULES = (
 )
 
 
+# The end-to-end modules on the worker's session twin, longest first (as measured), so that a long
+# one never starts when the others are nearly done; the modules not named follow.
+LONGEST_E2E_MODULES = (
+    "tests/e2e/test_plan.py",
+    "tests/e2e/test_convergence.py",
+    "tests/e2e/test_faults.py",
+    "tests/e2e/test_trend_and_alerts.py",
+    "tests/e2e/test_load_balancer_controller.py",
+    "tests/e2e/test_resilience.py",
+    "tests/e2e/test_teardown_and_cleanup.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order the modules: the long self-contained ones, the fast tests, the end-to-end tests.
 
@@ -65,7 +78,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     worker takes the next module when it finishes one, so the fast tests fill in around the long
     ones. The other end-to-end tests come last because they share their worker's session twin,
     which sets the environment and runs data-plane threads for the rest of the session: no fast
-    test may run after it on the same worker.
+    test may run after it on the same worker. Among them, the longest go first.
     """
 
     def rank(item: pytest.Item) -> tuple[int, int]:
@@ -73,7 +86,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if module in FIRST_MODULES:
             return (0, FIRST_MODULES.index(module))
         if item.get_closest_marker("e2e") or item.get_closest_marker("stack"):
-            return (2, 0)
+            longest = LONGEST_E2E_MODULES
+            return (2, longest.index(module) if module in longest else len(longest))
         return (1, 0)
 
     items.sort(key=rank)
