@@ -1,13 +1,12 @@
 """What boots on the twin's EC2 instances, driven by what runs in the twin's AWS.
 
-Every half second its kubelets do what is due; it looks at the running instances again (as kwok's
-node provider would) when the twin's AWS has served an EC2 or Auto Scaling write since, and every
-few seconds in any case. A cluster
-whose control-plane instance runs gets its control plane booted from the state store in the
-instance's user data (``ClusterHost.boot``) and routed through the API front proxy; its cloud
-controller learns who it is from the metadata endpoint the twin serves for that instance. Every
-running instance of a booted cluster gets a simulated kubelet. When the control-plane instance is
-gone, so is the control plane.
+Every half second its kubelets do what is due. It looks at the running instances again (as kwok's
+node provider would) when the twin's AWS has served an EC2 or Auto Scaling write since its last
+look, and every few seconds in any case. A cluster whose control-plane instance runs gets its
+control plane booted from the state store in the instance's user data (``ClusterHost.boot``) and
+routed through the API front proxy; its cloud controller learns who it is from the metadata
+endpoint the twin serves for that instance. Every running instance of a booted cluster gets a
+simulated kubelet. When the control-plane instance is gone, so is the control plane.
 """
 
 from __future__ import annotations
