@@ -125,8 +125,9 @@ lint: setup
 	$(RUN) lint-imports
 
 # The suite runs on parallel workers (pytest-xdist), each module on one worker and the longest
-# modules first (tests/conftest.py orders them); PYTEST_WORKERS=0 runs it in one process.
-PYTEST_WORKERS ?= 3
+# modules first (tests/conftest.py orders them); PYTEST_WORKERS=0 runs it in one process. Four
+# workers on two cores: an end-to-end test spends part of its time waiting on its twin's programs.
+PYTEST_WORKERS ?= 4
 PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 
 test: setup lint upstream
