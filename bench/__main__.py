@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,17 +22,16 @@ SMOKE = {
 
 
 def cache_bytecode() -> None:
-    """Let this process and its children cache bytecode outside the source tree.
+    """Let this process and its children cache the bytecode of what they import.
 
     Some shells here set PYTHONDONTWRITEBYTECODE, which makes every `kops` start and every
     lazily imported module compile from source; an installed product never runs like that.
-    Called before the product and Prefect are imported.
+    The environment is compiled at install (`make setup`); the project's own modules are cached
+    in their ``__pycache__`` as they are first imported. Called before the product and Prefect
+    are imported.
     """
-    prefix = str(Path(tempfile.gettempdir()) / "kops-nlb-bench-pycache")
     sys.dont_write_bytecode = False
-    sys.pycache_prefix = prefix
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = prefix
 
 
 def _sizes(text: str) -> tuple[int, ...]:

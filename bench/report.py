@@ -89,9 +89,9 @@ def _method(f: dict[str, Any]) -> list[str]:
             "max(ready, start of the wait)."
         ),
         (
-            "The benchmark process caches bytecode under the temp directory (some shells here "
-            "set PYTHONDONTWRITEBYTECODE) and imports the Kubernetes API modules before the "
-            "runs, as a warm worker has them."
+            "The environment is compiled to bytecode at install and the benchmark's processes "
+            "cache the project's (some shells here set PYTHONDONTWRITEBYTECODE); the benchmark "
+            "imports the Kubernetes API modules before the runs, as a warm worker has them."
         ),
     ]
     return ["", "## How it is measured", "", *(f"- {b}" for b in bullets)]
