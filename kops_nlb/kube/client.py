@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+# Beside each kubeconfig: where the client keeps the files TLS needs of it.
+CLIENT_FILES_DIR = ".client-files"
+
 
 def kube_api(kubeconfig: str) -> client.ApiClient:
-    """Return an API client for the cluster of a kubeconfig file."""
-    return config.new_client_from_config(config_file=kubeconfig)
+    """Return an API client for the cluster of a kubeconfig file.
+
+    TLS reads the kubeconfig's inline CA, certificate and key from files, which the client
+    writes out and removes when the process exits. They go to a private folder beside the
+    kubeconfig, which holds the same key, instead of the shared temporary directory, where a
+    process killed before its exit would leave a copy of the key.
+    """
+    files = Path(kubeconfig).parent / CLIENT_FILES_DIR
+    files.mkdir(mode=0o700, exist_ok=True)
+    configuration = client.Configuration()
+    config.load_kube_config(
+        config_file=kubeconfig,
+        client_configuration=configuration,
+        temp_file_path=str(files),
+    )
+    return client.ApiClient(configuration=configuration)
 
 
 # The typed client models mark every field Optional; the project reads the few fields it needs

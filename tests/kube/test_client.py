@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import tempfile
 from pathlib import Path
 
 import pytest
 from kubernetes.client import V1ObjectMeta, V1Service, V1ServiceSpec
 from kubernetes.client.exceptions import ApiException, NotFoundException
 
-from kops_nlb.kube.client import apps_v1, as_dict, core_v1, is_not_found, kube_api
+from kops_nlb.kube.client import (
+    CLIENT_FILES_DIR,
+    apps_v1,
+    as_dict,
+    core_v1,
+    is_not_found,
+    kube_api,
+)
 
 KUBECONFIG = """\
 apiVersion: v1
@@ -26,6 +35,10 @@ current-context: c
 """
 
 
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def test_kube_api_reads_the_server_and_token_of_the_kubeconfig(tmp_path: Path) -> None:
     path = tmp_path / "kubeconfig"
     path.write_text(KUBECONFIG)
@@ -33,6 +46,39 @@ def test_kube_api_reads_the_server_and_token_of_the_kubeconfig(tmp_path: Path) -
     assert api.configuration.host == "https://127.0.0.1:6443"
     assert "Bearer t0ken" in api.configuration.api_key.values()
     assert core_v1(api).api_client is api and apps_v1(api).api_client is api
+
+
+def test_the_kubeconfigs_key_is_written_beside_it_never_to_the_temporary_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    ca, cert, key = (f"-----BEGIN {kind}-----\n" for kind in ("CA", "CERT", "KEY"))
+    user = f"{{client-certificate-data: {b64(cert)}, client-key-data: {b64(key)}}}"
+    folder = tmp_path / "kube"
+    folder.mkdir(mode=0o700)
+    path = folder / "c.yaml"
+    path.write_text(
+        KUBECONFIG.replace(
+            "insecure-skip-tls-verify: true", f"certificate-authority-data: {b64(ca)}"
+        ).replace("{token: t0ken}", user)
+    )
+
+    api = kube_api(str(path))
+
+    assert list(shared.iterdir()) == []
+    files = folder / CLIENT_FILES_DIR
+    assert files.stat().st_mode & 0o777 == 0o700
+    written = {
+        Path(api.configuration.ssl_ca_cert): ca,
+        Path(api.configuration.cert_file): cert,
+        Path(api.configuration.key_file): key,
+    }
+    for file, content in written.items():
+        assert file.parent == files
+        assert file.read_text() == content
+        assert file.stat().st_mode & 0o777 == 0o600
 
 
 def test_as_dict_gives_the_wire_names(tmp_path: Path) -> None:
