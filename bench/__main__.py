@@ -68,7 +68,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="tiny run that only proves the benchmark works (delays x0.01, 1 run, small log)",
+        help=(
+            "tiny run that only proves the benchmark works (delays x0.01, load balancers active"
+            " at once, 1 run, small log)"
+        ),
     )
     parser.add_argument(
         "--out-dir", type=Path, default=PROJECT_ROOT, help="where BENCHMARKS.md/.json go"

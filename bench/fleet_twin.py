@@ -66,13 +66,16 @@ def free_loopback() -> tuple[Any, list[Any]]:
 def serve(home: Path, index: int, out: TextIO) -> int:
     """Provision environment `index` on a twin under `home`, report it, answer call counts."""
     from bench.calls import PRODUCT_ORIGINS, attribute, within
-    from bench.twin import running_twin
+    from bench.twin import running_twin, scaled_delays
     from flows.provision import provision
     from kops_nlb.core.spec import EnvironmentSpec
 
     loopback, skipped = free_loopback()
     try:
-        with running_twin(scale=0.0, loopback=loopback, home=home, name=f"fleet{index}") as twin:
+        instant = scaled_delays(0.0)
+        with running_twin(
+            delays=instant, loopback=loopback, home=home, name=f"fleet{index}"
+        ) as twin:
             spec = EnvironmentSpec(cluster_name=f"fleet{index}.k8s.local")
             state = provision(spec=spec, return_state=True)
             if not state.is_completed():

@@ -25,7 +25,8 @@ from bench.scenarios import (
     measure_verify,
 )
 from bench.timeline import Span
-from bench.twin import running_twin
+from bench.twin import running_twin, scaled_delays
+from sandbox.config import Delays
 from sandbox.loopback import LoopbackRange
 
 log = logging.getLogger("bench")
@@ -43,6 +44,12 @@ class Options:
     overhead_flows: int = 3
     fleet_sizes: tuple[int, ...] = (1, 10)
     smoke: bool = False
+
+    @property
+    def delays(self) -> Delays:
+        """The twin's latencies: realistic x `scale`; a smoke run's load balancers are active
+        at once (kops's own wait for them would take most of its tiny provisions)."""
+        return scaled_delays(self.scale, nlb_at_once=self.smoke)
 
 
 @dataclass
@@ -93,7 +100,7 @@ def _one_run(
     options: Options, loopback: LoopbackRange, home: Path, index: int, say: Callable[[str], None]
 ) -> RunSample:
     with running_twin(
-        scale=options.scale, loopback=loopback, home=home, name=f"run{index}"
+        delays=options.delays, loopback=loopback, home=home, name=f"run{index}"
     ) as twin:
         provision = measure_provision(twin)
         say(f"  provision {provision.wall:.1f} s")
@@ -102,13 +109,16 @@ def _one_run(
         verify = measure_verify(twin)
         say(f"  verify {verify.wall:.1f} s")
     with running_twin(
-        scale=options.scale, loopback=loopback, home=home, name=f"seq{index}"
+        delays=options.delays, loopback=loopback, home=home, name=f"seq{index}"
     ) as twin:
         sequential = measure_sequential(twin)
         say(f"  sequential baseline {sequential[-1].end - sequential[0].start:.1f} s")
     floor = None
     if options.floor:
-        with running_twin(scale=0.0, loopback=loopback, home=home, name=f"floor{index}") as twin:
+        instant = scaled_delays(0.0)
+        with running_twin(
+            delays=instant, loopback=loopback, home=home, name=f"floor{index}"
+        ) as twin:
             floor = measure_provision(twin)
             say(f"  provision on an instant twin {floor.wall:.1f} s")
     return RunSample(

@@ -29,7 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +78,22 @@ def camel_operation(snake: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
 
 
-def twin_config(*, scale: float, loopback: LoopbackRange) -> SandboxConfig:
-    """Return the twin's config: realistic latencies x `scale`, free ports, our loopback range."""
-    config = SandboxConfig.instant(
-        vpc_cidr=loopback.vpc_cidr, pod_cidr=loopback.pod_cidr, delays=REALISTIC_DELAYS
+def scaled_delays(scale: float, *, nlb_at_once: bool = False) -> Delays:
+    """Return the realistic latencies x `scale`; with `nlb_at_once`, load balancers are active
+    as soon as they are created.
+
+    kops waits for its API load balancer with the AWS SDK's waiter, which sleeps at least 15 s
+    between looks: at a tiny scale that one wait would be most of a provision.
+    """
+    delays = Delays(**{k: v * scale for k, v in asdict(REALISTIC_DELAYS).items()})
+    return replace(delays, nlb_active=0.0) if nlb_at_once else delays
+
+
+def twin_config(*, delays: Delays, loopback: LoopbackRange) -> SandboxConfig:
+    """Return the twin's config: the given latencies, free ports, our loopback range."""
+    return SandboxConfig.instant(
+        vpc_cidr=loopback.vpc_cidr, pod_cidr=loopback.pod_cidr, delays=delays
     )
-    return config.scaled(scale)
 
 
 def bench_spec(home: Path) -> EnvironmentSpec:
@@ -228,13 +238,15 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def running_twin(*, scale: float, loopback: LoopbackRange, home: Path, name: str) -> Iterator[Twin]:
-    """Start a world with realistic latencies times `scale`, point this process at it, and yield it.
+def running_twin(
+    *, delays: Delays, loopback: LoopbackRange, home: Path, name: str
+) -> Iterator[Twin]:
+    """Start a world with the given latencies, point this process at it, and yield it.
 
     moto's state is process-wide, so it is reset when the world stops: the next one starts empty.
     """
     world_home = home / name
-    world = World(twin_config(scale=scale, loopback=loopback), world_home)
+    world = World(twin_config(delays=delays, loopback=loopback), world_home)
     calls = CallLog()
     _count_kube_calls(world, calls)
     endpoints = world.start()
