@@ -270,10 +270,11 @@ def measure_fleet(
     rounds: int,
     home: Path,
     say: Callable[[str], None],
+    warm_up: bool = True,
 ) -> FleetSample:
     """Provision max(sizes) environments, each on a twin of its own, then verify each size
     `rounds` times through one work pool (sizes alternate within a round, so load drifts hit
-    all)."""
+    all), after one unmeasured verification that warms the page cache unless `warm_up` is off."""
     sample = FleetSample(sizes=sizes)
     sample.twin_rss_before_mib = procstat.tree_rss_kib(os.getpid()) / MIB
     began = time.perf_counter()
@@ -288,7 +289,8 @@ def measure_fleet(
             )
             deployment = register_verify_deployment()
             with running_worker(home) as worker:
-                verify_round(worker, deployment, environments[:1])  # warms the page cache
+                if warm_up:
+                    verify_round(worker, deployment, environments[:1])
                 for index in range(rounds):
                     for size in sizes:
                         done = verify_round(worker, deployment, environments[:size])

@@ -160,7 +160,11 @@ def run_all(options: Options, *, progress: Callable[[str], None] | None = None) 
                     say(f"fleet of {', '.join(map(str, options.fleet_sizes))} environments")
                     try:
                         results.fleet = measure_fleet(
-                            sizes=options.fleet_sizes, rounds=options.runs, home=home, say=say
+                            sizes=options.fleet_sizes,
+                            rounds=options.runs,
+                            home=home,
+                            say=say,
+                            warm_up=not options.smoke,
                         )
                     except (BenchError, PoolError) as error:
                         results.fleet_error = str(error)
