@@ -24,7 +24,9 @@ SANDBOX_CONFIG_ENV = "SANDBOX_CONFIG"
 DB_ENV = "STACK_DB"
 DATABASES = ("sqlite", "postgres")
 POSTGRES_PORT_ENV = "STACK_POSTGRES_PORT"
-DEFAULT_POSTGRES_PORT = 54320
+# Below the kernel's range of ports for outgoing connections (32768-60999 on Linux), one of which
+# a busy machine may hold at the moment PostgreSQL binds.
+DEFAULT_POSTGRES_PORT = 15432
 # The PostgreSQL role and database of the Prefect server, and the system user that runs
 # PostgreSQL when the stack runs as root (PostgreSQL refuses root; `make postgres` creates it).
 POSTGRES_ROLE = "prefect"

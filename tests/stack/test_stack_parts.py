@@ -331,6 +331,14 @@ def test_postgres_server_gets_a_url_without_password(tmp_path: Path) -> None:
     assert "PREFECT_API_DATABASE_CONNECTION_URL" not in s.environment({})
 
 
+def test_the_default_postgres_port_is_outside_the_ephemeral_range(tmp_path: Path) -> None:
+    """A port the kernel hands out to outgoing connections may be held by one for a moment
+    when PostgreSQL starts: it would fail with "Address already in use"."""
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    port = Stack.from_env({"STACK_DB": "postgres"}, root=tmp_path).postgres_port
+    assert not low <= port <= high
+
+
 def test_postgres_listens_on_loopback_only() -> None:
     s = stack()
     argv = postgres.server_argv(s, Path("/usr/lib/postgresql/15/bin"))
