@@ -38,6 +38,7 @@ from kops_nlb.core.reports.steps import artifact_key
 PROVISION = "provision/local"
 VERIFY = "verify/local"
 WATCH_TIMEOUT_S = 900
+WORKER_STOP_S = 5.0  # then SIGKILL
 
 
 # -- up ------------------------------------------------------------------------------------------
@@ -191,7 +192,9 @@ def down(stack: Stack) -> int:
     worker = procs.owned(stack.worker_pid_file, stack, procs.is_worker)
     if worker is not None:
         children = procs.descendants(worker.pid)
-        procs.stop([worker])
+        # A worker told to stop waits for the flow runs it started, which are stopped next
+        # anyway; after a verification it has been seen to wait on with none left.
+        procs.stop([worker], timeout=WORKER_STOP_S)
         procs.stop(children)  # flow runs run in their own sessions
         stack.worker_pid_file.unlink(missing_ok=True)
         say(f"worker stopped (pid {worker.pid})")
