@@ -29,7 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ def scaled_delays(scale: float, *, nlb_at_once: bool = False) -> Delays:
     kops waits for its API load balancer with the AWS SDK's waiter, which sleeps at least 15 s
     between looks: at a tiny scale that one wait would be most of a provision.
     """
-    delays = Delays(**{k: v * scale for k, v in asdict(REALISTIC_DELAYS).items()})
+    delays = REALISTIC_DELAYS.scaled(scale)
     return replace(delays, nlb_active=0.0) if nlb_at_once else delays
 
 

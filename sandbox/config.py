@@ -39,6 +39,10 @@ class Delays:
         """
         return self.target_healthy / DEFAULT_SECONDS_TO_HEALTHY
 
+    def scaled(self, factor: float) -> Delays:
+        """The same delays, each multiplied by `factor`."""
+        return Delays(**{k: v * factor for k, v in asdict(self).items()})
+
 
 @dataclass(frozen=True)
 class Faults:
@@ -103,8 +107,7 @@ class SandboxConfig:
 
     def scaled(self, factor: float) -> SandboxConfig:
         """The same config with every delay multiplied by `factor`."""
-        scaled = Delays(**{k: v * factor for k, v in asdict(self.delays).items()})
-        return replace(self, delays=scaled)
+        return replace(self, delays=self.delays.scaled(factor))
 
     def to_toml(self) -> str:
         """Render as TOML (the format `load` reads)."""

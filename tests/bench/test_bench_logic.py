@@ -12,6 +12,7 @@ from bench.detection import detect
 from bench.stats import summarize
 from bench.targets import targets
 from bench.timeline import Span, critical_chain, outside
+from bench.twin import REALISTIC_DELAYS, scaled_delays
 
 REALISTIC = Latencies(node_ready=60, nlb_active=30, target_healthy=20, ssm_online=20)
 
@@ -205,3 +206,13 @@ def test_targets_met_when_every_figure_is_within_its_goal() -> None:
     assert found["reprovision_s"]["met"]
     assert found["parse_lines_per_cpu_s"]["met"]
     assert found["scan_lines_per_cpu_s"]["met"]
+
+
+def test_scaled_delays_scale_every_latency_and_a_smoke_run_has_no_load_balancer_wait() -> None:
+    quarter = scaled_delays(0.25)
+    assert quarter.node_ready == REALISTIC_DELAYS.node_ready * 0.25
+    assert quarter.nlb_active == REALISTIC_DELAYS.nlb_active * 0.25
+    assert quarter.ssm_online == REALISTIC_DELAYS.ssm_online * 0.25
+    smoke = scaled_delays(0.01, nlb_at_once=True)
+    assert smoke.nlb_active == 0.0
+    assert smoke.node_ready == REALISTIC_DELAYS.node_ready * 0.01 > 0
