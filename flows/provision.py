@@ -16,13 +16,13 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict
 
+from flows.approval import wait_for_answer
 from flows.plan import plan
 from kops_nlb.core.naming import bastion_client_token
 from kops_nlb.core.reports.steps import artifact_key, provision_summary
@@ -103,12 +103,12 @@ def _why_not_approved(spec: EnvironmentSpec) -> str | None:
     key = artifact_key("plan", spec.cluster_name)
     logger.info("waiting for approval in the UI (the plan is the %s artifact)", key)
     try:
-        answer = pause_flow_run(
-            wait_for_input=ProvisionApproval.with_initial_data(
+        answer = wait_for_answer(
+            ProvisionApproval.with_initial_data(
                 description=f"Apply the plan to `{spec.cluster_name}`? Read the `{key}` artifact "
                 "(Artifacts page, or the `plan` subflow run of this run); give a reason either way."
             ),
-            timeout=APPROVAL_TIMEOUT_S,
+            timeout_s=APPROVAL_TIMEOUT_S,
         )
     except FlowPauseTimeout:
         # Prefect fails a run whose pause timed out, whatever state it then proposes.

@@ -11,11 +11,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.states import State
 from pydantic import BaseModel, ConfigDict
 
+from flows.approval import wait_for_answer
 from kops_nlb.core.errors import SpecError
 from kops_nlb.core.reports.steps import artifact_key, teardown_report
 from kops_nlb.core.results import StepResult
@@ -92,11 +92,11 @@ def teardown(
     before = inventory(spec)
     if require_approval:
         logger.info("waiting for approval in the UI to delete %s", spec.cluster_name)
-        answer = pause_flow_run(
-            wait_for_input=TeardownApproval.with_initial_data(
+        answer = wait_for_answer(
+            TeardownApproval.with_initial_data(
                 description=f"Delete `{spec.cluster_name}` and everything tagged for it?"
             ),
-            timeout=APPROVAL_TIMEOUT_S,
+            timeout_s=APPROVAL_TIMEOUT_S,
         )
         if not answer.approve:
             logger.info("not approved: nothing deleted")
