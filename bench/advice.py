@@ -8,6 +8,9 @@ from bench.detection import calls_per_minute_waiting
 from bench.stats import seconds_text
 from bench.targets import CALLS_PER_RESOURCE_MINUTE, DETECTION_LATENCY_S, median
 
+# What an empty flow run may lose to Prefect's heartbeat join before the report names it.
+HEARTBEAT_JOIN_S = 0.3
+
 
 def design_changes(f: dict[str, Any]) -> list[str]:
     changes = []
@@ -107,6 +110,21 @@ def design_changes(f: dict[str, Any]) -> list[str]:
             "nodes boot; the critical path would drop from node_ready + nlb_active to about "
             "max(node_ready + target_healthy, nlb_active) (the twin's API answers at once; on "
             "AWS the gain is what is left of nlb_active once the control plane is up)."
+        )
+    orchestration = f["orchestration"]
+    empty = orchestration.get("empty_flow_run_s")
+    unbeaten = orchestration.get("empty_flow_run_no_heartbeat_s")
+    if empty is not None and unbeaten is not None and empty - unbeaten > HEARTBEAT_JOIN_S:
+        engine = median(prov["phases_s"].get("engine"))
+        changes.append(
+            "Prefect 3.9 ends every synchronous flow run (a subflow run too) by joining its "
+            f"heartbeat thread, which sleeps in 1 s steps: an empty flow run takes {empty:.2f} s, "
+            f"{unbeaten:.2f} s with `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` unset. Each provision, "
+            "re-provision and verification pays up to 1 s of it at its end (provision's engine "
+            f"phase: {seconds_text(engine)}). The flows keep the heartbeat: it is what lets a "
+            "Prefect automation mark a run whose machine died as Crashed. The lever is upstream "
+            "(the thread could wait on its stop event instead of sleeping), or async flows, "
+            "whose engine does not join the thread."
         )
     re_tasks = f["reprovision"]["task_s"]
     re_wall = median(f["reprovision"]["wall_s"])

@@ -216,6 +216,9 @@ def build_figures(results: Results, *, command: str) -> dict[str, Any]:
     chain_lengths = [len(p.chain) for p in provisions]
     orchestration = {
         "empty_flow_run_s": round(overhead.empty_flow, 3) if overhead else None,
+        "empty_flow_run_no_heartbeat_s": (
+            round(overhead.empty_flow_without_heartbeat, 3) if overhead else None
+        ),
         "per_called_task_s": round(overhead.per_called_task, 4) if overhead else None,
         "per_submitted_task_s": round(overhead.per_submitted_task, 4) if overhead else None,
         "provision_task_runs": _d(_over(len(p.tasks) for p in provisions), 0),

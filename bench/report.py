@@ -274,6 +274,10 @@ def _orchestration(f: dict[str, Any]) -> list[str]:
     o = f["orchestration"]
     rows = (
         ("empty flow run, wall (median)", seconds_text(o["empty_flow_run_s"], 2)),
+        (
+            "the same with Prefect's flow-run heartbeat off (not how the flows run)",
+            seconds_text(o.get("empty_flow_run_no_heartbeat_s"), 2),
+        ),
         ("per task run called in a flow (no-op body)", seconds_text(o["per_called_task_s"], 3)),
         ("per task run submitted, 8 threads (no-op)", seconds_text(o["per_submitted_task_s"], 3)),
         ("task runs in one provision", _s(o["provision_task_runs"], "", 0)),

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bench.advice import design_changes
 from bench.calls import Call, attribute, product_writes, twin_writes, writes_by_origin
 from bench.critical_path import Latencies, Step, longest_path, sequential_latency, world_dag
 from bench.detection import detect
@@ -206,6 +207,28 @@ def test_targets_met_when_every_figure_is_within_its_goal() -> None:
     assert found["reprovision_s"]["met"]
     assert found["parse_lines_per_cpu_s"]["met"]
     assert found["scan_lines_per_cpu_s"]["met"]
+
+
+def _orchestration_figures(empty: float, without_heartbeat: float) -> dict[str, Any]:
+    """Figures that call for no design change but, perhaps, the heartbeat's."""
+    return {
+        "detection": {},
+        "provision": {"task_s": {}, "phases_s": {"engine": _summary(0.9)}},
+        "reprovision": {"task_s": {}, "wall_s": _summary(4.0)},
+        "orchestration": {
+            "provision_chain_run1": [],
+            "empty_flow_run_s": empty,
+            "empty_flow_run_no_heartbeat_s": without_heartbeat,
+        },
+    }
+
+
+def test_the_heartbeat_join_is_named_only_when_it_costs_the_flow_runs() -> None:
+    [change] = design_changes(_orchestration_figures(1.08, 0.12))
+    assert "heartbeat" in change
+    assert "empty flow run takes 1.08 s, 0.12 s with" in change
+    assert "engine phase: 0.9 s" in change
+    assert design_changes(_orchestration_figures(0.2, 0.12)) == []
 
 
 def test_scaled_delays_scale_every_latency_and_a_smoke_run_has_no_load_balancer_wait() -> None:

@@ -111,6 +111,7 @@ def test_parsing_and_overhead(report: tuple[dict[str, Any], str]) -> None:
     assert median(parsing["peak_rss_mib"]) >= median(parsing["rss_before_parse_mib"]) > 0
     orchestration = figures["orchestration"]
     assert orchestration["per_called_task_s"] > 0
+    assert orchestration["empty_flow_run_no_heartbeat_s"] > 0
     assert orchestration["provision_chain_run1"]
 
 
