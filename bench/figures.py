@@ -101,14 +101,14 @@ def build_figures(results: Results, *, command: str) -> dict[str, Any]:
     """Return every figure as a JSON-ready dict (targets and design changes included)."""
     import prefect
 
-    from bench.twin import scaled_delays
+    from bench.twin import REALISTIC_DELAYS
 
     options = results.options
     runs = results.runs
     latencies = _latencies(options.delays)
     twin_path = longest_path(world_dag(latencies, model="twin"))
     chain_path = longest_path(world_dag(latencies, model="chain"))
-    nominal = _latencies(scaled_delays(1.0))
+    nominal = _latencies(REALISTIC_DELAYS)
     twin_path_1 = longest_path(world_dag(nominal, model="twin"))
     critical = twin_path.seconds
     limit = PROVISION_FACTOR * critical + PROVISION_ALLOWANCE_S

@@ -7,7 +7,7 @@ raise the latencies to realistic values and scale them down by a factor.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,7 +100,7 @@ class SandboxConfig:
     @classmethod
     def instant(cls, **overrides: Any) -> SandboxConfig:
         """A config with every delay zero and no faults, for tests (ports picked freely)."""
-        zero = Delays(**{f.name: 0.0 for f in fields(Delays)})
+        zero = Delays().scaled(0.0)
         return replace(
             cls(aws_port=0, kube_port=0, proxy_port=0, delays=zero, faults=Faults()), **overrides
         )
