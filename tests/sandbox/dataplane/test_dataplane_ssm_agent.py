@@ -105,20 +105,23 @@ def test_a_running_script_sees_the_names_change(agent: ShellAgent, tmp_path: Pat
     # A long script (a request stream) keeps resolving: a zone dropped from the NLB's answer
     # must disappear for it too, not only for scripts started later.
     agent.set_hosts({NLB_NAME: ["127.20.201.101", "127.20.201.102"]})
-    flag = tmp_path / "changed"
+    looked, changed = tmp_path / "looked", tmp_path / "changed"
     lookup = f"getent ahostsv4 {NLB_NAME} | awk '{{print $1}}' | sort -u | tr '\\n' ' '"
-    worker = threading.Thread(
-        target=lambda: (
-            time.sleep(0.5),
-            agent.set_hosts({NLB_NAME: ["127.20.201.102"]}),
-            flag.touch(),
-        )
-    )
+
+    def change_once_it_looked() -> None:
+        give_up = time.monotonic() + 60  # the script failed before its first lookup
+        while not looked.exists() and time.monotonic() < give_up:
+            time.sleep(0.05)
+        agent.set_hosts({NLB_NAME: ["127.20.201.102"]})
+        changed.touch()
+
+    worker = threading.Thread(target=change_once_it_looked, daemon=True)
     worker.start()
     outcome = _run(
         agent,
         f"echo before: $({lookup})",
-        f"while [ ! -e {flag} ]; do sleep 0.05; done",
+        f"touch {looked}",
+        f"while [ ! -e {changed} ]; do sleep 0.05; done",
         f"echo after: $({lookup})",
     )
     worker.join()
