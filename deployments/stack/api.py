@@ -1,4 +1,4 @@
-"""Calls to the stack's Prefect API: schedules, workers, artifacts.
+"""Calls to the stack's Prefect API: work pools, schedules, workers, artifacts.
 
 Imported only after the stack's environment (PREFECT_API_URL) is in place, because Prefect reads
 its settings when it is first imported.
@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
     ArtifactCollectionFilter,
     ArtifactCollectionFilterKey,
@@ -59,6 +60,14 @@ def deployment_names() -> list[str]:
     with get_client(sync_client=True) as client:
         flows = {f.id: f.name for f in client.read_flows()}
         return sorted(f"{flows[d.flow_id]}/{d.name}" for d in client.read_deployments())
+
+
+def ensure_work_pool(name: str, pool_type: str, base_job_template: dict[str, Any]) -> None:
+    """Create the work pool, or give the existing one this template (what `prefect work-pool
+    create --overwrite` does, without starting a CLI process)."""
+    pool = WorkPoolCreate(name=name, type=pool_type, base_job_template=base_job_template)
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(pool, overwrite=True)
 
 
 def worker_reported_since(pool: str, name: str, since: datetime) -> bool:

@@ -186,19 +186,24 @@ def start_server(stack: Stack) -> Callable[[], None]:
 def create_pool(stack: Stack) -> None:
     """Create (or update) the process work pool, and the Kubernetes one (no worker here: its
     deployments are registered for a worker in a team's cluster)."""
-    argv = stack.prefect("work-pool", "create", stack.pool, "--type", "process", "--overwrite")
-    result = run(stack, argv, capture=True)
-    if result.returncode != 0:
-        raise StackError(f"work pool {stack.pool}: {result.stdout}{result.stderr}")
+    from prefect.workers.process import ProcessWorker
+
+    _ensure_pool(stack.pool, "process", ProcessWorker.get_default_base_job_template())
     say(f"work pool: {stack.pool} (process)")
-    argv = stack.prefect(
-        *("work-pool", "create", kubernetes_pool.POOL, "--type", kubernetes_pool.POOL_TYPE),
-        *("--base-job-template", str(kubernetes_pool.TEMPLATE), "--overwrite"),
-    )
-    result = run(stack, argv, capture=True)
-    if result.returncode != 0:
-        raise StackError(f"work pool {kubernetes_pool.POOL}: {result.stdout}{result.stderr}")
+    template = json.loads(kubernetes_pool.TEMPLATE.read_text())
+    _ensure_pool(kubernetes_pool.POOL, kubernetes_pool.POOL_TYPE, template)
     say(f"work pool: {kubernetes_pool.POOL} (kubernetes; its worker runs in a cluster, not here)")
+
+
+def _ensure_pool(name: str, pool_type: str, template: dict[str, Any]) -> None:
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    from deployments.stack import api
+
+    try:
+        api.ensure_work_pool(name, pool_type, template)
+    except PrefectHTTPStatusError as exc:
+        raise StackError(f"work pool {name}: {exc}") from exc
 
 
 def start_worker(stack: Stack) -> Callable[[], None]:
