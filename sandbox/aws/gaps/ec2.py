@@ -1,7 +1,8 @@
 """EC2 gaps: RunInstances idempotency (13), a lighter AMI catalogue (17), rules for protocols
 without ports (18), the Canonical Ubuntu images real kops boots its nodes from (19),
 route-table associations that go with their subnet (22), DHCP options that outlive their VPC (23),
-and a subnet's hostname type on launch that ModifySubnetAttribute sets (27)."""
+a subnet's hostname type on launch that ModifySubnetAttribute sets (27), and subnets that cannot
+be deleted while network interfaces are in them (28)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models import amis as amis_module
 from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.instances import Reservation
@@ -151,8 +153,27 @@ def _patched_load_amis(original: Callable[..., Any]) -> Callable[..., Any]:
     return _load_amis
 
 
+def _holding(backend: Any, subnet_id: str) -> list[str]:
+    """The interfaces that keep the subnet in use. moto keeps two kinds that AWS releases: a
+    terminated instance's primary interface and a deleted NAT gateway's; those do not count."""
+    released = {nat._eni.id for nat in backend.nat_gateways.values() if nat.state == "deleted"}
+    return [
+        eni.id
+        for eni in backend.enis.values()
+        if eni.subnet.id == subnet_id
+        and eni.id not in released
+        and (eni.instance is None or eni.instance.state != "terminated")
+    ]
+
+
 def _patched_delete_subnet(original: Callable[..., Any]) -> Callable[..., Any]:
     def delete_subnet(self: SubnetBackend, subnet_id: str) -> Subnet:
+        # gap 28: AWS refuses while interfaces are in the subnet (a load balancer's, an
+        # instance's); moto deleted it, and deleting the load balancer then failed on it.
+        if _holding(self, subnet_id):
+            raise DependencyViolationError(
+                f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
+            )
         subnet = cast(Subnet, original(self, subnet_id))
         # gap 22: AWS drops the subnet's route-table association with it; moto keeps it, so the
         # route table can never be deleted (DependencyViolation) and `kops delete` loops.

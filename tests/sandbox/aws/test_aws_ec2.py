@@ -183,6 +183,38 @@ def test_deleting_a_subnet_frees_its_route_table(client: ClientFactory, network:
     ]
 
 
+def test_a_subnet_with_interfaces_in_it_is_not_deleted(
+    client: ClientFactory, network: Any, launch: Launch
+) -> None:
+    """Gap 28: `kops delete cluster` deletes subnets and load balancers side by side; AWS
+    refuses the subnet while the load balancer's interfaces (an instance's, a NAT gateway's) are
+    in it."""
+    ec2, elbv2 = client("ec2"), client("elbv2")
+    lb = elbv2.create_load_balancer(
+        Name="api", Type="network", Scheme="internal", Subnets=list(network.subnet_ids)
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    instance = launch(SubnetId=network.subnet_ids[1])["InstanceId"]
+    address = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=network.subnet_ids[1], AllocationId=address)[
+        "NatGateway"
+    ]["NatGatewayId"]
+
+    for subnet in network.subnet_ids:
+        with pytest.raises(ClientError) as err:
+            ec2.delete_subnet(SubnetId=subnet)
+        assert err.value.response["Error"]["Code"] == "DependencyViolation"
+        assert subnet in err.value.response["Error"]["Message"]
+
+    elbv2.delete_load_balancer(LoadBalancerArn=lb)
+    ec2.delete_subnet(SubnetId=network.subnet_ids[0])
+    ec2.terminate_instances(InstanceIds=[instance])  # its primary interface goes with it
+    ec2.delete_nat_gateway(NatGatewayId=nat)  # and the NAT gateway's with it
+    ec2.delete_subnet(SubnetId=network.subnet_ids[1])
+    assert not ec2.describe_subnets(
+        Filters=[{"Name": "subnet-id", "Values": list(network.subnet_ids)}]
+    )["Subnets"]
+
+
 def test_a_subnets_hostname_type_is_kept(client: ClientFactory, network: Any) -> None:
     """Gap 27: kops sets resource-based names on its subnets; moto forgot, so every
     `kops update cluster --yes` set them again (two writes per subnet)."""
