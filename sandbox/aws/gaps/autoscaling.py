@@ -1,7 +1,9 @@
-"""Auto Scaling gap 21: DescribeWarmPool of a group that does not exist."""
+"""Auto Scaling gaps: DescribeWarmPool of a group that does not exist (21), and a group deleted
+while one of its instances is terminated (29)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +27,23 @@ def _patched_describe_warm_pool(original: Callable[..., Any]) -> Callable[..., A
     return describe_warm_pool
 
 
+# gap 29: moto serves requests on threads. TerminateInstances replaces the instance in its group
+# while DeleteAutoScalingGroup scales that group to 0 and drops it; interleaved, the replacement
+# outlives the group (AWS's forced delete terminates every instance) and the replacing request
+# fails with KeyError. One lock orders the two.
+_group_changes = threading.RLock()
+
+
+def _serialised(original: Callable[..., Any]) -> Callable[..., Any]:
+    def serialised(self: AutoScalingBackend, *args: Any, **kwargs: Any) -> Any:
+        with _group_changes:
+            return original(self, *args, **kwargs)
+
+    return serialised
+
+
 def apply() -> None:
-    """Install the Auto Scaling patch."""
+    """Install the Auto Scaling patches."""
     wrap(AutoScalingBackend, "describe_warm_pool", _patched_describe_warm_pool)
+    wrap(AutoScalingBackend, "delete_auto_scaling_group", _serialised)
+    wrap(AutoScalingBackend, "notify_terminate_instances", _serialised)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.autoscaling.models import AutoScalingBackend
 
 ClientFactory = Callable[..., Any]
 
@@ -87,3 +89,58 @@ def test_explicit_groups_of_run_instances_win_over_the_templates(client: ClientF
         SecurityGroupIds=[other],
     )["Instances"]
     assert [g["GroupId"] for g in instance["SecurityGroups"]] == [other]
+
+
+def _running(ec2: Any) -> list[str]:
+    reservations = ec2.describe_instances(
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )["Reservations"]
+    return [i["InstanceId"] for r in reservations for i in r["Instances"]]
+
+
+def test_an_instance_terminated_while_its_group_is_deleted_waits_for_the_deletion(
+    client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gap 29: kops deletes a group and terminates its instances side by side. moto's
+    TerminateInstances, run in the middle of the group's deletion, replaced the instance in a
+    group about to be dropped (the replacement outlived it) and failed with KeyError."""
+    made = _kops_like_launch_template(client)
+    autoscaling, ec2 = client("autoscaling"), client("ec2")
+    name = "nodes-ap-northeast-1a.c.k8s.local"
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name},
+        MinSize=1,
+        MaxSize=1,
+        VPCZoneIdentifier=made["subnet"],
+    )
+    [instance] = _running(ec2)
+    scaled_down, go_on = threading.Event(), threading.Event()
+    scale = AutoScalingBackend.set_desired_capacity
+
+    def scale_then_hold(self: AutoScalingBackend, *args: Any, **kwargs: Any) -> None:
+        scale(self, *args, **kwargs)
+        scaled_down.set()  # the deletion now holds: its group is scaled to 0, not yet dropped
+        go_on.wait(30)
+
+    monkeypatch.setattr(AutoScalingBackend, "set_desired_capacity", scale_then_hold)
+    deleting = threading.Thread(
+        target=autoscaling.delete_auto_scaling_group,
+        kwargs={"AutoScalingGroupName": name, "ForceDelete": True},
+    )
+    deleting.start()
+    assert scaled_down.wait(30)
+    answers: list[Any] = []
+    terminating = threading.Thread(
+        target=lambda: answers.append(ec2.terminate_instances(InstanceIds=[instance]))
+    )
+    terminating.start()
+    terminating.join(0.5)
+
+    assert answers == []  # it waits for the deletion
+    go_on.set()
+    deleting.join(30)
+    terminating.join(30)
+    assert [i["InstanceId"] for i in answers[0]["TerminatingInstances"]] == [instance]
+    assert _running(ec2) == []
+    assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
