@@ -182,7 +182,7 @@ postgres:
 # Refresh docs/verify-checks-in-the-ui.png from the browser test's run.
 docs-screenshot: setup upstream postgres browser
 	KOPS_NLB_UI_SCREENSHOT=$(CURDIR)/docs/verify-checks-in-the-ui.png \
-		$(RUN) pytest tests/stack/test_stack_postgres.py -k the_ui_shows_the_verification_checks
+		$(RUN) pytest tests/stack/test_stack.py -k the_ui_shows_the_verification_checks
 
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \

@@ -47,10 +47,9 @@ def prefect_harness() -> Iterator[None]:
 
 
 # The longest modules that bring up everything they need themselves, longest first, so that they
-# overlap with everything else: each stack module brings up a whole stack (the PostgreSQL one also
-# drives a browser), the benchmark's smoke run and the sandbox CLI test start twins of their own.
+# overlap with everything else: the stack module brings up a whole stack (and drives a browser),
+# the benchmark's smoke run and the sandbox CLI test start twins of their own.
 FIRST_MODULES = (
-    "tests/stack/test_stack_postgres.py",
     "tests/stack/test_stack.py",
     "tests/bench/test_bench_smoke.py",
     "tests/e2e/test_sandbox_cli.py",
