@@ -49,6 +49,26 @@ class _QuietRequestHandler(MotoRequestHandler):
 _MACHINE_SERVICES = frozenset({"ec2", "autoscaling"})
 
 
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves each host it has seen.
+
+    moto works the backend out anew for every request, under its dispatch lock: it lists its
+    own package directory and tries every service's URL pattern, about a millisecond a call.
+    The answer for a host never changes, so it is worked out once.
+    """
+
+    def __init__(self, create_app: Callable[[Any], Any]) -> None:
+        super().__init__(create_app)
+        self._backend_by_host: dict[str, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host is None:
+            return None
+        if host not in self._backend_by_host:
+            self._backend_by_host[host] = super().get_backend_for_host(host)
+        return self._backend_by_host[host]
+
+
 class AwsServer:
     """moto in-process over HTTP, with the project's gaps filled and faults injectable.
 
@@ -93,7 +113,7 @@ class AwsServer:
             return self.url
         gaps.apply()
         self._configure_gaps()
-        app = DomainDispatcherApplication(create_backend_app)
+        app = _Dispatcher(create_backend_app)
         server = make_server(
             host,
             port,
