@@ -10,6 +10,8 @@ from prefect.input.run_input import RunInput
 # How often the paused run looks for the answer (Prefect's default is every 10 s): an answer
 # takes effect within this, for one read of the flow run per look.
 ANSWER_POLL_S = 2
+# How long a run waits for an answer before it ends without writing anything.
+APPROVAL_TIMEOUT_S = 3600
 
 Answer = TypeVar("Answer", bound=RunInput)
 

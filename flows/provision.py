@@ -22,7 +22,7 @@ from prefect.states import Cancelled, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict
 
-from flows.approval import wait_for_answer
+from flows.approval import APPROVAL_TIMEOUT_S, wait_for_answer
 from flows.plan import plan
 from kops_nlb.core.naming import bastion_client_token
 from kops_nlb.core.reports.steps import artifact_key, provision_summary
@@ -61,8 +61,6 @@ from tasks.workload import (
     wait_for_nginx_ready,
     wait_for_service_hostname,
 )
-
-APPROVAL_TIMEOUT_S = 3600
 
 
 class ProvisionResult(BaseModel):

@@ -15,7 +15,7 @@ from prefect.input import RunInput
 from prefect.states import State
 from pydantic import BaseModel, ConfigDict
 
-from flows.approval import wait_for_answer
+from flows.approval import APPROVAL_TIMEOUT_S, wait_for_answer
 from kops_nlb.core.errors import SpecError
 from kops_nlb.core.reports.steps import artifact_key, teardown_report
 from kops_nlb.core.results import StepResult
@@ -27,8 +27,6 @@ from tasks.preflight import caller_account
 from tasks.state_store import delete_state_store, state_store_exists
 from tasks.sweep import inventory, sweep_cluster_resources
 from tasks.workload import delete_workload, wait_for_service_gone
-
-APPROVAL_TIMEOUT_S = 3600
 
 
 class TeardownApproval(RunInput):
