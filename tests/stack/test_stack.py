@@ -96,8 +96,8 @@ def password(stack: StackUnderTest) -> str:
     return stack.stack.postgres_passfile.read_text().strip().rsplit(":", 1)[1]
 
 
-def completed_run(stack: StackUnderTest, flow: str) -> Any:
-    """The latest Completed `<flow>/local` run."""
+def completed_runs(stack: StackUnderTest, flow: str) -> list[Any]:
+    """The Completed `<flow>/local` runs, latest first (there is at least one)."""
     from prefect.client.schemas.filters import (
         DeploymentFilter,
         DeploymentFilterName,
@@ -118,7 +118,12 @@ def completed_run(stack: StackUnderTest, flow: str) -> Any:
             ),
         )
     assert runs, f"no completed {flow}/local run"
-    return runs[0]
+    return list(runs)
+
+
+def completed_run(stack: StackUnderTest, flow: str) -> Any:
+    """The latest Completed `<flow>/local` run."""
+    return completed_runs(stack, flow)[0]
 
 
 def test_demo_on_postgres_provisions_and_verifies_the_twin(stack: StackUnderTest) -> None:
@@ -225,37 +230,18 @@ def test_the_kubernetes_pool_is_created_from_the_projects_template(stack: StackU
 
 
 def test_completed_runs_left_their_artifacts(stack: StackUnderTest) -> None:
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        DeploymentFilter,
-        DeploymentFilterName,
-        FlowFilter,
-        FlowFilterName,
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    completed = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))
-    )
-    with stack.client() as client:
-        keys: dict[str, set[str]] = {}
-        for flow in ("provision", "verify"):
-            runs = client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow])),
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["local"])),
-                flow_run_filter=completed,
-            )
-            assert runs, f"no completed {flow}/local run"
+    keys: dict[str, set[str]] = {}
+    for flow in ("provision", "verify"):
+        runs = completed_runs(stack, flow)
+        with stack.client() as client:
             artifacts = client.read_artifacts(
                 artifact_filter=ArtifactFilter(
                     flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in runs])
                 )
             )
-            keys[flow] = {a.key for a in artifacts if a.key}
+        keys[flow] = {a.key for a in artifacts if a.key}
     assert f"provision-{CLUSTER_SLUG}" in keys["provision"]
     assert {f"verify-checks-{CLUSTER_SLUG}", f"verify-evidence-{CLUSTER_SLUG}"} <= keys["verify"]
 
