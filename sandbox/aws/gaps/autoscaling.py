@@ -1,5 +1,5 @@
-"""Auto Scaling gaps: DescribeWarmPool of a group that does not exist (21), and a group deleted
-while one of its instances is terminated (29)."""
+"""Auto Scaling gaps: DescribeWarmPool of a group that does not exist (21), a group deleted while
+one of its instances is terminated (29), and a group whose launch template is gone (30)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.autoscaling.exceptions import ValidationError
-from moto.autoscaling.models import AutoScalingBackend, FakeWarmPool
+from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, FakeWarmPool
 
 from sandbox.aws.gaps.patching import wrap
 
@@ -42,8 +42,27 @@ def _serialised(original: Callable[..., Any]) -> Callable[..., Any]:
     return serialised
 
 
+# gap 30: kops deletes a group's launch template beside the group (its dependency names the
+# template where kops keys it by id, so nothing orders them). moto launches a terminated
+# instance's replacement inside TerminateInstances and fails there on the missing template
+# (IndexError, an HTTP 500). On AWS the termination succeeds and the group's own launch fails
+# later, as a scaling activity.
+def _patched_replace(original: Callable[..., Any]) -> Callable[..., Any]:
+    def replace_autoscaling_group_instances(
+        self: FakeAutoScalingGroup, count_needed: int, propagated_tags: dict[str, str]
+    ) -> None:
+        template = self.ec2_launch_template
+        ec2 = self.autoscaling_backend.ec2_backend
+        if template is not None and not ec2.describe_launch_templates(template_ids=[template.id]):
+            return
+        original(self, count_needed, propagated_tags)
+
+    return replace_autoscaling_group_instances
+
+
 def apply() -> None:
     """Install the Auto Scaling patches."""
     wrap(AutoScalingBackend, "describe_warm_pool", _patched_describe_warm_pool)
     wrap(AutoScalingBackend, "delete_auto_scaling_group", _serialised)
     wrap(AutoScalingBackend, "notify_terminate_instances", _serialised)
+    wrap(FakeAutoScalingGroup, "replace_autoscaling_group_instances", _patched_replace)

@@ -144,3 +144,30 @@ def test_an_instance_terminated_while_its_group_is_deleted_waits_for_the_deletio
     assert [i["InstanceId"] for i in answers[0]["TerminatingInstances"]] == [instance]
     assert _running(ec2) == []
     assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
+
+
+def test_an_instance_terminated_after_its_groups_template_is_gone_is_not_replaced(
+    client: ClientFactory,
+) -> None:
+    """Gap 30: kops deletes a group's launch template beside the group's instances. moto's
+    TerminateInstances replaced the instance from the deleted template and failed (IndexError,
+    an HTTP 500); AWS terminates it, and only the group's later launch fails."""
+    made = _kops_like_launch_template(client)
+    autoscaling, ec2 = client("autoscaling"), client("ec2")
+    name = "nodes-ap-northeast-1a.c.k8s.local"
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name},
+        MinSize=1,
+        MaxSize=1,
+        VPCZoneIdentifier=made["subnet"],
+    )
+    [instance] = _running(ec2)
+    ec2.delete_launch_template(LaunchTemplateName=name)
+
+    answer = ec2.terminate_instances(InstanceIds=[instance])
+
+    assert [i["InstanceId"] for i in answer["TerminatingInstances"]] == [instance]
+    assert _running(ec2) == []
+    [group] = autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    assert group["Instances"] == []
