@@ -1,16 +1,21 @@
 """Auto Scaling gaps: DescribeWarmPool of a group that does not exist (21), a group deleted while
-one of its instances is terminated (29), and a group whose launch template is gone (30)."""
+one of its instances is terminated (29), and a group whose launch template or instance profile is
+gone (30)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, FakeWarmPool
+from moto.core.exceptions import ServiceException
 
 from sandbox.aws.gaps.patching import wrap
+
+log = logging.getLogger(__name__)
 
 
 def _patched_describe_warm_pool(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,20 +47,26 @@ def _serialised(original: Callable[..., Any]) -> Callable[..., Any]:
     return serialised
 
 
-# gap 30: kops deletes a group's launch template beside the group (its dependency names the
-# template where kops keys it by id, so nothing orders them). moto launches a terminated
-# instance's replacement inside TerminateInstances and fails there on the missing template
-# (IndexError, an HTTP 500). On AWS the termination succeeds and the group's own launch fails
-# later, as a scaling activity.
+# gap 30: kops deletes a group's launch template and instance profile beside the group and its
+# instances (the group's dependency names the template by name where kops keys it by id, so
+# nothing orders them). moto launches a terminated instance's replacement inside TerminateInstances:
+# on a deleted template it failed (IndexError, an HTTP 500); on a deleted profile it launched the
+# instance and then failed (NoSuchEntity), leaving an instance no one knew of in the subnet. On AWS
+# the termination succeeds and the group's own launch fails later, as a scaling activity.
 def _patched_replace(original: Callable[..., Any]) -> Callable[..., Any]:
     def replace_autoscaling_group_instances(
         self: FakeAutoScalingGroup, count_needed: int, propagated_tags: dict[str, str]
     ) -> None:
         template = self.ec2_launch_template
         ec2 = self.autoscaling_backend.ec2_backend
-        if template is not None and not ec2.describe_launch_templates(template_ids=[template.id]):
-            return
-        original(self, count_needed, propagated_tags)
+        try:
+            if template is not None and not ec2.describe_launch_templates(
+                template_ids=[template.id]
+            ):
+                raise ServiceException("InvalidLaunchTemplateId.NotFound", template.id)
+            original(self, count_needed, propagated_tags)
+        except ServiceException as refused:
+            log.info("group %s could not launch a replacement: %s", self.name, refused)
 
     return replace_autoscaling_group_instances
 

@@ -146,12 +146,33 @@ def test_an_instance_terminated_while_its_group_is_deleted_waits_for_the_deletio
     assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
 
 
-def test_an_instance_terminated_after_its_groups_template_is_gone_is_not_replaced(
-    client: ClientFactory,
+def _delete_template(client: ClientFactory, name: str) -> None:
+    client("ec2").delete_launch_template(LaunchTemplateName=name)
+
+
+def _delete_profile(client: ClientFactory, name: str) -> None:
+    iam = client("iam")
+    iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=name)
+    iam.delete_instance_profile(InstanceProfileName=name)
+
+
+@pytest.mark.parametrize(
+    "delete",
+    [
+        pytest.param(
+            lambda c: _delete_template(c, "nodes-ap-northeast-1a.c.k8s.local"), id="template"
+        ),
+        pytest.param(lambda c: _delete_profile(c, "nodes.c.k8s.local"), id="instance-profile"),
+    ],
+)
+def test_an_instance_whose_group_cannot_launch_any_more_is_terminated_and_not_replaced(
+    client: ClientFactory, delete: Callable[[ClientFactory], None]
 ) -> None:
-    """Gap 30: kops deletes a group's launch template beside the group's instances. moto's
-    TerminateInstances replaced the instance from the deleted template and failed (IndexError,
-    an HTTP 500); AWS terminates it, and only the group's later launch fails."""
+    """Gap 30: kops deletes a group's launch template and instance profile beside the group's
+    instances. moto's TerminateInstances launched the replacement inside the request: it failed
+    on a deleted template (IndexError, an HTTP 500), and on a deleted profile it failed after
+    launching an instance that then held the subnet. AWS terminates the instance, and only the
+    group's later launch fails."""
     made = _kops_like_launch_template(client)
     autoscaling, ec2 = client("autoscaling"), client("ec2")
     name = "nodes-ap-northeast-1a.c.k8s.local"
@@ -163,7 +184,7 @@ def test_an_instance_terminated_after_its_groups_template_is_gone_is_not_replace
         VPCZoneIdentifier=made["subnet"],
     )
     [instance] = _running(ec2)
-    ec2.delete_launch_template(LaunchTemplateName=name)
+    delete(client)
 
     answer = ec2.terminate_instances(InstanceIds=[instance])
 
@@ -171,3 +192,22 @@ def test_an_instance_terminated_after_its_groups_template_is_gone_is_not_replace
     assert _running(ec2) == []
     [group] = autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
     assert group["Instances"] == []
+
+
+def test_a_launch_from_a_template_whose_profile_is_gone_is_refused_before_it_launches(
+    client: ClientFactory,
+) -> None:
+    """Gap 30: AWS refuses the launch; moto launched the instance and then failed."""
+    made = _kops_like_launch_template(client)
+    _delete_profile(client, "nodes.c.k8s.local")
+    ec2 = client("ec2")
+    with pytest.raises(ClientError) as raised:
+        ec2.run_instances(
+            LaunchTemplate={"LaunchTemplateName": "nodes-ap-northeast-1a.c.k8s.local"},
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=made["subnet"],
+        )
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "nodes.c.k8s.local" in raised.value.response["Error"]["Message"]
+    assert _running(ec2) == []
