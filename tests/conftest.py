@@ -38,11 +38,12 @@ def no_run_logger() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """A temporary Prefect API and database for the whole session."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A temporary Prefect API and database for the whole session (the database a copy of one
+    migrated once for the run, shared by the xdist workers)."""
+    from tests.prefect_database import harness_on, migrated_template
 
-    with prefect_test_harness(server_startup_timeout=90):
+    with harness_on(migrated_template(tmp_path_factory.getbasetemp().parent)):
         yield
 
 
