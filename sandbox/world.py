@@ -51,9 +51,8 @@ from sandbox.dataplane.node_ports import NodePortServers
 from sandbox.dataplane.pods import PodServers
 from sandbox.dataplane.ssm_agent import RunRequest, ShellAgent
 from sandbox.dataplane.vpc_proxy import VpcProxy
-from sandbox.kops import install_executable
 from sandbox.kops.assets import AssetServer
-from sandbox.kops.executable import RealKopsLaunch
+from sandbox.kops.executable import RealKopsLaunch, install_executable
 from sandbox.kops.real import RealKops
 from sandbox.kubelets.instances import InstanceHosts
 

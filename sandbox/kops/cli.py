@@ -7,7 +7,6 @@ code.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -15,6 +14,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
+from sandbox.kops.argv_log import log_argv
 from sandbox.kops.cloud_labels import parse_cloud_labels
 from sandbox.kops.exceptions import KopsError
 from sandbox.kops.flags import CREATE_CLUSTER_FLAGS, USES
@@ -23,16 +23,7 @@ from sandbox.kops.parsing import Parsed, parse_command_line
 from sandbox.kops.program import Program
 from sandbox.kops.sdk_errors import go_sdk_message
 
-ARGV_LOG_ENV = "SANDBOX_KOPS_ARGV_LOG"
 DEBUG_ENV = "SANDBOX_KOPS_DEBUG"
-
-
-def log_argv(argv: Sequence[str], env: Mapping[str, str]) -> None:
-    """Append the command line to ``$SANDBOX_KOPS_ARGV_LOG`` (tests count kops runs by it)."""
-    target = env.get(ARGV_LOG_ENV)
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(list(argv)) + "\n")
 
 
 def main(

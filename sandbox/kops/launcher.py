@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sandbox.config import CONFIG_ENV, NO_PROXY, load
-from sandbox.kops import cli, flaps
+from sandbox.kops import flaps
+from sandbox.kops.argv_log import log_argv
 from sandbox.kops.real import (
     LAUNCH_BASE_URL_ENV,
     LAUNCH_BINARY_ENV,
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     """Become real kops, with the twin's settings (for an injected validate flap, run it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     environment = dict(os.environ if env is None else env)
-    cli.log_argv(args, environment)
+    log_argv(args, environment)
     binary = environment[LAUNCH_BINARY_ENV]
     command = real_argv(
         args, channel=environment[LAUNCH_CHANNEL_ENV], vpc_cidr=environment[LAUNCH_VPC_CIDR_ENV]

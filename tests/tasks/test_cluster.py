@@ -26,7 +26,7 @@ from kops_nlb.kops import worker
 from sandbox.config import Delays, SandboxConfig
 from sandbox.controlplane.front_proxy import FrontProxy
 from sandbox.dataplane.pods import PodServers
-from sandbox.kops import install_executable
+from sandbox.kops.executable import install_executable
 from sandbox.kubelets.instances import InstanceHosts
 from tasks import _progress as progress
 from tasks import cluster

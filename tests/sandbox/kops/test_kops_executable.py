@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sandbox.kops import install_executable
+from sandbox.kops.executable import install_executable
 
 
 def test_install_executable_bakes_in_the_twin(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from sandbox.config import Faults, SandboxConfig
-from sandbox.kops import cli, install_executable, launcher
-from sandbox.kops.executable import RealKopsLaunch
+from sandbox.kops import cli, launcher
+from sandbox.kops.executable import RealKopsLaunch, install_executable
 from sandbox.kops.real import RealKops
 
 CHANNEL = "file:///cache/channels/stable"
