@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import shutil
-import socket
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ from prefect.settings import (
 )
 from prefect.testing import utilities
 
+from sandbox.controlplane.boot import free_port
+
 HARNESS_DATABASE = "prefect-test.db"  # the name prefect_test_harness gives its database
 
 
@@ -36,19 +37,12 @@ def _migrate(database: Path) -> None:
     url = f"sqlite+aiosqlite:///{database}"
     settings = temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: url})
     with settings, temporary_database_interface():
-        server = SubprocessASGIServer(port=_free_port())
+        server = SubprocessASGIServer(port=free_port())
         server.start(timeout=90)
         server.stop()
     # The server writes ahead to a -wal file; fold it in, so the one file is the whole database.
     with closing(sqlite3.connect(database)) as connection:
         connection.execute("PRAGMA journal_mode=DELETE")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def migrated_template(shared: Path) -> Path:

@@ -59,11 +59,12 @@ def _patched_replace(original: Callable[..., Any]) -> Callable[..., Any]:
     ) -> None:
         template = self.ec2_launch_template
         ec2 = self.autoscaling_backend.ec2_backend
+        if template is not None and not ec2.describe_launch_templates(template_ids=[template.id]):
+            log.info(
+                "group %s launches nothing: launch template %s is gone", self.name, template.id
+            )
+            return
         try:
-            if template is not None and not ec2.describe_launch_templates(
-                template_ids=[template.id]
-            ):
-                raise ServiceException("InvalidLaunchTemplateId.NotFound", template.id)
             original(self, count_needed, propagated_tags)
         except ServiceException as refused:
             log.info("group %s could not launch a replacement: %s", self.name, refused)

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from moto.autoscaling.models import AutoScalingBackend
 
 ClientFactory = Callable[..., Any]
+NODE_GROUP = "nodes-ap-northeast-1a.c.k8s.local"  # the group and its launch template
 
 
 def test_the_warm_pool_of_a_missing_group_is_a_validation_error(client: ClientFactory) -> None:
@@ -98,23 +99,28 @@ def _running(ec2: Any) -> list[str]:
     return [i["InstanceId"] for r in reservations for i in r["Instances"]]
 
 
+def _group_of_one(client: ClientFactory) -> str:
+    """Make the kops-like node group of one instance; return that instance's id."""
+    made = _kops_like_launch_template(client)
+    client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=NODE_GROUP,
+        LaunchTemplate={"LaunchTemplateName": NODE_GROUP},
+        MinSize=1,
+        MaxSize=1,
+        VPCZoneIdentifier=made["subnet"],
+    )
+    [instance] = _running(client("ec2"))
+    return instance
+
+
 def test_an_instance_terminated_while_its_group_is_deleted_waits_for_the_deletion(
     client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Gap 29: kops deletes a group and terminates its instances side by side. moto's
     TerminateInstances, run in the middle of the group's deletion, replaced the instance in a
     group about to be dropped (the replacement outlived it) and failed with KeyError."""
-    made = _kops_like_launch_template(client)
     autoscaling, ec2 = client("autoscaling"), client("ec2")
-    name = "nodes-ap-northeast-1a.c.k8s.local"
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": name},
-        MinSize=1,
-        MaxSize=1,
-        VPCZoneIdentifier=made["subnet"],
-    )
-    [instance] = _running(ec2)
+    instance = _group_of_one(client)
     scaled_down, go_on = threading.Event(), threading.Event()
     scale = AutoScalingBackend.set_desired_capacity
 
@@ -126,7 +132,7 @@ def test_an_instance_terminated_while_its_group_is_deleted_waits_for_the_deletio
     monkeypatch.setattr(AutoScalingBackend, "set_desired_capacity", scale_then_hold)
     deleting = threading.Thread(
         target=autoscaling.delete_auto_scaling_group,
-        kwargs={"AutoScalingGroupName": name, "ForceDelete": True},
+        kwargs={"AutoScalingGroupName": NODE_GROUP, "ForceDelete": True},
     )
     deleting.start()
     assert scaled_down.wait(30)
@@ -159,9 +165,7 @@ def _delete_profile(client: ClientFactory, name: str) -> None:
 @pytest.mark.parametrize(
     "delete",
     [
-        pytest.param(
-            lambda c: _delete_template(c, "nodes-ap-northeast-1a.c.k8s.local"), id="template"
-        ),
+        pytest.param(lambda c: _delete_template(c, NODE_GROUP), id="template"),
         pytest.param(lambda c: _delete_profile(c, "nodes.c.k8s.local"), id="instance-profile"),
     ],
 )
@@ -173,17 +177,8 @@ def test_an_instance_whose_group_cannot_launch_any_more_is_terminated_and_not_re
     on a deleted template (IndexError, an HTTP 500), and on a deleted profile it failed after
     launching an instance that then held the subnet. AWS terminates the instance, and only the
     group's later launch fails."""
-    made = _kops_like_launch_template(client)
     autoscaling, ec2 = client("autoscaling"), client("ec2")
-    name = "nodes-ap-northeast-1a.c.k8s.local"
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": name},
-        MinSize=1,
-        MaxSize=1,
-        VPCZoneIdentifier=made["subnet"],
-    )
-    [instance] = _running(ec2)
+    instance = _group_of_one(client)
     delete(client)
 
     answer = ec2.terminate_instances(InstanceIds=[instance])
