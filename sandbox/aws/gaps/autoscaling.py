@@ -12,6 +12,8 @@ from typing import Any
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, FakeWarmPool
 from moto.core.exceptions import ServiceException
+from moto.ec2.models.launch_templates import LaunchTemplateBackend
+from moto.iam.models import IAMBackend
 
 from sandbox.aws.gaps.patching import wrap
 
@@ -40,7 +42,7 @@ _group_changes = threading.RLock()
 
 
 def _serialised(original: Callable[..., Any]) -> Callable[..., Any]:
-    def serialised(self: AutoScalingBackend, *args: Any, **kwargs: Any) -> Any:
+    def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
         with _group_changes:
             return original(self, *args, **kwargs)
 
@@ -52,7 +54,9 @@ def _serialised(original: Callable[..., Any]) -> Callable[..., Any]:
 # nothing orders them). moto launches a terminated instance's replacement inside TerminateInstances:
 # on a deleted template it failed (IndexError, an HTTP 500); on a deleted profile it launched the
 # instance and then failed (NoSuchEntity), leaving an instance no one knew of in the subnet. On AWS
-# the termination succeeds and the group's own launch fails later, as a scaling activity.
+# the termination succeeds and the group's own launch fails later, as a scaling activity. The
+# replacement reads the template and the profile more than once while it launches, so deleting
+# either takes the group lock too: the check below then holds for the whole launch.
 def _patched_replace(original: Callable[..., Any]) -> Callable[..., Any]:
     def replace_autoscaling_group_instances(
         self: FakeAutoScalingGroup, count_needed: int, propagated_tags: dict[str, str]
@@ -78,3 +82,5 @@ def apply() -> None:
     wrap(AutoScalingBackend, "delete_auto_scaling_group", _serialised)
     wrap(AutoScalingBackend, "notify_terminate_instances", _serialised)
     wrap(FakeAutoScalingGroup, "replace_autoscaling_group_instances", _patched_replace)
+    wrap(LaunchTemplateBackend, "delete_launch_template", _serialised)
+    wrap(IAMBackend, "delete_instance_profile", _serialised)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from moto.autoscaling.models import AutoScalingBackend
+from moto.ec2.models.instances import InstanceBackend
 
 ClientFactory = Callable[..., Any]
 NODE_GROUP = "nodes-ap-northeast-1a.c.k8s.local"  # the group and its launch template
@@ -187,6 +188,42 @@ def test_an_instance_whose_group_cannot_launch_any_more_is_terminated_and_not_re
     assert _running(ec2) == []
     [group] = autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
     assert group["Instances"] == []
+
+
+def test_a_template_deleted_while_the_replacement_launches_waits_for_the_launch(
+    client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gap 30: the replacement reads its template more than once while it launches. A deletion
+    between two reads left a launched instance and failed the request (IndexError)."""
+    autoscaling, ec2 = client("autoscaling"), client("ec2")
+    instance = _group_of_one(client)
+    launching, go_on = threading.Event(), threading.Event()
+    launch = InstanceBackend.run_instances
+
+    def hold_then_launch(self: InstanceBackend, *args: Any, **kwargs: Any) -> Any:
+        launching.set()  # the replacement has checked its template and now launches from it
+        go_on.wait(30)
+        return launch(self, *args, **kwargs)
+
+    monkeypatch.setattr(InstanceBackend, "run_instances", hold_then_launch)
+    answers: list[Any] = []
+    terminating = threading.Thread(
+        target=lambda: answers.append(ec2.terminate_instances(InstanceIds=[instance]))
+    )
+    terminating.start()
+    assert launching.wait(30)
+    deleting = threading.Thread(target=_delete_template, args=(client, NODE_GROUP))
+    deleting.start()
+    deleting.join(0.5)
+
+    assert deleting.is_alive()  # it waits for the launch
+    go_on.set()
+    terminating.join(30)
+    deleting.join(30)
+    assert [i["InstanceId"] for i in answers[0]["TerminatingInstances"]] == [instance]
+    [group] = autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    assert [i["InstanceId"] for i in group["Instances"]] == _running(ec2)
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
 
 
 def test_a_launch_from_a_template_whose_profile_is_gone_is_refused_before_it_launches(
