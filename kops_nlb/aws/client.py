@@ -25,22 +25,27 @@ _CLIENT_CONFIG = Config(
 )
 
 
-# Building a client parses its service model (~0.4 s for EC2); clients are thread-safe, so one
-# per service, region and configuration is shared. The key holds what selects the endpoint and
-# the credentials' identity, so switching either (tests, the twin) gets a fresh client.
+# Building a client parses its service model (~0.4 s for EC2) and a session parses the endpoint
+# rules; clients are thread-safe, so one per service, region and configuration is shared, all of
+# a region's made by one session (under the lock: sessions are not thread-safe). The key holds
+# what selects the endpoint and the credentials' identity, so switching either (tests, the twin)
+# gets a fresh session and clients.
 _SELECTING_ENV = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_CONFIG_FILE")
+_sessions: dict[tuple[str | None, ...], Any] = {}
 _clients: dict[tuple[str | None, ...], Any] = {}
 _clients_lock = threading.Lock()
 
 
 def aws_client(service: str, region: str) -> Any:
     """Return a boto3 client for a service in a region, with standard retries."""
-    key = (service, region, *(os.environ.get(name) for name in _SELECTING_ENV))
+    where = (region, *(os.environ.get(name) for name in _SELECTING_ENV))
     with _clients_lock:
-        client = _clients.get(key)
+        client = _clients.get((service, *where))
         if client is None:
-            session = cast(Any, boto3.session.Session(region_name=region))
-            client = _clients[key] = session.client(service, config=_CLIENT_CONFIG)
+            session = _sessions.get(where)
+            if session is None:
+                session = _sessions[where] = cast(Any, boto3.session.Session(region_name=region))
+            client = _clients[(service, *where)] = session.client(service, config=_CLIENT_CONFIG)
         return client
 
 
