@@ -33,12 +33,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 from bench.calls import Call
 from kops_nlb.core.spec import EnvironmentSpec
 from sandbox.aws import wire
+from sandbox.aws.clients import twin_client
 from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
 from sandbox.config import Delays, SandboxConfig
 from sandbox.loopback import LoopbackRange
@@ -113,14 +113,12 @@ class Twin:
 
     def aws_client(self, service: str) -> Any:
         """Return a boto3 client for the benchmark's own look-ups (left out of the call counts)."""
-        session: Any = boto3.session.Session(
-            region_name=self.world.config.region,
-            aws_access_key_id="twin",
-            aws_secret_access_key="twin",
-        )
-        return session.client(
+        return twin_client(
             service,
+            region=self.world.config.region,
             endpoint_url=self.world.aws.url,
+            access_key_id="twin",
+            secret_access_key="twin",
             config=Config(user_agent_extra=BENCH_USER_AGENT),
         )
 

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from sandbox.aws import (
     AwsServer,
     CommandOutcome,
@@ -35,6 +33,7 @@ from sandbox.aws import (
     set_instance_online_predicate,
     set_target_health_provider,
 )
+from sandbox.aws.clients import twin_client
 from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
 from sandbox.aws.target_groups import instance_cluster, instance_running, registered_targets
 from sandbox.cloud import LoadBalancerController
@@ -245,12 +244,13 @@ class World:
 
         It signs with the twin's own key: an agent knows its instance's address without asking
         EC2, so these look-ups are never throttled."""
-        session: Any = boto3.session.Session(
-            region_name=self.config.region,
-            aws_access_key_id=INFRASTRUCTURE_ACCESS_KEY_ID,
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        return twin_client(
+            "ec2",
+            region=self.config.region,
+            endpoint_url=self.aws.url,
+            access_key_id=INFRASTRUCTURE_ACCESS_KEY_ID,
+            secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
-        return session.client("ec2", endpoint_url=self.aws.url)
 
     def _ssm_online(self, instance_id: str) -> bool:
         """Online once running with the SSM policy for `ssm_online` seconds."""

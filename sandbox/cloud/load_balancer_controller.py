@@ -15,9 +15,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import boto3
 from botocore.config import Config
 
+from sandbox.aws.clients import twin_client
 from sandbox.cloud import lbc_naming, naming
 from sandbox.cloud.data_path import ClusterNode, cluster_nodes, service_endpoints, service_key
 from sandbox.cloud.target_group_attributes import sync_attributes
@@ -69,12 +69,12 @@ class LoadBalancerController:
     # -- AWS -----------------------------------------------------------------------------------
     def _aws(self, service: str) -> Any:
         if service not in self._clients:
-            session: Any = boto3.session.Session(
-                aws_access_key_id="twin", aws_secret_access_key="twin", region_name=self._region
-            )
-            self._clients[service] = session.client(
+            self._clients[service] = twin_client(
                 service,
+                region=self._region,
                 endpoint_url=self._aws_url,
+                access_key_id="twin",
+                secret_access_key="twin",
                 config=Config(retries={"mode": "standard", "max_attempts": 10}),
             )
         return self._clients[service]

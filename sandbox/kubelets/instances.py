@@ -20,8 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-
+from sandbox.aws.clients import twin_client
 from sandbox.aws.instance_metadata import InstanceMetadataServer
 from sandbox.aws.server import INFRASTRUCTURE_ACCESS_KEY_ID
 from sandbox.controlplane.cloud_controller import CloudSettings
@@ -65,13 +64,16 @@ class InstanceHosts:
         self._ready_delay = ready_delay
         self._on_change = on_change
         self._serves = serves  # which clusters' machines to run (all, in the twin)
-        session: Any = boto3.session.Session(
-            aws_access_key_id=INFRASTRUCTURE_ACCESS_KEY_ID,
-            aws_secret_access_key="twin",
-            region_name=region,
+        self._ec2, self._s3 = (
+            twin_client(
+                service,
+                region=region,
+                endpoint_url=aws_url,
+                access_key_id=INFRASTRUCTURE_ACCESS_KEY_ID,
+                secret_access_key="twin",
+            )
+            for service in ("ec2", "s3")
         )
-        self._ec2 = session.client("ec2", endpoint_url=aws_url)
-        self._s3 = session.client("s3", endpoint_url=aws_url)
         self._pod_ranges: Iterator[ipaddress.IPv4Network] = ipaddress.IPv4Network(pod_cidr).subnets(
             new_prefix=24
         )
