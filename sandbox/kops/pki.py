@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import getpass
 import ipaddress
 from collections.abc import Sequence
@@ -52,7 +53,14 @@ class Keypair:
 
     def private_key(self) -> Any:
         """The parsed private key."""
-        return serialization.load_pem_private_key(self.key_pem.encode(), password=None)
+        return _parsed_key(self.key_pem)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_key(pem: str) -> Any:
+    # Loading an RSA key checks it, which takes tens of milliseconds; a cluster's CA signs a
+    # certificate for every program and kubelet the twin starts.
+    return serialization.load_pem_private_key(pem.encode(), password=None)
 
 
 def _rsa_key() -> rsa.RSAPrivateKey:
