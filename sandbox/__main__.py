@@ -21,8 +21,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from sandbox.config import CONFIG_ENV, load
+from sandbox.config import load
 from sandbox.controlplane.processes import stop_recorded_processes
+from sandbox.switches import CONFIG_ENV
 
 DEFAULT_HOME = Path(".sandbox")
 READY_TIMEOUT = 60.0

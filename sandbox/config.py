@@ -14,9 +14,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the AWS twin loads moto: the kops twin reads this file and must stay quick
     from sandbox.aws.faults import AwsFaults
 
-CONFIG_ENV = "SANDBOX_CONFIG"
-# What clients of the twin reach directly, past its VPC proxy: its own endpoints (AWS, Prefect).
-NO_PROXY = "127.0.0.1,localhost"
 DEFAULT_SECONDS_TO_HEALTHY = 20.0  # the cloud controller's check: interval 10 s, 2 passes
 
 

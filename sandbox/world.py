@@ -40,7 +40,7 @@ from sandbox.cloud import LoadBalancerController
 from sandbox.cloud.api_endpoints import api_route
 from sandbox.cloud.data_path import DataPath
 from sandbox.cloud.kube_inputs import CloudControllerLoop
-from sandbox.config import NO_PROXY, SandboxConfig
+from sandbox.config import SandboxConfig
 from sandbox.controlplane.binaries import Binaries
 from sandbox.controlplane.front_proxy import FrontProxy
 from sandbox.controlplane.processes import stop_recorded_processes
@@ -54,6 +54,7 @@ from sandbox.kops.assets import AssetServer
 from sandbox.kops.executable import RealKopsLaunch, install_executable
 from sandbox.kops.real import RealKops
 from sandbox.kubelets.instances import InstanceHosts
+from sandbox.switches import NO_PROXY
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sandbox
-from sandbox.kops import real as launch
+from sandbox import switches as launch
 from sandbox.kops.real import RealKops
 
 PROJECT_ROOT = Path(sandbox.__file__).resolve().parent.parent

@@ -19,24 +19,26 @@ cluster -o json`` itself and turns passes into flaps (``sandbox.kops.flaps``).
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sandbox.config import CONFIG_ENV, NO_PROXY, load
-from sandbox.kops import flaps
 from sandbox.kops.argv_log import log_argv
-from sandbox.kops.real import (
+from sandbox.switches import (
+    CONFIG_ENV,
     LAUNCH_BASE_URL_ENV,
     LAUNCH_BINARY_ENV,
     LAUNCH_CHANNEL_ENV,
     LAUNCH_PROXY_ENV,
     LAUNCH_VPC_CIDR_ENV,
+    NO_PROXY,
 )
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Only what every command needs is imported up front: the launcher runs before each kops command.
 DEAD_PROXY = "http://127.0.0.1:9"  # a closed port: nothing kops fetches leaves the machine
 
 
@@ -78,6 +80,11 @@ def flap_record(argv: Sequence[str], env: Mapping[str, str]) -> tuple[Path, int]
     config = env.get(CONFIG_ENV)
     if list(argv[:2]) != ["validate", "cluster"] or not config or "json" not in argv:
         return None
+    from pathlib import Path
+
+    from sandbox.config import load
+    from sandbox.kops import flaps
+
     flaps_wanted = load(Path(config)).faults.validate_flaps
     name = next((b for a, b in itertools.pairwise(argv) if a == "--name"), None)
     if not flaps_wanted or name is None:
@@ -89,6 +96,11 @@ def validate_with_flaps(
     command: list[str], env: Mapping[str, str], record: Path, flaps_wanted: int
 ) -> int:
     """Run real ``kops validate cluster -o json``; turn a pass into a flap while any remain."""
+    import json
+    import subprocess
+
+    from sandbox.kops import flaps
+
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     sys.stderr.write(done.stderr)
     if done.returncode == 0:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.config import CONFIG_ENV, SandboxConfig, load
+from sandbox.config import SandboxConfig, load
 from sandbox.kops import flaps, kubeconfig
 from sandbox.kops.cloud import ClusterCloud, Slot, aws_session
 from sandbox.kops.cloud_deletion import Resource
@@ -37,6 +37,7 @@ from sandbox.kops.exceptions import (
 from sandbox.kops.kube import HttpKube, KubeApiError
 from sandbox.kops.state import CA_FILE, INSTANCE_GROUP_DIR, StateStore
 from sandbox.kops.validation import ValidationResult, evaluate, instance_tag, internal_group
+from sandbox.switches import CONFIG_ENV
 
 KUBE_API_ENV = "SANDBOX_KUBE_API_URL"
 

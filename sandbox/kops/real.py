@@ -11,12 +11,6 @@ from sandbox.controlplane.binaries import MissingBinary, bin_dir
 KOPS_VERSION = "1.36.2"
 BINARY_ENV = "KOPS_NLB_KOPS_BIN"  # the Makefile's KOPS_BIN
 CHANNEL_ENV = "KOPS_NLB_KOPS_CHANNEL"  # the Makefile's KOPS_CHANNEL
-# The launcher's settings (``sandbox.kops.launcher``), baked into the twin's ``kops`` script.
-LAUNCH_BINARY_ENV = "SANDBOX_REAL_KOPS"
-LAUNCH_CHANNEL_ENV = "SANDBOX_KOPS_CHANNEL"
-LAUNCH_BASE_URL_ENV = "SANDBOX_KOPS_BASE_URL"
-LAUNCH_VPC_CIDR_ENV = "SANDBOX_VPC_CIDR"
-LAUNCH_PROXY_ENV = "SANDBOX_VPC_PROXY"
 
 
 @dataclass(frozen=True)

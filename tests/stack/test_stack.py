@@ -37,7 +37,7 @@ from deployments.stack.report import table_rows
 from deployments.stack.settings import POSTGRES_SYSTEM_USER
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kube.client import kube_api
-from sandbox.config import NO_PROXY
+from sandbox.switches import NO_PROXY
 from tests.e2e.prefect_runs import wait_for_firing
 from tests.stack import browser
 from tests.stack.harness import (
