@@ -39,13 +39,14 @@ _clients_lock = threading.Lock()
 def aws_client(service: str, region: str) -> Any:
     """Return a boto3 client for a service in a region, with standard retries."""
     where = (region, *(os.environ.get(name) for name in _SELECTING_ENV))
+    key = (service, *where)
     with _clients_lock:
-        client = _clients.get((service, *where))
+        client = _clients.get(key)
         if client is None:
             session = _sessions.get(where)
             if session is None:
                 session = _sessions[where] = cast(Any, boto3.session.Session(region_name=region))
-            client = _clients[(service, *where)] = session.client(service, config=_CLIENT_CONFIG)
+            client = _clients[key] = session.client(service, config=_CLIENT_CONFIG)
         return client
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sandbox
-from sandbox import switches as launch
+from sandbox import switches
 from sandbox.kops.real import RealKops
 
 PROJECT_ROOT = Path(sandbox.__file__).resolve().parent.parent
@@ -26,11 +26,11 @@ class RealKopsLaunch:
     def variables(self) -> dict[str, str]:
         """The launcher's settings, as environment variables."""
         return {
-            launch.LAUNCH_BINARY_ENV: str(self.kops.binary),
-            launch.LAUNCH_CHANNEL_ENV: self.kops.channel.resolve().as_uri(),
-            launch.LAUNCH_BASE_URL_ENV: self.asset_url,
-            launch.LAUNCH_VPC_CIDR_ENV: self.vpc_cidr,
-            launch.LAUNCH_PROXY_ENV: self.proxy_url,
+            switches.LAUNCH_BINARY_ENV: str(self.kops.binary),
+            switches.LAUNCH_CHANNEL_ENV: self.kops.channel.resolve().as_uri(),
+            switches.LAUNCH_BASE_URL_ENV: self.asset_url,
+            switches.LAUNCH_VPC_CIDR_ENV: self.vpc_cidr,
+            switches.LAUNCH_PROXY_ENV: self.proxy_url,
         }
 
 

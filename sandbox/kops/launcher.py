@@ -18,6 +18,7 @@ cluster -o json`` itself and turns passes into flaps (``sandbox.kops.flaps``).
 
 from __future__ import annotations
 
+# Only what every command needs is imported up front: the launcher runs before each kops command.
 import itertools
 import os
 import sys
@@ -38,7 +39,6 @@ from sandbox.switches import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-# Only what every command needs is imported up front: the launcher runs before each kops command.
 DEAD_PROXY = "http://127.0.0.1:9"  # a closed port: nothing kops fetches leaves the machine
 
 
