@@ -65,20 +65,32 @@ def test_non_zero_exit_fails_like_the_agent(agent: ShellAgent) -> None:
 
 
 def test_timeout_kills_the_process_group(agent: ShellAgent, tmp_path: Path) -> None:
-    marker = tmp_path / "survivor"
+    pid_file = tmp_path / "background.pid"
     started = time.monotonic()
     outcome = _run(
         agent,
         "echo before",
-        f"(sleep 1; touch {marker}) &",  # a background job of the script
+        f"sleep 60 & echo $! > {pid_file}",  # a background job of the script
         "sleep 30",
-        timeout=0.3,
+        timeout=2,
     )
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10
     assert (outcome.status, outcome.response_code) == ("TimedOut", 137)
     assert outcome.stdout == "before\n"
-    time.sleep(1.3)
-    assert not marker.exists(), "a process of the timed-out script survived"
+    background = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(background) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(background), "a process of the timed-out script survived"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def test_environment_is_clean(agent: ShellAgent, monkeypatch: pytest.MonkeyPatch) -> None:
