@@ -4,6 +4,7 @@ running each pod as a real nginx."""
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -63,7 +64,21 @@ def spec(kubeconfig: str) -> EnvironmentSpec:
 
 
 def add_workers(cluster: ClusterHost) -> None:
+    """Register the workers and wait until the scheduler may use both zones.
+
+    A new Node carries the not-ready taint until the node lifecycle controller sees it Ready;
+    the zone spread ignores a zone whose nodes are all tainted, so a pod scheduled before then
+    goes to the other zone.
+    """
     cluster.sync(WORKERS, pod_cidr_for)
+    names = {worker["PrivateDnsName"] for worker in WORKERS}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        nodes = [n for n in core(cluster).list_node().items if n.metadata.name in names]
+        if len(nodes) == len(names) and not any(n.spec.taints for n in nodes):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the workers {sorted(names)} were not schedulable within 30 s")
 
 
 def core(cluster: ClusterHost) -> Any:
