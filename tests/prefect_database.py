@@ -20,6 +20,7 @@ import prefect
 from prefect.settings import (
     PREFECT_API_DATABASE_MIGRATE_ON_START,
     PREFECT_SERVER_DATABASE_CONNECTION_URL,
+    PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED,
     temporary_settings,
 )
 from prefect.testing import utilities
@@ -60,7 +61,11 @@ def migrated_template(shared: Path) -> Path:
 
 @contextmanager
 def harness_on(template: Path) -> Iterator[None]:
-    """``prefect_test_harness`` whose server starts on a copy of ``template``, unmigrated."""
+    """``prefect_test_harness`` whose server starts on a copy of ``template``, unmigrated.
+
+    Its server does not record task runs from their events: no test reads them back, and
+    recording them was a quarter of the server's work while the flows ran.
+    """
 
     def seeded_directory() -> str:
         directory = tempfile.mkdtemp()
@@ -70,8 +75,13 @@ def harness_on(template: Path) -> Iterator[None]:
     original = utilities.mkdtemp
     utilities.mkdtemp = seeded_directory  # type: ignore[attr-defined]
     try:
-        unmigrated = temporary_settings({PREFECT_API_DATABASE_MIGRATE_ON_START: False})
-        with unmigrated, utilities.prefect_test_harness(server_startup_timeout=90):
+        settings = temporary_settings(
+            {
+                PREFECT_API_DATABASE_MIGRATE_ON_START: False,
+                PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED: False,
+            }
+        )
+        with settings, utilities.prefect_test_harness(server_startup_timeout=90):
             yield
     finally:
         utilities.mkdtemp = original  # type: ignore[attr-defined]

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, cast
+from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from kops_nlb.core.naming import dict_to_tags, tags_to_dict
@@ -29,11 +31,13 @@ _CLIENT_CONFIG = Config(
 # rules; clients are thread-safe, so one per service, region and configuration is shared, all of
 # a region's made by one session (under the lock: sessions are not thread-safe). The key holds
 # what selects the endpoint and the credentials' identity, so switching either (tests, the twin)
-# gets a fresh session and clients.
+# gets a fresh session and clients; every session reads the models through one loader, which
+# keeps what it parsed.
 _SELECTING_ENV = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_CONFIG_FILE")
 _sessions: dict[tuple[str | None, ...], Any] = {}
 _clients: dict[tuple[str | None, ...], Any] = {}
 _clients_lock = threading.Lock()
+_loader = botocore.loaders.create_loader()
 
 
 def aws_client(service: str, region: str) -> Any:
@@ -45,9 +49,19 @@ def aws_client(service: str, region: str) -> Any:
         if client is None:
             session = _sessions.get(where)
             if session is None:
-                session = _sessions[where] = cast(Any, boto3.session.Session(region_name=region))
+                session = _sessions[where] = _new_session(region)
             client = _clients[key] = session.client(service, config=_CLIENT_CONFIG)
         return client
+
+
+def _new_session(region: str) -> Any:
+    """A boto3 session configured from the environment, reading models through the shared loader."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader)
+    session = boto3.session.Session(botocore_session=core, region_name=region)
+    # Each boto3 session appends its data directory to the loader's search paths again.
+    _loader.search_paths[:] = dict.fromkeys(_loader.search_paths)
+    return session
 
 
 def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:

@@ -7,7 +7,6 @@ and injects the faults of ``AwsFaults``; moto's own ``/moto-api`` passes untouch
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import threading
@@ -16,7 +15,6 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Self
 
-from moto.core import responses as moto_responses
 from moto.ec2.models import ec2_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
@@ -26,7 +24,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sandbox.aws import gaps, wire
+from sandbox.aws import gaps, speedups, wire
 from sandbox.aws.fault_injection import FaultInjector
 from sandbox.aws.faults import AwsFaults, render_error
 
@@ -69,21 +67,6 @@ class _Dispatcher(DomainDispatcherApplication):
         if host not in self._backend_by_host:
             self._backend_by_host[host] = super().get_backend_for_host(host)
         return self._backend_by_host[host]
-
-
-def _list_response_methods_once() -> None:
-    """Let moto list each response class's methods once, not on every request.
-
-    To find the method of a request's action, moto lists every function of the response class
-    (``inspect.getmembers`` over hundreds of them, a fifth of its time serving a call). The list
-    never changes once the gaps are applied, which ``start`` does first.
-    """
-    original = moto_responses.method_names_from_class
-    if hasattr(original, "cache_info"):
-        return
-    moto_responses.method_names_from_class = functools.cache(  # type: ignore[assignment]
-        lambda cls: frozenset(original(cls))
-    )
 
 
 class AwsServer:
@@ -129,7 +112,7 @@ class AwsServer:
         if self._server is not None:
             return self.url
         gaps.apply()
-        _list_response_methods_once()
+        speedups.apply()
         self._configure_gaps()
         app = _Dispatcher(create_backend_app)
         server = make_server(

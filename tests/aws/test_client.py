@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kops_nlb.aws import client as client_module
 from kops_nlb.aws.client import aws_client
 
 REGION = "ap-northeast-1"
@@ -44,3 +45,18 @@ def test_every_service_follows_a_change_of_credentials_or_endpoint(
     for service in ("ec2", "sts"):
         assert aws_client(service, REGION).meta.endpoint_url == "http://127.0.0.2:9", service
     assert aws_client("ec2", REGION) is not before
+
+
+def test_sessions_share_what_was_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = aws_client("ec2", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "another-key")
+    second = aws_client("ec2", REGION)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.3:9")
+    third = aws_client("ec2", REGION)
+
+    assert len({id(first), id(second), id(third)}) == 3  # a session each
+    model = first.meta.service_model._service_description
+    assert second.meta.service_model._service_description is model  # parsed once
+    assert third.meta.service_model._service_description is model
+    paths = client_module._loader.search_paths
+    assert len(paths) == len(set(paths))  # sessions do not pile up search paths

@@ -38,3 +38,6 @@ def test_clients_keep_their_own_credentials_endpoint_and_region() -> None:
         "http://127.0.0.3:9",
         "us-east-1",
     )
+    # Different credentials make different sessions, which read the models parsed once.
+    model = first.meta.service_model._service_description
+    assert second.meta.service_model._service_description is model
