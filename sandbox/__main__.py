@@ -8,6 +8,7 @@ the control-plane programs it recorded by pid under `.sandbox/clusters/*/pids`.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -132,6 +133,11 @@ def serve(home: Path, config_path: Path | None) -> int:
     path = config_path or (Path(os.environ[CONFIG_ENV]) if CONFIG_ENV in os.environ else None)
     world = World(load(path), home.resolve())
     world.start()
+    # What is loaded by now (moto's data, botocore's models) lives as long as the process: out of
+    # the cyclic collector's way, and full collections rarer, or they walk it again and again.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*gc.get_threshold()[:2], 100)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 from collections.abc import Iterator
@@ -27,6 +28,10 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     config = replace(config, delays=replace(config.delays, target_healthy=0.4))
     world = World(config, home)
     endpoints = world.start()
+    # What is loaded by now (moto's data, botocore's models, Prefect) lives as long as the
+    # worker: out of the cyclic collector's way, full collections stop walking it again and again.
+    gc.collect()
+    gc.freeze()
     patch = pytest.MonkeyPatch()
     for name, value in endpoints.client_env().items():
         patch.setenv(name, value)
