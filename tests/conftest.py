@@ -68,11 +68,16 @@ FIRST_MODULES = (
 LONGEST_E2E_MODULES = (
     "tests/e2e/test_plan.py",
     "tests/e2e/test_convergence.py",
-    "tests/e2e/test_faults.py",
     "tests/e2e/test_trend_and_alerts.py",
+    "tests/e2e/test_faults.py",
     "tests/e2e/test_load_balancer_controller.py",
     "tests/e2e/test_resilience.py",
     "tests/e2e/test_teardown_and_cleanup.py",
+    "tests/e2e/test_lifecycle.py",
+    "tests/e2e/test_lb_modes.py",
+    "tests/e2e/test_negative_control.py",
+    "tests/e2e/test_proxy_protocol.py",
+    "tests/e2e/test_in_cluster.py",
 )
 
 
