@@ -141,10 +141,11 @@ def run_all(options: Options, *, progress: Callable[[str], None] | None = None) 
             log_path = home / "nginx-access.log"
             size = logparse.write_log(log_path, lines=options.log_lines)
             say(f"generated {options.log_lines} log lines ({size / 2**20:.0f} MiB)")
-            from prefect.testing.utilities import prefect_test_harness
+            from bench.prefect_harness import harness, migrated_template
 
+            template = migrated_template()  # once per Prefect version, not timed
             started = time.perf_counter()
-            with prefect_test_harness(server_startup_timeout=120):
+            with harness(template=template):
                 results.harness_startup = time.perf_counter() - started
                 _quiet_prefect_console()
                 say(f"Prefect test harness up in {results.harness_startup:.1f} s")

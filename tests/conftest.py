@@ -44,12 +44,12 @@ def no_run_logger() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A temporary Prefect API and database for the whole session (the database a copy of one
-    migrated once for the run, shared by the xdist workers)."""
-    from tests.prefect_database import harness_on, migrated_template
+def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect API and database for the whole session, on a copy of a database
+    migrated once per Prefect version. Its server records no task runs: no test reads them."""
+    from bench.prefect_harness import harness
 
-    with harness_on(migrated_template(tmp_path_factory.getbasetemp().parent)):
+    with harness(record_task_runs=False, startup_timeout=90):
         yield
 
 
