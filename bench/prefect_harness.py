@@ -12,7 +12,6 @@ import fcntl
 import os
 import pwd
 import shutil
-import socket
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -39,21 +38,17 @@ def cache_directory() -> Path:
     return Path(cache) / "kops-nlb-flows" / "prefect"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _migrate(database: Path) -> None:
     """Start and stop a Prefect server on ``database``: it migrates it as it starts."""
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.server.database.dependencies import temporary_database_interface
 
+    from sandbox.controlplane.boot import free_port
+
     url = f"sqlite+aiosqlite:///{database}"
     settings = temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: url})
     with settings, temporary_database_interface():
-        server = SubprocessASGIServer(port=_free_port())
+        server = SubprocessASGIServer(port=free_port())
         server.start(timeout=120)
         server.stop()
     # The server writes ahead to a -wal file; fold it in, so the one file is the whole database.
