@@ -2,8 +2,8 @@
 
 A boto3 session parses the endpoint rules, and each client its service model (EC2's takes most
 of a second): every client with the same region and credentials comes from one session, made
-once per process, and every session reads through one loader, which keeps what it parsed.
-Sessions are not thread-safe, so clients are made under a lock.
+once per process, on the process's shared loader (``sandbox.boto_sessions``). Sessions are not
+thread-safe, so clients are made under a lock.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import boto3
-import botocore.loaders
-import botocore.session
 from botocore.config import Config
+
+from sandbox.boto_sessions import shared_loader_session
 
 _sessions: dict[tuple[str, str, str], Any] = {}
 _lock = threading.Lock()
-_loader = botocore.loaders.create_loader()
 
 
 def twin_client(
@@ -35,14 +33,7 @@ def twin_client(
     with _lock:
         session: Any = _sessions.get(key)
         if session is None:
-            core = botocore.session.get_session()
-            core.register_component("data_loader", _loader)
-            session = _sessions[key] = boto3.session.Session(
-                botocore_session=core,
-                region_name=region,
-                aws_access_key_id=access_key_id,
-                aws_secret_access_key=secret_access_key,
+            session = _sessions[key] = shared_loader_session(
+                region, access_key_id=access_key_id, secret_access_key=secret_access_key
             )
-            # Each boto3 session appends its data directory to the loader's search paths again.
-            _loader.search_paths[:] = dict.fromkeys(_loader.search_paths)
         return session.client(service, endpoint_url=endpoint_url, config=config)

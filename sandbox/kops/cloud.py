@@ -15,11 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-import botocore.loaders
-import botocore.session
 from botocore.config import Config
 
+from sandbox.boto_sessions import shared_loader_session
 from sandbox.kops import iam
 from sandbox.kops.cloud_deletion import ClusterDeletion
 from sandbox.kops.cloud_network import ClusterNetwork
@@ -31,18 +29,6 @@ FALLBACK_IMAGE = "ami-0a1b2c3d4e5f60718"
 UBUNTU_OWNER = "099720109477"
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5)
-_LOADER = botocore.loaders.create_loader()
-
-
-def aws_session(region: str) -> Any:
-    """Return a boto3 session for a region, configured from the environment like any client.
-
-    Sessions share one botocore data loader, so the service models (EC2's takes a second to
-    parse) are read once per process however many commands run in it.
-    """
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _LOADER)
-    return boto3.session.Session(botocore_session=core, region_name=region)
 
 
 @dataclass(frozen=True)
@@ -64,7 +50,7 @@ class ClusterCloud:
         self.cluster = cluster
         self.region = region
         self.labels = dict(labels or {})
-        self._session = aws_session(region)
+        self._session = shared_loader_session(region)
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.boto_sessions import shared_loader_session
 from sandbox.config import SandboxConfig, load
 from sandbox.kops import flaps, kubeconfig
-from sandbox.kops.cloud import ClusterCloud, Slot, aws_session
+from sandbox.kops.cloud import ClusterCloud, Slot
 from sandbox.kops.cloud_deletion import Resource
 from sandbox.kops.cluster_spec import (
     OLDEST_SUPPORTED_KUBERNETES,
@@ -71,7 +72,7 @@ class KopsBackend:
         # only what kops itself writes (real kops refuses to delete a cluster with more).
         self.faults_dir = flaps.faults_dir(Path(config_path)) if config_path else None
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or self.config.region
-        self.store = StateStore.from_url(state_url, aws_session(region).client("s3"))
+        self.store = StateStore.from_url(state_url, shared_loader_session(region).client("s3"))
         self.kube_url = env.get(KUBE_API_ENV, "")
 
     # -- state ---------------------------------------------------------------------------------
