@@ -9,8 +9,6 @@ share, and every harness starts on a copy of it.
 from __future__ import annotations
 
 import fcntl
-import os
-import pwd
 import shutil
 import sqlite3
 import tempfile
@@ -27,15 +25,14 @@ from prefect.settings import (
 )
 from prefect.testing import utilities
 
+from sandbox.controlplane.binaries import cache_root
+
 HARNESS_DATABASE = "prefect-test.db"  # the name prefect_test_harness gives its database
 
 
 def cache_directory() -> Path:
-    """The project's cache (``$XDG_CACHE_HOME/kops-nlb-flows``, as the Makefile's)."""
-    # The account's own home, not $HOME: kops runs (and tests) give HOME a private directory.
-    home = pwd.getpwuid(os.getuid()).pw_dir
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path(home) / ".cache")
-    return Path(cache) / "kops-nlb-flows" / "prefect"
+    """Where migrated templates are kept: the project's cache, beside the built programs."""
+    return cache_root() / "prefect"
 
 
 def _migrate(database: Path) -> None:

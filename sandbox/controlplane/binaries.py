@@ -18,14 +18,19 @@ class MissingBinary(RuntimeError):
     """A program the control plane runs was never built."""
 
 
+def cache_root() -> Path:
+    """Return the project's cache outside git (``$XDG_CACHE_HOME/kops-nlb-flows``, the Makefile's)."""
+    # The account's own home, not $HOME: kops runs (and tests) give HOME a private directory.
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path(home) / ".cache")
+    return Path(cache) / "kops-nlb-flows"
+
+
 def bin_dir() -> Path:
     """Return the cache of built programs (``$KOPS_NLB_UPSTREAM_BIN``, else the Makefile's default)."""
     if os.environ.get(BIN_DIR_ENV):
         return Path(os.environ[BIN_DIR_ENV])
-    # The account's own home, not $HOME: kops runs (and tests) give HOME a private directory.
-    home = pwd.getpwuid(os.getuid()).pw_dir
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path(home) / ".cache")
-    return Path(cache) / "kops-nlb-flows" / "bin"
+    return cache_root() / "bin"
 
 
 @dataclass(frozen=True)
