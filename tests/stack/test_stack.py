@@ -176,8 +176,15 @@ def test_the_demo_runs_a_real_apiserver_and_real_nginx(stack: StackUnderTest) ->
         )
         with urllib.request.urlopen(request, timeout=5) as answer:
             assert re.fullmatch(r"nginx/[\d.]+", answer.headers["Server"])
-        logged = core.read_namespaced_pod_log(pod.metadata.name, spec.namespace, tail_lines=20)
-        [line] = [line for line in logged.splitlines() if marker in line]
+        # nginx writes the access line once the response is sent: the reply can come first.
+        deadline = time.monotonic() + 10
+        while True:
+            logged = core.read_namespaced_pod_log(pod.metadata.name, spec.namespace, tail_lines=200)
+            found = [line for line in logged.splitlines() if marker in line]
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        [line] = found
         assert re.fullmatch(rf'\S+ - - \[[^]]+\] "GET / HTTP/1.1" 200 \d+ "-" "{marker}" "-"', line)
 
 
