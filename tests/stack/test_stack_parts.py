@@ -220,8 +220,13 @@ def test_twin_is_recognised(argv: tuple[str, ...], cwd: str | None, expected: bo
 
 
 def test_a_pid_file_naming_another_process_is_not_ours(tmp_path: Path) -> None:
-    decoy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    decoy = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
     try:
+        # Once it has spoken it runs Python: just after fork its command line may still be empty.
+        assert decoy.stdout is not None and decoy.stdout.readline() == b"up\n"
         pid_file = tmp_path / "worker.pid"
         pid_file.write_text(f"{decoy.pid}\n")
         info = procs.read_process(decoy.pid)
@@ -230,7 +235,7 @@ def test_a_pid_file_naming_another_process_is_not_ours(tmp_path: Path) -> None:
         assert procs.owned(pid_file, stack(), lambda *_: True) == info
     finally:
         decoy.kill()
-        decoy.wait()
+        decoy.communicate()
     assert procs.read_process(decoy.pid) is None
     assert procs.owned(pid_file, stack(), lambda *_: True) is None
 
