@@ -7,6 +7,7 @@ again when the watch expires (``410 Gone``) or the connection drops (``Informer`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -88,7 +89,10 @@ class Informer:
         self._stop.set()
         response = self._response
         if response is not None:
-            response.shutdown()  # wakes the thread blocked reading the watch
+            # Wakes the thread blocked reading the watch; if the watch ended meanwhile, its
+            # thread has closed the socket already and there is nothing to wake.
+            with contextlib.suppress(OSError):
+                response.shutdown()
             response.release_conn()
         self._thread.join(timeout=5)
 

@@ -218,3 +218,26 @@ def test_an_informer_stops_at_once_while_its_watch_is_open(control_plane: Contro
         informer.stop()
         api.close()
     assert not informer.running
+
+
+def test_an_informer_stops_when_its_watch_closed_its_socket_meanwhile() -> None:
+    """The watch can end (and its thread close the socket) between stop() taking the response
+    and shutting it down: stopping then finds nothing to wake, which is not an error."""
+
+    class ClosedResponse:
+        released = False
+
+        def shutdown(self) -> None:
+            raise OSError(9, "Bad file descriptor")
+
+        def release_conn(self) -> None:
+            self.released = True
+
+    def unreachable(**_: Any) -> Any:
+        raise OSError("the apiserver is not answering")
+
+    informer = Informer("namespaces", unreachable).start()
+    closed = ClosedResponse()
+    informer._response = closed
+    informer.stop()
+    assert closed.released and not informer.running
