@@ -71,8 +71,10 @@ def running_cluster(
     try:
         yield host
     finally:
-        host.stop()
-        pods.stop_all()
+        try:
+            host.stop()
+        finally:
+            pods.stop_all()
 
 
 def write_admin_kubeconfig(host: ClusterHost, path: Path, *, server: str | None = None) -> str:

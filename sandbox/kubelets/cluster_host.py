@@ -8,6 +8,7 @@ from them. ``sync`` then keeps one simulated kubelet per running instance of the
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import re
 import shutil
@@ -137,8 +138,10 @@ class ClusterHost:
                 self.runner.add_node(NodeSlot(agent.name, agent.ip, agent.pod_cidr))
 
     def stop(self) -> None:
-        """Stop the kubelets, their pods and the control plane."""
-        self.runner.stop()
-        self.logs.stop()
-        self.api.close()
-        self.control_plane.stop()
+        """Stop the kubelets, their pods and the control plane: each of them, even when stopping
+        one before it fails (its programs would otherwise outlive the twin)."""
+        with contextlib.ExitStack() as stopping:  # last in, first called
+            stopping.callback(self.control_plane.stop)
+            stopping.callback(self.api.close)
+            stopping.callback(self.logs.stop)
+            stopping.callback(self.runner.stop)
