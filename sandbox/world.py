@@ -54,6 +54,7 @@ from sandbox.kops.assets import AssetServer
 from sandbox.kops.executable import RealKopsLaunch, install_executable
 from sandbox.kops.real import RealKops
 from sandbox.kubelets.instances import InstanceHosts
+from sandbox.stopping import stop_each
 from sandbox.switches import NO_PROXY
 
 log = logging.getLogger(__name__)
@@ -179,23 +180,23 @@ class World:
         return self.endpoints
 
     def stop(self) -> None:
-        """Stop every part; leaves no listening socket behind."""
+        """Stop every part, each even when one before it fails; leaves no listening socket behind."""
         set_command_executor(None)
         set_instance_online_predicate(None)
         set_target_health_provider(None)
-        if self._cloud_loop is not None:
-            self._cloud_loop.stop()
-        if self.hosts is not None:
-            self.hosts.stop()
-        self.vpc_proxy.stop()
-        self.api_proxy.stop()
-        self.health_checks.stop()
-        self.nlb.stop()
-        self.node_ports.stop()
-        self.pods.stop_all()
-        self.agent.close()
-        self.assets.stop()
-        self.aws.stop()
+        stop_each(
+            *([self._cloud_loop.stop] if self._cloud_loop is not None else []),
+            *([self.hosts.stop] if self.hosts is not None else []),
+            self.vpc_proxy.stop,
+            self.api_proxy.stop,
+            self.health_checks.stop,
+            self.nlb.stop,
+            self.node_ports.stop,
+            self.pods.stop_all,
+            self.agent.close,
+            self.assets.stop,
+            self.aws.stop,
+        )
 
     def kube_api(self, cluster: str | None = None) -> Any:
         """An admin ``kubernetes.client.ApiClient`` of a booted cluster (the latest by default)."""

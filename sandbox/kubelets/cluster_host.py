@@ -8,7 +8,6 @@ from them. ``sync`` then keeps one simulated kubelet per running instance of the
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import re
 import shutil
@@ -27,6 +26,7 @@ from sandbox.kubelets.log_server import KubeletLogServer
 from sandbox.kubelets.nodes import NodeAgent, NodeHeartbeats
 from sandbox.kubelets.pod_runner import NodeSlot, PodRunner
 from sandbox.kubelets.probe_containers import ProbeContainers
+from sandbox.stopping import stop_each
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +138,5 @@ class ClusterHost:
                 self.runner.add_node(NodeSlot(agent.name, agent.ip, agent.pod_cidr))
 
     def stop(self) -> None:
-        """Stop the kubelets, their pods and the control plane: each of them, even when stopping
-        one before it fails (its programs would otherwise outlive the twin)."""
-        with contextlib.ExitStack() as stopping:  # last in, first called
-            stopping.callback(self.control_plane.stop)
-            stopping.callback(self.api.close)
-            stopping.callback(self.logs.stop)
-            stopping.callback(self.runner.stop)
+        """Stop the kubelets, their pods and the control plane, each even when one before fails."""
+        stop_each(self.runner.stop, self.logs.stop, self.api.close, self.control_plane.stop)

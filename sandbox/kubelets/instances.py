@@ -29,6 +29,7 @@ from sandbox.dataplane.pods import PodServers
 from sandbox.kops.state import StateStore
 from sandbox.kubelets.cluster_host import ClusterHost, config_base
 from sandbox.kubelets.node_objects import is_control_plane, tag
+from sandbox.stopping import stop_each
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,7 @@ class InstanceHosts:
         if self._thread is not None:
             self._thread.join(timeout=30)
         with self._lock:
-            for name in list(self.clusters):
-                self._shut_down(name)
+            stop_each(*(functools.partial(self._shut_down, name) for name in list(self.clusters)))
 
     def host(self, cluster: str | None = None) -> ClusterHost | None:
         """Return a booted cluster (the named one, else the most recently booted)."""
@@ -192,9 +192,7 @@ class InstanceHosts:
     def _shut_down(self, name: str) -> None:
         host = self.clusters.pop(name)
         self._proxy.remove(host.cluster)
-        host.stop()
-        self._metadata.pop(name).stop()
-        self._on_change()
+        stop_each(host.stop, self._metadata.pop(name).stop, self._on_change)
         log.info("control plane of %s stopped", name)
 
     def _describe(self, instance_id: str) -> dict[str, Any]:
