@@ -17,7 +17,6 @@ from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 gc.set_threshold(*gc.get_threshold()[:2], 100)
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3")
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from prefect.events.filters import (
     EventOccurredFilter,
     EventResourceFilter,
 )
+from prefect.logging.handlers import APILogHandler
 
 
 def artifact(key: str) -> str:
@@ -22,6 +23,16 @@ def artifact(key: str) -> str:
     with get_client(sync_client=True) as prefect:
         found = prefect.read_latest_artifacts()
     return next(str(a.data) for a in found if a.key == key)
+
+
+def log_messages() -> list[str]:
+    """Return every log message the API holds, once this process's queued logs are sent."""
+    APILogHandler().flush()
+    messages: list[str] = []
+    with get_client(sync_client=True) as prefect:
+        while page := prefect.read_logs(limit=200, offset=len(messages)):
+            messages += [log.message for log in page]
+    return messages
 
 
 def paused_run(within_s: float = 60.0) -> uuid.UUID:

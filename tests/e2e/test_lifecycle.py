@@ -28,7 +28,7 @@ from kops_nlb.core.errors import SpecError
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kops import worker
 from sandbox.world import World
-from tests.e2e.prefect_runs import artifact
+from tests.e2e.prefect_runs import artifact, log_messages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -281,11 +281,8 @@ def test_secrets_never_reach_logs_artifacts_or_results(spec: EnvironmentSpec) ->
         user["client-certificate-data"][:40],
         key_pem.splitlines()[1],  # a line of the private key itself
     ]
+    logs = " ".join(log_messages())
     with get_client(sync_client=True) as prefect:
-        messages: list[str] = []
-        while page := prefect.read_logs(limit=200, offset=len(messages)):
-            messages += [log.message for log in page]
-        logs = " ".join(messages)
         artifacts = " ".join(str(a.data) for a in prefect.read_artifacts(limit=200))
         runs = prefect.read_flow_runs()
         states = " ".join(

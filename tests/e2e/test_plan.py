@@ -40,7 +40,7 @@ from kops_nlb.core.plan import Plan
 from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kops import worker
 from sandbox.world import World
-from tests.e2e.prefect_runs import artifact, paused_run
+from tests.e2e.prefect_runs import artifact, log_messages, paused_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -338,9 +338,7 @@ def test_plans_show_no_secret(env: EnvironmentSpec) -> None:
     with get_client(sync_client=True) as prefect:
         by_key = ArtifactFilter(key=ArtifactFilterKey(any_=["plan-plan-k8s-local"]))
         plans = [str(a.data) for a in prefect.read_artifacts(artifact_filter=by_key, limit=200)]
-        messages: list[str] = []
-        while page := prefect.read_logs(limit=200, offset=len(messages)):
-            messages += [log.message for log in page]
+    messages = log_messages()
     assert len(plans) > 5 and messages
     for secret in secrets:
         assert not any(secret in text for text in plans)
