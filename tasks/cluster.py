@@ -125,11 +125,12 @@ def _half_written(spec: EnvironmentSpec, state_store: str) -> bool:
 
     kops writes every instance group before it touches the cloud, so such a spec has no cloud
     resources: deleting it loses nothing. A cluster whose VPC exists is never taken for one
-    (its groups may have been resized by hand); `kops update cluster` applies it as it is.
+    (its groups may have been resized by hand); `kops update cluster` applies it as it is. The
+    VPC is looked at first: a few API calls, where reading the groups runs kops.
     """
-    if not is_partial(commands.group_sizes(spec, state_store), spec):
+    if ec2_network.find_cluster_vpc_and_subnets(spec.region, spec.cluster_name) is not None:
         return False
-    return ec2_network.find_cluster_vpc_and_subnets(spec.region, spec.cluster_name) is None
+    return is_partial(commands.group_sizes(spec, state_store), spec)
 
 
 @task(cache_policy=NO_CACHE)
