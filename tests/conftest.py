@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
 from prefect.logging import disable_run_logger
 
+from deployments.stack import procs
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
+from tests import leftovers
 
 # A test process keeps a large heap all its life (moto's data, botocore's models, Prefect, the
 # twin): a full collection walks all of it, and at the default threshold full collections took a
@@ -17,6 +20,21 @@ from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 gc.set_threshold(*gc.get_threshold()[:2], 100)
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the session when a program it started under its temporary directory outlives it: a
+    control plane that a failed stop leaves behind would burn CPU through every later run."""
+    yield
+    left = leftovers.running_under(tmp_path_factory.getbasetemp())
+    if left and not procs.wait_gone(left, 15.0):
+        still = [info for info in left if procs.alive(info)]
+        procs.stop(still, timeout=5.0, signum=signal.SIGKILL)
+        pytest.fail(
+            "left running after the session (now killed):\n"
+            + "\n".join(f"{info.pid}: {' '.join(info.argv)[:300]}" for info in still)
+        )
 
 
 @pytest.fixture
