@@ -24,8 +24,4 @@ def running_under(directory: Path) -> list[ProcessInfo]:
 
 
 def _names(arg: str, directory: str) -> bool:
-    at = arg.find(directory)
-    if at < 0:
-        return False
-    rest = arg[at + len(directory) :]
-    return rest == "" or rest.startswith(os.sep)
+    return arg.endswith(directory) or f"{directory}{os.sep}" in arg

@@ -20,6 +20,7 @@ from sandbox.controlplane.boot import ControlPlane
 from sandbox.dataplane.pods import PodServers
 from sandbox.kops.pki import KUBERNETES_CA, issue, new_keysets
 from sandbox.kubelets.cluster_host import ClusterHost
+from sandbox.stopping import stop_each
 from tests import loopback
 
 REGION = "ap-northeast-1"
@@ -71,10 +72,7 @@ def running_cluster(
     try:
         yield host
     finally:
-        try:
-            host.stop()
-        finally:
-            pods.stop_all()
+        stop_each(host.stop, pods.stop_all)
 
 
 def write_admin_kubeconfig(host: ClusterHost, path: Path, *, server: str | None = None) -> str:
