@@ -67,6 +67,30 @@ def within(calls: Iterable[Call], start: float, end: float) -> list[Call]:
     return [c for c in calls if start <= c.at <= end]
 
 
+def api_load_balancer_wait(calls: Iterable[Call]) -> float | None:
+    """Seconds from kops creating the cluster's API NLB to its first launch template.
+
+    kops writes no launch template (so no instance boots) until its waiter has seen that NLB
+    active; None when kops created none in these calls.
+    """
+    ordered = sorted((c for c in calls if c.origin == "kops"), key=lambda c: c.at)
+    created = next(
+        (c.at for c in ordered if (c.service, c.operation) == ("elbv2", "CreateLoadBalancer")),
+        None,
+    )
+    if created is None:
+        return None
+    launched = next(
+        (
+            c.at
+            for c in ordered
+            if c.at >= created and (c.service, c.operation) == ("ec2", "CreateLaunchTemplate")
+        ),
+        None,
+    )
+    return None if launched is None else launched - created
+
+
 def count(calls: Iterable[Call], keep: Callable[[Call], bool] | None = None) -> int:
     """Return how many calls pass `keep` (all when None)."""
     return sum(1 for c in calls if keep is None or keep(c))

@@ -1,7 +1,9 @@
 """The shortest possible provisioning time of the simulated world, from its latencies (pure).
 
 Steps take only their configured latency (the work around them counts as zero), and each waits
-for the steps it truly depends on. Two dependency models are given:
+for the steps it truly depends on. kops creates the cluster's API load balancer first and waits
+until it is active (an AWS SDK waiter) before it writes the launch templates: no instance boots,
+and no node's clock starts, before then. Two dependency models are given:
 
 - ``twin``: what the twin enforces. Its cloud controller registers the targets in the same
   pass that creates the NLB, so the target-health delay runs alongside NLB activation.
@@ -50,7 +52,8 @@ def world_dag(latencies: Latencies, *, model: str = "twin") -> list[Step]:
     targets_after = ("nlb_active",) if model == "chain" else ("workload_applied",)
     return [
         Step("cluster_created", 0.0),
-        Step("nodes_ready", latencies.node_ready, ("cluster_created",)),
+        Step("api_nlb_active", latencies.nlb_active, ("cluster_created",)),
+        Step("nodes_ready", latencies.node_ready, ("api_nlb_active",)),
         Step("workload_applied", 0.0, ("nodes_ready",)),
         Step("nlb_active", latencies.nlb_active, ("workload_applied",)),
         Step("targets_healthy", latencies.target_healthy, targets_after),
@@ -100,8 +103,10 @@ def longest_path(steps: Sequence[Step]) -> Path:
 def sequential_latency(latencies: Latencies) -> float:
     """Return the latency the procedure's strictly sequential order waits out on the twin.
 
-    Validate, then the NLB, then its targets (on the twin already counting since the NLB was
-    created), then the bastion, whose SSM clock starts when it is first looked at.
+    kops's API load balancer, validate, then the NLB, then its targets (on the twin already
+    counting since the NLB was created), then the bastion, whose SSM clock starts when it is
+    first looked at.
     """
     targets_extra = max(0.0, latencies.target_healthy - latencies.nlb_active)
-    return latencies.node_ready + latencies.nlb_active + targets_extra + latencies.ssm_online
+    api_then_nodes = latencies.nlb_active + latencies.node_ready
+    return api_then_nodes + latencies.nlb_active + targets_extra + latencies.ssm_online

@@ -259,6 +259,7 @@ def build_figures(results: Results, *, command: str) -> dict[str, Any]:
             "limit_s": round(limit, 3),
             "phases_s": {k: _d(v) for k, v in phases.items()},
             "task_s": {k: _d(v) for k, v in _task_medians([p.tasks for p in provisions]).items()},
+            "kops_api_nlb_wait_s": _d(_over(p.api_load_balancer_wait for p in provisions)),
             "instant_twin_wall_s": _d(_over(p.wall for p in floors)),
             "instant_twin_phases_s": {k: _d(v) for k, v in floor_phases.items()},
             "projection_at_scale_1": projection,

@@ -12,6 +12,7 @@ from kubernetes.client import CoreV1Api
 
 from bench.calls import (
     Call,
+    api_load_balancer_wait,
     attribute,
     product_writes,
     twin_writes,
@@ -45,6 +46,7 @@ class ProvisionSample:
     detections: tuple[Detection, ...]
     wait_operations: dict[str, dict[str, int]]
     finished_at: float
+    api_load_balancer_wait: float | None = None
 
     @property
     def outside_tasks(self) -> float:
@@ -159,6 +161,7 @@ def measure_provision(twin: Twin) -> ProvisionSample:
         detections=detections,
         wait_operations=operations,
         finished_at=finished_at,
+        api_load_balancer_wait=api_load_balancer_wait(calls),
     )
 
 

@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from bench.advice import design_changes
-from bench.calls import Call, attribute, product_writes, twin_writes, writes_by_origin
+from bench.calls import (
+    Call,
+    api_load_balancer_wait,
+    attribute,
+    product_writes,
+    twin_writes,
+    writes_by_origin,
+)
 from bench.critical_path import Latencies, Step, longest_path, sequential_latency, world_dag
 from bench.detection import detect
 from bench.stats import summarize
@@ -21,9 +28,10 @@ REALISTIC = Latencies(node_ready=60, nlb_active=30, target_healthy=20, ssm_onlin
 @pytest.mark.parametrize(
     ("latencies", "model", "seconds", "last_real_step"),
     [
-        (REALISTIC, "twin", 90.0, "nlb_active"),
-        (REALISTIC, "chain", 110.0, "targets_healthy"),
-        (Latencies(node_ready=1, nlb_active=1, target_healthy=5, ssm_online=1), "twin", 6.0, None),
+        # kops's API load balancer (30 s), the nodes (60 s), then the Service's NLB (30 s).
+        (REALISTIC, "twin", 120.0, "nlb_active"),
+        (REALISTIC, "chain", 140.0, "targets_healthy"),
+        (Latencies(node_ready=1, nlb_active=1, target_healthy=5, ssm_online=1), "twin", 7.0, None),
         (Latencies(node_ready=1, nlb_active=1, target_healthy=1, ssm_online=9), "twin", 9.0, None),
     ],
 )
@@ -33,6 +41,8 @@ def test_world_critical_path(
     path = longest_path(world_dag(latencies, model=model))
     assert path.seconds == seconds
     assert path.steps[-1] == "done"
+    if seconds > latencies.ssm_online:
+        assert path.steps[:3] == ("cluster_created", "api_nlb_active", "nodes_ready")
     if last_real_step:
         assert path.steps[-2] == last_real_step
 
@@ -47,8 +57,8 @@ def test_longest_path_rejects_cycles_and_unknown_steps() -> None:
 @pytest.mark.parametrize(
     ("latencies", "expected"),
     [
-        (REALISTIC, 110.0),  # targets already healthy when the NLB is active
-        (Latencies(node_ready=10, nlb_active=5, target_healthy=8, ssm_online=2), 20.0),
+        (REALISTIC, 140.0),  # targets already healthy when the NLB is active
+        (Latencies(node_ready=10, nlb_active=5, target_healthy=8, ssm_online=2), 25.0),
     ],
 )
 def test_sequential_latency(latencies: Latencies, expected: float) -> None:
@@ -199,6 +209,48 @@ def test_targets_carry_numbers_and_judge_each_goal() -> None:
     assert "grew 350 MiB" in found["parse_lines_per_cpu_s"]["why"]
     assert found["fleet10_wall_ratio"]["measured"] is None
     assert not found["fleet10_wall_ratio"]["met"] and found["fleet10_wall_ratio"]["why"]
+
+
+def test_each_missed_target_names_its_next_lever() -> None:
+    found = targets(_figures(wall=27.0, writes=1, scan=2_000_000.0, peak=400.0))
+    for target in found:
+        if target["met"]:
+            assert target["why"] == ""
+        elif target["measured"] is None:  # the fleet, in these figures
+            assert target["why"] == "not measured in this run"
+        else:
+            assert "lever" in target["why"], target["id"]
+
+
+def test_the_overhead_names_kops_waiting_past_its_api_load_balancer() -> None:
+    figures = _figures(wall=40.0, writes=0, scan=2e6, peak=52.0)
+    figures["provision"]["kops_api_nlb_wait_s"] = _summary(15.1)
+    figures["latencies"] = {"scaled_s": {"nlb_active": 7.5}}
+    why = {t["id"]: t["why"] for t in targets(figures)}["provision_overhead_s"]
+    assert "15.1 s after creating its API load balancer" in why
+    assert "active after 7.5 s" in why and "(7.6 s of the overhead" in why
+    # A waiter that looked in time is not named.
+    figures["provision"]["kops_api_nlb_wait_s"] = _summary(7.9)
+    why = {t["id"]: t["why"] for t in targets(figures)}["provision_overhead_s"]
+    assert "API load balancer" not in why and "Next lever" in why
+
+
+def kops(at: float, service: str, operation: str) -> Call:
+    return Call(at, "aws", "kops", service, operation, True)
+
+
+def test_api_load_balancer_wait_runs_from_kops_nlb_to_its_first_launch_template() -> None:
+    calls = [
+        kops(5.0, "ec2", "CreateLaunchTemplate"),  # an earlier cluster's: before the NLB
+        Call(9.0, "aws", "product", "elbv2", "CreateLoadBalancer", True),  # not kops's
+        kops(10.0, "elbv2", "CreateLoadBalancer"),
+        kops(25.0, "elbv2", "DescribeLoadBalancers"),
+        kops(25.5, "ec2", "CreateLaunchTemplate"),
+        kops(25.6, "ec2", "CreateLaunchTemplate"),
+    ]
+    assert api_load_balancer_wait(calls) == pytest.approx(15.5)
+    assert api_load_balancer_wait(calls[:4]) is None  # no launch template yet
+    assert api_load_balancer_wait([calls[0], calls[1]]) is None  # kops made no NLB
 
 
 def test_targets_met_when_every_figure_is_within_its_goal() -> None:

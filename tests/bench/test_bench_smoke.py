@@ -77,6 +77,9 @@ def test_provision_figures(report: tuple[dict[str, Any], str]) -> None:
     assert median(prov["wall_s"]) > 0
     assert median(prov["ratio_to_critical_path"]) > 0
     assert median(prov["flow_run_s"]) <= median(prov["wall_s"])
+    # Real kops created its API load balancer, then its launch templates.
+    assert 0 <= median(prov["kops_api_nlb_wait_s"]) < median(prov["wall_s"])
+    assert figures["critical_path"]["twin"]["steps"][:2] == ["cluster_created", "api_nlb_active"]
     assert set(prov["phases_s"]) >= {"before_validation", "validation_wait", "engine"}
     assert {"ensure_cluster", "wait_for_cluster_valid", "wait_for_nlb_active"} <= set(
         prov["task_s"]
