@@ -89,7 +89,9 @@ def _target(
 
 def _with_lever(id_: str, why: str) -> str:
     lever = NEXT_LEVERS.get(id_)
-    return f"{why} Next lever: {lever}" if lever and "lever" not in why else why
+    if not lever or "lever" in why:
+        return why
+    return f"{why if why.endswith('.') else why + '.'} Next lever: {lever}"
 
 
 def _kops_waiter(f: dict[str, Any]) -> str:
