@@ -163,7 +163,7 @@ def wait_for_cluster_valid(
     started = time.monotonic()
     if kubeconfig is not None:
         kube_waits.wait_nodes_ready(
-            kube_api(kubeconfig),
+            kube_api(kubeconfig, retry_connections=False),  # the API comes up during the wait
             expected=spec.control_plane_count + spec.node_count,
             timeout=spec.timeouts.cluster_valid,
             logger=logger,

@@ -12,8 +12,12 @@ from kubernetes.client.exceptions import ApiException
 CLIENT_FILES_DIR = ".client-files"
 
 
-def kube_api(kubeconfig: str) -> client.ApiClient:
+def kube_api(kubeconfig: str, *, retry_connections: bool = True) -> client.ApiClient:
     """Return an API client for the cluster of a kubeconfig file.
+
+    Without `retry_connections`, a request whose connection fails raises at once, where
+    urllib3 would send it three more times with a warning each: for a wait that retries on its
+    own while the API is not up yet.
 
     TLS reads the kubeconfig's inline CA, certificate and key from files, which the client
     writes out and removes when the process exits. They go to a private folder beside the
@@ -28,6 +32,8 @@ def kube_api(kubeconfig: str) -> client.ApiClient:
         client_configuration=configuration,
         temp_file_path=str(files),
     )
+    if not retry_connections:
+        configuration.retries = 0
     return client.ApiClient(configuration=configuration)
 
 

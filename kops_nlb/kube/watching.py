@@ -83,6 +83,7 @@ class ObjectWatch(Generic[T]):
     stats: WatchStats = field(default_factory=WatchStats)
     _objects: dict[str, Any] = field(default_factory=dict, init=False)
     _last_failing: tuple[str, ...] | None = field(default=None, init=False)
+    _last_error: str | None = field(default=None, init=False)
 
     def wait(self, timeout: float) -> T:
         """Return the value of the first ready observation; raise WaitTimeout at the deadline."""
@@ -127,6 +128,7 @@ class ObjectWatch(Generic[T]):
     def _list(self) -> str | None:
         self.stats.lists += 1
         result = self.list_method(*self.args, **self.kwargs)
+        self._last_error = None  # the API answered: a later outage is news again
         self._objects = {_name(obj): obj for obj in result.items or []}
         return result.metadata.resource_version if result.metadata else None
 
@@ -174,7 +176,9 @@ class ObjectWatch(Generic[T]):
     def _note_error(self, log: Logger, exc: BaseException) -> tuple[str, ...]:
         reason = f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"
         self.stats.errors.append(reason)
-        log.info("%s: %s; listing again", self.what, reason)
+        if reason != self._last_error:  # an API that takes minutes to answer is said once
+            log.info("%s: %s; listing again until it answers", self.what, reason)
+            self._last_error = reason
         return (reason,)
 
     def _done(self, log: Logger, observation: Observation[T], start: float) -> T:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -182,6 +184,62 @@ def test_an_api_that_does_not_answer_yet_is_waited_out(
     with pytest.raises(WaitTimeout):
         wait_nodes_ready(kube_api(closed), expected=1, timeout=1.2, stats=stats)
     assert stats.errors and stats.lists >= 2
+
+
+def test_an_api_that_does_not_answer_is_said_once_and_tried_once_a_look(
+    cluster: ClusterHost, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = write_admin_kubeconfig(cluster, tmp_path / "closed", server="https://127.0.0.1:1")
+    stats = WatchStats()
+    with caplog.at_level(logging.INFO), pytest.raises(WaitTimeout):
+        wait_nodes_ready(
+            kube_api(closed, retry_connections=False),
+            expected=1,
+            timeout=2.0,
+            stats=stats,
+            logger=logging.getLogger("wait"),
+        )
+    assert len(stats.errors) >= 3
+    said = [r.getMessage() for r in caplog.records if r.name == "wait"]
+    assert len([m for m in said if "listing again until it answers" in m]) == 1, said
+    # urllib3 sent no request again on its own, so it warned of none.
+    assert not [r for r in caplog.records if r.name.startswith("urllib3")]
+
+
+def _list_result(names: list[str]) -> Any:
+    items = [SimpleNamespace(metadata=SimpleNamespace(namespace=None, name=n)) for n in names]
+    return SimpleNamespace(items=items, metadata=None)  # no resourceVersion: no watch
+
+
+def test_an_outage_is_said_again_once_the_api_answered_in_between(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answers: list[Any] = [
+        OSError("connection refused"),
+        OSError("connection refused"),
+        _list_result([]),
+        OSError("connection refused"),
+        OSError("connection refused"),
+        _list_result(["a"]),
+    ]
+
+    def list_things() -> Any:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def judge(things: list[Any]) -> Observation[int]:
+        return Observation(ready=bool(things), value=len(things), failing=("none yet",))
+
+    waiter: ObjectWatch[int] = ObjectWatch(
+        list_things, judge, what="things", logger=logging.getLogger("wait"), sleep=lambda _: None
+    )
+    with caplog.at_level(logging.INFO):
+        assert waiter.wait(timeout=60) == 1
+    said = [r.getMessage() for r in caplog.records if "listing again" in r.getMessage()]
+    assert said == ["things: OSError: connection refused; listing again until it answers"] * 2
+    assert len(waiter.stats.errors) == 4
 
 
 def test_the_service_hostname_arrives_by_watch(api: Any) -> None:
