@@ -10,7 +10,6 @@ metadata endpoint for that instance.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from kops_nlb.core.spec import EnvironmentSpec
 from kops_nlb.kube.client import kube_api
 from sandbox.aws import AwsServer
 from sandbox.aws.instance_metadata import InstanceMetadataServer
+from sandbox.controlplane.boot import free_port
 from sandbox.controlplane.cloud_controller import (
     KOPS_CLOUD_CONFIG,
     CloudSettings,
@@ -53,12 +53,6 @@ def ccm_binary() -> Path:
     if not path.is_file():
         pytest.fail(f"{path} is missing: `make upstream` builds the AWS cloud controller manager")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -4,7 +4,6 @@ directories, on free ports and loopback ranges of its own, never the user's demo
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,17 +15,11 @@ from typing import Any
 from deployments.stack import procs
 from deployments.stack.settings import Stack
 from sandbox.config import SandboxConfig
+from sandbox.controlplane.boot import free_port
 from tests import loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_SLUG = "nlb-local-k8s-local"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
