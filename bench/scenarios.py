@@ -46,7 +46,7 @@ class ProvisionSample:
     detections: tuple[Detection, ...]
     wait_operations: dict[str, dict[str, int]]
     finished_at: float
-    api_load_balancer_wait: float | None = None
+    api_load_balancer_wait: float | None
 
     @property
     def outside_tasks(self) -> float:

@@ -83,29 +83,35 @@ def _target(
         "met": met,
         "direction": direction,
         "what": what,
-        "why": "" if met else _with_lever(id_, why or "not measured in this run"),
+        "why": "" if met else _why(id_, why, measured),
     }
 
 
-def _with_lever(id_: str, why: str) -> str:
+def _why(id_: str, breakdown: str, measured: float | None) -> str:
+    """The breakdown of a miss, then its next lever (a target not measured has neither)."""
     lever = NEXT_LEVERS.get(id_)
-    if not lever or "lever" in why:
-        return why
-    return f"{why if why.endswith('.') else why + '.'} Next lever: {lever}"
+    if measured is None or not breakdown:
+        return breakdown or "not measured in this run"
+    if lever is None:  # the fleet's breakdown names its own
+        return breakdown
+    return f"{breakdown if breakdown.endswith('.') else breakdown + '.'} Next lever: {lever}"
 
 
 def _kops_waiter(f: dict[str, Any]) -> str:
     """The part of the provision kops spent looking at its API NLB late, where it shows."""
     wait = median(f["provision"].get("kops_api_nlb_wait_s"))
-    active = f.get("latencies", {}).get("scaled_s", {}).get("nlb_active")
-    if wait is None or active is None or wait - active < 1.0:
+    latencies = f.get("latencies", {})
+    active = latencies.get("scaled_s", {}).get("nlb_active")
+    full_scale = latencies.get("nominal_s", {}).get("nlb_active")
+    if wait is None or active is None or full_scale is None or wait - active < 1.0:
         return ""
+    step = KOPS_WAITER_MIN_DELAY_S
     return (
         f" kops wrote the launch templates {wait:.1f} s after creating its API load balancer, "
         f"which was active after {active:.1f} s: its AWS SDK waiter looks again only "
-        f"{KOPS_WAITER_MIN_DELAY_S:.0f} s after its first look, a step the twin's scale does "
-        f"not shrink ({wait - active:.1f} s of the overhead; at full scale the NLB takes 30 s "
-        "or more and the step costs 0 to 15 s)."
+        f"{step:.0f} s after its first look, a step the twin's scale does not shrink "
+        f"({wait - active:.1f} s of the overhead; at full scale the NLB takes {full_scale:.0f} s "
+        f"or more and the step costs 0 to {step:.0f} s)."
     )
 
 

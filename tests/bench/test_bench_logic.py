@@ -225,10 +225,11 @@ def test_each_missed_target_names_its_next_lever() -> None:
 def test_the_overhead_names_kops_waiting_past_its_api_load_balancer() -> None:
     figures = _figures(wall=40.0, writes=0, scan=2e6, peak=52.0)
     figures["provision"]["kops_api_nlb_wait_s"] = _summary(15.1)
-    figures["latencies"] = {"scaled_s": {"nlb_active": 7.5}}
+    figures["latencies"] = {"scaled_s": {"nlb_active": 7.5}, "nominal_s": {"nlb_active": 30.0}}
     why = {t["id"]: t["why"] for t in targets(figures)}["provision_overhead_s"]
     assert "15.1 s after creating its API load balancer" in why
     assert "active after 7.5 s" in why and "(7.6 s of the overhead" in why
+    assert "the NLB takes 30 s or more and the step costs 0 to 15 s" in why
     # A waiter that looked in time is not named.
     figures["provision"]["kops_api_nlb_wait_s"] = _summary(7.9)
     why = {t["id"]: t["why"] for t in targets(figures)}["provision_overhead_s"]
