@@ -203,6 +203,10 @@ class ControlPlane:
                 f"--proxy-client-cert-file={files.front_proxy_client.cert}",
                 f"--proxy-client-key-file={files.front_proxy_client.key}",
                 "--profiling=false",
+                # kops keeps the default (lease), which writes the apiserver's advertised address
+                # into the `kubernetes` Service's Endpoints; here that address is 127.0.0.1, which
+                # Endpoints refuse, so the reconciler would fail the same write every 10 s.
+                "--endpoint-reconciler-type=none",
                 *self.apiserver_flags,
             ],
         )
