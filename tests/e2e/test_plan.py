@@ -45,7 +45,7 @@ from tests.e2e.prefect_runs import artifact, log_messages, paused_run
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
 CLUSTER = "plan.k8s.local"
-NAMESPACE = "plan"  # the twin has one Kubernetes API for every cluster it runs
+NAMESPACE = "plan"  # not the default one, so the plan has a namespace to create
 READ_METHODS = {"GET", "HEAD"}
 
 

@@ -34,9 +34,7 @@ from tests.e2e.prefect_runs import artifact, paused_run
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
 CLUSTER = "cleanup.k8s.local"
-# Its own namespace too: the twin has one Kubernetes API for every cluster it runs. No dash: the
-# twin's cloud controller keeps dashes when it cuts the namespace to 8 characters for the target
-# group name, so "cleanup-e2e" made the invalid "k8s-cleanup--nginx-...".
+# Not the default namespace: the sweep finds the Service where the spec put it.
 NAMESPACE = "cleanup"
 UNPULLABLE_IMAGE = "registry.invalid/nginx:no-such-tag"
 
