@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from flows.approval import APPROVAL_TIMEOUT_S, wait_for_answer
 from flows.plan import plan
+from kops_nlb.core.errors import failure_text
 from kops_nlb.core.naming import bastion_client_token
 from kops_nlb.core.reports.steps import artifact_key, provision_summary
 from kops_nlb.core.results import StepResult
@@ -146,7 +147,7 @@ def provision(
     except Exception as error:
         if cleanup_on_failure:
             clean_up_failed_provision(
-                spec, ledger.finished(), f"{type(error).__name__}: {error}", return_state=True
+                spec, ledger.finished(), failure_text(error), return_state=True
             )
         raise
 

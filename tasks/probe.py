@@ -8,7 +8,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from kops_nlb.aws import ssm_commands
-from kops_nlb.core.errors import KopsNlbError, TransientError
+from kops_nlb.core.errors import KopsNlbError, TransientError, failure_text
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
 from kops_nlb.core.verify.access_log_scan import scan_for_token
 from kops_nlb.core.verify.evidence import PodLog
@@ -73,8 +73,7 @@ def run_probe(
             raise
         # The command exists now: whatever went wrong, no retry may send it again.
         raise ProbeCommandFailed(
-            f"Failed to follow probe command {command_id} on {instance_id}: "
-            f"{type(exc).__name__}: {exc}"
+            f"Failed to follow probe command {command_id} on {instance_id}: {failure_text(exc)}"
         ) from exc
     run = probe_run_from(invocation, instance_id=instance_id, adopted=adopted)
     logger.info(

@@ -9,7 +9,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from kops_nlb.aws import ec2_nodes, ssm_commands
-from kops_nlb.core.errors import KopsNlbError, TransientError
+from kops_nlb.core.errors import KopsNlbError, TransientError, failure_text
 from kops_nlb.core.resilience.disruption import restore_action, workers_back
 from kops_nlb.core.resilience.timeline import Disruption
 from kops_nlb.core.spec import EnvironmentSpec, PollPolicy
@@ -66,8 +66,7 @@ def follow_stream(
         if isinstance(exc, KopsNlbError) and not isinstance(exc, TransientError):
             raise
         raise ProbeCommandFailed(
-            f"Failed to follow stream command {command_id} on {instance_id}: "
-            f"{type(exc).__name__}: {exc}"
+            f"Failed to follow stream command {command_id} on {instance_id}: {failure_text(exc)}"
         ) from exc
     return probe_run_from(invocation, instance_id=instance_id, adopted=False)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
+from kops_nlb.core.errors import failure_text
 from kops_nlb.core.manifests import app_labels
 from kops_nlb.core.nginx_config import config_map_name, nginx_config_map
 from kops_nlb.core.plan import PlanItem, unknown_item
@@ -179,7 +180,7 @@ def plan_workload(
             )
             info = kube.service_info(api, ns, name) if service.manifest is None else None
     except Exception as exc:  # noqa: BLE001 - any failure to look is reported, not raised
-        reason = f"cannot read the cluster's API ({type(exc).__name__}: {str(exc)[:200]})"
+        reason = f"cannot read the cluster's API ({failure_text(exc)[:200]})"
         get_run_logger().warning("plan: %s", reason)
         return [
             unknown_item("namespace", f"namespace {ns}", reason),

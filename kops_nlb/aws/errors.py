@@ -19,6 +19,7 @@ from kops_nlb.core.errors import (
     KopsNlbError,
     TransientError,
     aws_error_code,
+    failure_text,
 )
 
 DeleteOutcome = Literal["gone", "retry", "fail"]
@@ -57,7 +58,7 @@ def error_reason(exc: BaseException) -> str:
     if code is not None and isinstance(exc, ClientError):
         message = exc.response.get("Error", {}).get("Message", "")
         return f"{code}: {message}".rstrip(": ")
-    return f"{type(exc).__name__}: {exc}"
+    return failure_text(exc)
 
 
 def is_eventually_consistent(exc: BaseException) -> bool:

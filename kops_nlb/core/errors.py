@@ -139,3 +139,27 @@ def is_transient(exc: BaseException) -> bool:
             "TimeoutError",
         }
     )
+
+
+def failure_text(exc: BaseException) -> str:
+    """Return ``<Type>: <why>`` of a failed call.
+
+    An error that wraps its cause (urllib3's ``MaxRetryError``, ``ProxyError``) reads as its own
+    words followed by its cause's, instead of their reprs; a Kubernetes ``ApiException`` reads
+    as its HTTP reason, without the response headers and body its text carries.
+    """
+    why = _why(exc)
+    return f"{type(exc).__name__}: {why}" if why else type(exc).__name__
+
+
+def _why(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        return _why(reason)
+    if isinstance(reason, str) and reason:
+        return reason
+    causes = [arg for arg in exc.args if isinstance(arg, BaseException)]
+    if causes:
+        words = [arg for arg in exc.args if isinstance(arg, str)]
+        return ": ".join([*words, *(_why(cause) for cause in causes)])
+    return str(exc)

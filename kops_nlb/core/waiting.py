@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from kops_nlb.core.errors import WaitTimeout, is_transient
+from kops_nlb.core.errors import WaitTimeout, failure_text, is_transient
 from kops_nlb.core.logs import Logger
 from kops_nlb.core.spec import PollPolicy
 
@@ -67,7 +67,7 @@ def wait_until(
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            observation = Observation(ready=False, failing=(f"{type(exc).__name__}: {exc}",))
+            observation = Observation(ready=False, failing=(failure_text(exc),))
         if on_observation is not None:
             on_observation(observation)
         if observation.ready:

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from kops_nlb.core.errors import WaitTimeout, is_transient
+from kops_nlb.core.errors import WaitTimeout, failure_text, is_transient
 from kops_nlb.core.logs import Logger
 from kops_nlb.core.waiting import Observation
 
@@ -174,7 +174,7 @@ class ObjectWatch(Generic[T]):
         return observation
 
     def _note_error(self, log: Logger, exc: BaseException) -> tuple[str, ...]:
-        reason = f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"
+        reason = failure_text(exc)
         self.stats.errors.append(reason)
         if reason != self._last_error:  # an API that takes minutes to answer is said once
             log.info("%s: %s; listing again until it answers", self.what, reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from kubernetes.client.exceptions import ApiException, NotFoundException, ServiceException
+from urllib3.exceptions import MaxRetryError, ProxyError
 
 from kops_nlb.core.errors import (
     ConflictError,
@@ -12,6 +13,7 @@ from kops_nlb.core.errors import (
     SpecError,
     TransientError,
     WaitTimeout,
+    failure_text,
     is_transient,
 )
 
@@ -70,3 +72,50 @@ def test_a_kops_failure_says_why_on_its_first_line_and_keeps_the_log_below() -> 
     assert rest[0].startswith("I1205 07:51:08")  # the log follows
     assert str(KopsCommandError(["kops", "get"], 2, "")).endswith("exited 2: (no stderr)")
     assert str(KopsCommandError(["kops", "get"], 2, "just this")).endswith("exited 2: just this")
+
+
+class _Response:
+    """What the Kubernetes client hands ApiException: a status, a reason, headers and a body."""
+
+    status, reason, data = 500, "Internal Server Error", b'{"kind":"Status","message":"etcd down"}'
+    headers = {"Content-Type": "application/json", "Audit-Id": "0f3c"}
+
+
+@pytest.mark.parametrize(
+    ("exc", "text"),
+    [
+        (
+            MaxRetryError(
+                None,  # type: ignore[arg-type]
+                "/api/v1/nodes",
+                ProxyError(
+                    "Unable to connect to proxy",
+                    OSError("Tunnel connection failed: 502 Bad Gateway"),
+                ),
+            ),
+            "MaxRetryError: Unable to connect to proxy: Tunnel connection failed: 502 Bad Gateway",
+        ),
+        (
+            ApiException(http_resp=_Response()),
+            "ApiException: Internal Server Error",
+        ),
+        (OSError("connection refused"), "OSError: connection refused"),
+        (
+            ConnectionRefusedError(111, "Connection refused"),
+            "ConnectionRefusedError: [Errno 111] Connection refused",
+        ),
+        (TimeoutError(), "TimeoutError"),
+        (
+            client_error("Throttling"),
+            "ClientError: An error occurred (Throttling) when calling the Op operation: m",
+        ),
+    ],
+)
+def test_failure_text_names_the_cause_in_its_own_words(exc: BaseException, text: str) -> None:
+    assert failure_text(exc) == text
+
+
+def test_failure_text_leaves_out_an_api_errors_headers_and_body() -> None:
+    exc = ApiException(http_resp=_Response())
+    assert "Audit-Id" in str(exc) and "etcd down" in str(exc)  # what the text would have carried
+    assert "Audit-Id" not in failure_text(exc) and "\n" not in failure_text(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -204,6 +205,57 @@ def test_an_api_that_does_not_answer_is_said_once_and_tried_once_a_look(
     assert len([m for m in said if "listing again until it answers" in m]) == 1, said
     # urllib3 sent no request again on its own, so it warned of none.
     assert not [r for r in caplog.records if r.name.startswith("urllib3")]
+
+
+@pytest.fixture
+def refusing_proxy() -> Iterator[str]:
+    """An HTTPS proxy that answers every CONNECT with 502, as one does while its target is down."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+def test_an_api_behind_a_failing_proxy_is_said_in_the_proxys_words(
+    cluster: ClusterHost,
+    tmp_path: Path,
+    refusing_proxy: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", refusing_proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    behind = write_admin_kubeconfig(
+        cluster, tmp_path / "behind", server="https://api.behind-a-proxy.invalid:443"
+    )
+    with caplog.at_level(logging.INFO), pytest.raises(WaitTimeout) as timed_out:
+        wait_nodes_ready(
+            kube_api(behind, retry_connections=False),
+            expected=1,
+            timeout=1.0,
+            logger=logging.getLogger("wait"),
+        )
+    said = [r.getMessage() for r in caplog.records if r.name == "wait"]
+    reason = "MaxRetryError: Unable to connect to proxy: Tunnel connection failed: 502 Bad Gateway"
+    assert f"nodes Ready: {reason}; listing again until it answers" in said[0], said
+    assert timed_out.value.still_failing == (reason,)
 
 
 def _list_result(names: list[str]) -> Any:
