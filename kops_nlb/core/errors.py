@@ -156,10 +156,14 @@ def _why(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     if isinstance(reason, BaseException):
         return _why(reason)
-    if isinstance(reason, str) and reason:
-        return reason
+    if isinstance(reason, str) and reason and _is_api_exception(exc):
+        return reason  # its text adds the response's headers and body
     causes = [arg for arg in exc.args if isinstance(arg, BaseException)]
     if causes:
         words = [arg for arg in exc.args if isinstance(arg, str)]
         return ": ".join([*words, *(_why(cause) for cause in causes)])
     return str(exc)
+
+
+def _is_api_exception(exc: BaseException) -> bool:
+    return any(cls.__name__ == "ApiException" for cls in type(exc).__mro__)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from kubernetes.client.exceptions import ApiException, NotFoundException, ServiceException
-from urllib3.exceptions import MaxRetryError, ProxyError
+from urllib3.exceptions import MaxRetryError, ProxyError, SSLError
 
 from kops_nlb.core.errors import (
     ConflictError,
@@ -81,6 +83,17 @@ class _Response:
     headers = {"Content-Type": "application/json", "Audit-Id": "0f3c"}
 
 
+def _verify_failed() -> ssl.SSLCertVerificationError:
+    """The error ssl raises for an untrusted certificate: its ``reason`` is only the code."""
+    error = ssl.SSLCertVerificationError(
+        1,
+        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"
+        " (_ssl.c:1006)",
+    )
+    error.reason = "CERTIFICATE_VERIFY_FAILED"
+    return error
+
+
 @pytest.mark.parametrize(
     ("exc", "text"),
     [
@@ -98,6 +111,13 @@ class _Response:
         (
             ApiException(http_resp=_Response()),
             "ApiException: Internal Server Error",
+        ),
+        (
+            MaxRetryError(None, "/api/v1/nodes", SSLError(_verify_failed())),  # type: ignore[arg-type]
+            (
+                "MaxRetryError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                "self-signed certificate (_ssl.c:1006)"
+            ),
         ),
         (OSError("connection refused"), "OSError: connection refused"),
         (
