@@ -9,6 +9,7 @@ are recognised by their shape (``response``, ``status``, class names), never imp
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 # Error codes of something that exists but is not visible yet: only time helps, and botocore's
@@ -146,7 +147,8 @@ def failure_text(exc: BaseException) -> str:
 
     An error that wraps its cause (urllib3's ``MaxRetryError``, ``ProxyError``) reads as its own
     words followed by its cause's, instead of their reprs; a Kubernetes ``ApiException`` reads
-    as its HTTP reason, without the response headers and body its text carries.
+    as its status, reason and the message of its Status body, without the response headers and
+    raw body its text carries.
     """
     why = _why(exc)
     return f"{type(exc).__name__}: {why}" if why else type(exc).__name__
@@ -156,8 +158,8 @@ def _why(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     if isinstance(reason, BaseException):
         return _why(reason)
-    if isinstance(reason, str) and reason and _is_api_exception(exc):
-        return reason  # its text adds the response's headers and body
+    if _is_api_exception(exc):
+        return _api_failure(exc)
     causes = [arg for arg in exc.args if isinstance(arg, BaseException)]
     if causes:
         words = [arg for arg in exc.args if isinstance(arg, str)]
@@ -167,3 +169,28 @@ def _why(exc: BaseException) -> str:
 
 def _is_api_exception(exc: BaseException) -> bool:
     return any(cls.__name__ == "ApiException" for cls in type(exc).__mro__)
+
+
+def _api_failure(exc: BaseException) -> str:
+    """``(status) reason: message`` of a Kubernetes API error, the message from its Status body."""
+    status, reason = getattr(exc, "status", None), getattr(exc, "reason", None)
+    parts = [f"({status})"] if status else []
+    if reason:
+        parts.append(str(reason))
+    text = " ".join(parts)
+    message = _status_message(getattr(exc, "body", None))
+    if message:
+        return f"{text}: {message}" if text else message
+    return text
+
+
+def _status_message(body: object) -> str | None:
+    """The ``message`` of a Kubernetes Status object sent as a response body, if it is one."""
+    if not isinstance(body, str | bytes) or not body:
+        return None
+    try:
+        status = json.loads(body)
+    except ValueError:
+        return None
+    message = status.get("message") if isinstance(status, dict) else None
+    return message if isinstance(message, str) and message else None

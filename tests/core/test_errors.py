@@ -83,6 +83,13 @@ class _Response:
     headers = {"Content-Type": "application/json", "Audit-Id": "0f3c"}
 
 
+def _html_bad_gateway() -> ApiException:
+    """A 502 from a proxy in front of the API: its body is a page, not a Status."""
+    error = ApiException(status=502, reason="Bad Gateway")
+    error.body = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    return error
+
+
 def _verify_failed() -> ssl.SSLCertVerificationError:
     """The error ssl raises for an untrusted certificate: its ``reason`` is only the code."""
     error = ssl.SSLCertVerificationError(
@@ -110,8 +117,10 @@ def _verify_failed() -> ssl.SSLCertVerificationError:
         ),
         (
             ApiException(http_resp=_Response()),
-            "ApiException: Internal Server Error",
+            "ApiException: (500) Internal Server Error: etcd down",
         ),
+        (ApiException(status=0, reason="Connection reset"), "ApiException: Connection reset"),
+        (_html_bad_gateway(), "ApiException: (502) Bad Gateway"),
         (
             MaxRetryError(None, "/api/v1/nodes", SSLError(_verify_failed())),  # type: ignore[arg-type]
             (
