@@ -17,7 +17,9 @@ from kops_nlb.core.project import PROJECT
 
 # kops 1.36 refuses Kubernetes < 1.31 and warns below 1.33; newer than itself is unsupported.
 SUPPORTED_KUBERNETES_MINORS = range(33, 37)
-DEFAULT_KUBERNETES_VERSION = "1.35.0"
+# What kops 1.36's stable channel recommends for it (a patched 1.35; a .0 release gets kops's
+# "a new kubernetes version is available" banner on every create).
+DEFAULT_KUBERNETES_VERSION = "1.35.5"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")

@@ -65,7 +65,7 @@ def test_create_cluster_argv_for_the_default_spec() -> None:
         "--node-size", "t3.medium",
         "--node-count", "2",
         "--node-volume-size", "20",
-        "--kubernetes-version", "1.35.0",
+        "--kubernetes-version", "1.35.5",
         "--networking", "calico",
         "--topology", "private",
         "--dns", "none",
