@@ -29,8 +29,9 @@ def _head(f: dict[str, Any]) -> list[str]:
         f"{o['runs']} run(s), simulated latencies x{o['scale']}."
     )
     machine = (
-        f"Machine: {c['cpus']} CPUs, load average {c['load_average_before'][0]:.1f} before and "
-        f"{c['load_average_after'][0]:.1f} after (other work shared the machine); Python "
+        f"Machine: {c['cpus']} CPUs, one-minute load average {c['load_average_before'][0]:.1f} "
+        f"at the start and {c['load_average_after'][0]:.1f} at the end (which counts the "
+        "benchmark's own last minute); Python "
         f"{c['python']}, Prefect {c['prefect']}. Whole benchmark: "
         f"{c['duration_s'] / 60:.1f} min, of which {c['harness_startup_s']:.0f} s Prefect "
         "test-harness start."
