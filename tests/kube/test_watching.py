@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from kops_nlb.kube.client import core_v1, kube_api
 from kops_nlb.kube.waits import nodes_observation, wait_nodes_ready, wait_service_hostname
 from kops_nlb.kube.watching import ObjectWatch, WatchStats
 from kops_nlb.kube.workload import node_info
+from sandbox.dataplane.vpc_proxy import VpcProxy
 from sandbox.kubelets.cluster_host import ClusterHost
 from tests.contract.test_kube_apiserver import compact_etcd
 from tests.twin_kube import running_cluster, write_admin_kubeconfig
@@ -209,27 +209,11 @@ def test_an_api_that_does_not_answer_is_said_once_and_tried_once_a_look(
 
 @pytest.fixture
 def refusing_proxy() -> Iterator[str]:
-    """An HTTPS proxy that answers every CONNECT with 502, as one does while its target is down."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def answer() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.recv(4096)
-                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(timeout=5)
-    server.close()
+    """The twin's VPC proxy with no route: every CONNECT gets 502, as while an API load balancer
+    is not routed yet."""
+    proxy = VpcProxy(lambda _host, _port: None)
+    yield proxy.start()
+    proxy.stop()
 
 
 def test_an_api_behind_a_failing_proxy_is_said_in_the_proxys_words(
