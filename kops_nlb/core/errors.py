@@ -120,12 +120,12 @@ def is_transient(exc: BaseException) -> bool:
     code = aws_error_code(exc)
     if code is not None:
         return code in TRANSIENT_AWS_CODES
-    names = {cls.__name__ for cls in type(exc).__mro__}
     status = getattr(exc, "status", None)
     # The Kubernetes client raises ApiException subclasses (ServiceException for 5xx, ...).
-    if "ApiException" in names and isinstance(status, int):
+    if _is_api_exception(exc) and isinstance(status, int):
         return status in TRANSIENT_HTTP_STATUSES
     # Connection-level trouble from botocore, urllib3 or the socket layer.
+    names = {cls.__name__ for cls in type(exc).__mro__}
     return bool(
         names
         & {
